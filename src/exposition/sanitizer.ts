@@ -1,0 +1,536 @@
+/**
+ * Byte-level rewriter of metric names in a Prometheus / OpenMetrics text exposition.
+ *
+ * Why a hand-written state machine: the proxy sits in the scrape path of every
+ * collector, and expositions reach several MB. Rewriting `:` to `_` is
+ * length-preserving, so the common case mutates the incoming chunk in place and
+ * hands the same memory on: no string decoding, no copy, memory bounded by one
+ * chunk plus the head of one line. Only metric names are touched; label names,
+ * label values, HELP text, values, timestamps and exemplars pass byte for byte.
+ *
+ * Three things are not length-preserving and are handled on the side:
+ * - Prometheus 3 quoted names (`{"vllm:x",a="b"}`, `# TYPE "vllm:x" gauge`) are
+ *   rewritten to the legacy form (`vllm_x{a="b"}`), so consumers that only know
+ *   the classic grammar (Fluent Bit) can read them.
+ * - Name collisions: if `a:b` and `a_b` both occur, the name seen first keeps
+ *   the sanitized spelling and every later line whose name would collide with it
+ *   is dropped. Streaming forbids looking ahead, and "first wins" is the only
+ *   rule that never emits a line it would have to take back.
+ * - Lines are held back only while their name is still being read, so a line
+ *   can still be dropped when a chunk boundary splits its name.
+ *
+ * The caller hands over ownership of each chunk: it is modified in place.
+ */
+
+const enum S {
+  LineStart,
+  LeadWs,
+  Hash,
+  HashWs,
+  Keyword,
+  KeywordWs,
+  Name,
+  Brace,
+  Quoted,
+  QuotedEscape,
+  QuotedAfter,
+  QuotedAfterComma,
+  Rest,
+  Drop,
+}
+
+const NL = 0x0a;
+const SP = 0x20;
+const TAB = 0x09;
+const HASH = 0x23;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const UNDERSCORE = 0x5f;
+
+/** 1: legal name byte other than ':', 2: ':', 0: ends a name. */
+const NAME_BYTE = new Uint8Array(256);
+/** Bytes that may start a legacy name. */
+const NAME_START = new Uint8Array(256);
+for (let b = 0; b < 256; b++) {
+  const alpha = (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === UNDERSCORE;
+  const digit = b >= 0x30 && b <= 0x39;
+  NAME_BYTE[b] = b === COLON ? 2 : alpha || digit ? 1 : 0;
+  NAME_START[b] = alpha || b === COLON ? 1 : 0;
+}
+
+// Keywords after '#' that are followed by a metric name, packed as 4 ASCII bytes.
+const KW_HELP = 0x48454c50;
+const KW_TYPE = 0x54595045;
+const KW_UNIT = 0x554e4954;
+
+const SCRATCH_START = 256;
+/** Longer names are still sanitized but not tracked for collisions. */
+const SCRATCH_MAX = 64 * 1024;
+/** Distinct names remembered per exposition; bounds memory on hostile input. */
+const DEFAULT_MAX_TRACKED_NAMES = 200_000;
+
+export interface Collision {
+  /** The name as it appeared in the dropped line. */
+  original: string;
+  /** The sanitized name both spellings map to. */
+  sanitized: string;
+  /** The spelling that was seen first and kept. */
+  kept: string;
+}
+
+export interface SanitizerOptions {
+  /** Called once per exposition for each name whose lines are dropped. */
+  onCollision?: (collision: Collision) => void;
+  maxTrackedNames?: number;
+}
+
+export type Emit = (chunk: Buffer) => void;
+
+/** Rewrite a quoted (possibly UTF-8) metric name to the legacy charset. */
+export function toLegacyName(name: string): string {
+  let out = '';
+  for (const ch of name) {
+    const c = ch.codePointAt(0)!;
+    out += c < 128 && NAME_BYTE[c] === 1 ? ch : '_';
+  }
+  if (out.length === 0 || (out.charCodeAt(0) >= 0x30 && out.charCodeAt(0) <= 0x39)) out = '_' + out;
+  return out;
+}
+
+/** Sanitize one complete name the same way the stream does (for parsers and OTLP). */
+export function sanitizeName(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 128 || NAME_BYTE[c] !== 1) return toLegacyName(name);
+  }
+  return name;
+}
+
+export class NameSanitizer {
+  /** Lines dropped because their name collided. */
+  droppedLines = 0;
+  /** Distinct names whose lines were dropped. */
+  collidingNames = 0;
+  /** Names whose spelling changed (counted once per distinct name). */
+  renamedNames = 0;
+
+  private state = S.LineStart;
+  /** Pieces of the current line's head from earlier chunks, not yet emitted. */
+  private held: Buffer[] = [];
+  private keyword = 0;
+  private inComment = false;
+  private skipping = false;
+  private hasColon = false;
+
+  private cur = Buffer.allocUnsafe(SCRATCH_START);
+  private prev = Buffer.allocUnsafe(SCRATCH_START);
+  private curLen = 0;
+  private prevLen = -1;
+  private prevQuoted = false;
+  private prevKeep = true;
+
+  private readonly owners = new Map<string, string>();
+  private readonly reported = new Set<string>();
+  private readonly onCollision?: (collision: Collision) => void;
+  private readonly maxTracked: number;
+
+  constructor(options: SanitizerOptions = {}) {
+    this.onCollision = options.onCollision;
+    this.maxTracked = options.maxTrackedNames ?? DEFAULT_MAX_TRACKED_NAMES;
+  }
+
+  /** Process one chunk (modified in place); emits zero or more output slices. */
+  write(buf: Buffer, emit: Emit): void {
+    const n = buf.length;
+    let i = 0;
+    // Start of bytes of this chunk that are pending output, or -1 while skipping.
+    let emitStart = this.skipping ? -1 : 0;
+    // Where the current line's head begins in this chunk (0 if it began earlier).
+    let lineStart = 0;
+    let state = this.state;
+
+    while (i < n) {
+      switch (state) {
+        case S.Rest: {
+          const nl = buf.indexOf(NL, i);
+          if (nl === -1) {
+            i = n;
+            break;
+          }
+          i = nl + 1;
+          lineStart = i;
+          state = S.LineStart;
+          break;
+        }
+        case S.Drop: {
+          const nl = buf.indexOf(NL, i);
+          if (nl === -1) {
+            i = n;
+            emitStart = n;
+            break;
+          }
+          i = nl + 1;
+          emitStart = i;
+          lineStart = i;
+          state = S.LineStart;
+          break;
+        }
+        case S.LineStart:
+        case S.LeadWs: {
+          const b = buf[i];
+          if (NAME_START[b] === 1) {
+            this.beginName(false);
+            state = S.Name;
+          } else if (b === HASH) {
+            i++;
+            state = S.Hash;
+          } else if (b === SP || b === TAB) {
+            i++;
+            state = S.LeadWs;
+          } else if (b === LBRACE) {
+            i++;
+            state = S.Brace;
+          } else {
+            state = this.toRest(emit);
+          }
+          break;
+        }
+        case S.Name: {
+          let k = this.curLen;
+          let cap = this.cur.length;
+          let cur = this.cur;
+          for (; i < n; i++) {
+            const b = buf[i];
+            const c = NAME_BYTE[b];
+            if (c === 0) break;
+            if (c === 2) {
+              buf[i] = UNDERSCORE;
+              this.hasColon = true;
+            }
+            if (k >= cap) {
+              cur = this.growScratch(k);
+              cap = cur.length;
+            }
+            if (k < cap) cur[k] = b;
+            k++;
+          }
+          this.curLen = k;
+          if (i === n) break; // name continues in the next chunk
+          const keep = this.classify(false);
+          if (keep) {
+            this.flushHeld(emit);
+            state = S.Rest;
+          } else {
+            this.held.length = 0;
+            if (lineStart > emitStart && emitStart >= 0) emit(buf.subarray(emitStart, lineStart));
+            emitStart = lineStart;
+            state = S.Drop;
+          }
+          break;
+        }
+        case S.Hash: {
+          const b = buf[i];
+          if (b === SP || b === TAB) {
+            i++;
+            state = S.HashWs;
+          } else {
+            state = this.toRest(emit);
+          }
+          break;
+        }
+        case S.HashWs: {
+          const b = buf[i];
+          if (b === SP || b === TAB) {
+            i++;
+          } else {
+            this.keyword = 0;
+            state = S.Keyword;
+          }
+          break;
+        }
+        case S.Keyword: {
+          const b = buf[i];
+          if (b === SP || b === TAB) {
+            const kw = this.keyword;
+            state = kw === KW_HELP || kw === KW_TYPE || kw === KW_UNIT ? S.KeywordWs : this.toRest(emit);
+            i++;
+          } else if (b >= 0x41 && b <= 0x5a && this.keyword < 0x1000000) {
+            this.keyword = this.keyword * 256 + b;
+            i++;
+          } else {
+            state = this.toRest(emit);
+          }
+          break;
+        }
+        case S.KeywordWs: {
+          const b = buf[i];
+          if (b === SP || b === TAB) {
+            i++;
+          } else if (NAME_START[b] === 1) {
+            this.beginName(false);
+            state = S.Name;
+          } else if (b === QUOTE) {
+            emitStart = this.cut(buf, emitStart, lineStart, i, emit);
+            this.beginName(true);
+            this.inComment = true;
+            i++;
+            state = S.Quoted;
+          } else {
+            state = this.toRest(emit);
+          }
+          break;
+        }
+        case S.Brace: {
+          const b = buf[i];
+          if (b === SP || b === TAB) {
+            i++;
+          } else if (b === QUOTE) {
+            // The head up to (not including) '{' is kept; '{' and the name are replaced.
+            const brace = this.findBraceBefore(buf, i, lineStart);
+            emitStart = this.cut(buf, emitStart, lineStart, brace, emit);
+            this.beginName(true);
+            this.inComment = false;
+            i++;
+            state = S.Quoted;
+          } else {
+            state = this.toRest(emit);
+          }
+          break;
+        }
+        case S.Quoted: {
+          const b = buf[i];
+          i++;
+          if (b === QUOTE) {
+            if (this.inComment) {
+              state = this.finishQuoted(emit, '');
+              emitStart = i;
+            } else {
+              state = S.QuotedAfter;
+            }
+          } else if (b === BACKSLASH) {
+            state = S.QuotedEscape;
+          } else if (b === NL) {
+            // Unterminated quoted name: emit what was read, keep the line break.
+            i--;
+            state = this.finishQuoted(emit, '');
+            emitStart = i;
+          } else {
+            this.pushNameByte(b);
+          }
+          break;
+        }
+        case S.QuotedEscape: {
+          const b = buf[i];
+          i++;
+          this.pushNameByte(b === 0x6e ? NL : b);
+          state = S.Quoted;
+          break;
+        }
+        case S.QuotedAfter: {
+          const b = buf[i];
+          if (b === SP || b === TAB) {
+            i++;
+          } else if (b === COMMA) {
+            i++;
+            state = S.QuotedAfterComma;
+          } else if (b === RBRACE) {
+            i++;
+            state = this.finishQuoted(emit, '');
+            emitStart = i;
+          } else {
+            state = this.finishQuoted(emit, '{');
+            emitStart = i;
+          }
+          break;
+        }
+        case S.QuotedAfterComma: {
+          const b = buf[i];
+          if (b === SP || b === TAB) {
+            i++;
+          } else if (b === RBRACE) {
+            i++;
+            state = this.finishQuoted(emit, '');
+            emitStart = i;
+          } else {
+            state = this.finishQuoted(emit, '{');
+            emitStart = i;
+          }
+          break;
+        }
+      }
+    }
+
+    this.state = state;
+    if (this.skipping) return;
+    if (emitStart < 0) emitStart = 0;
+    if (isHead(state)) {
+      // The line's name is not complete: hold its head until the next chunk decides.
+      if (lineStart > emitStart) emit(buf.subarray(emitStart, lineStart));
+      const from = Math.max(lineStart, emitStart);
+      if (from < n) this.held.push(buf.subarray(from, n));
+    } else if (emitStart < n) {
+      emit(emitStart === 0 ? buf : buf.subarray(emitStart, n));
+    }
+  }
+
+  /** End of the exposition: decide and release whatever line head is still held. */
+  end(emit: Emit): void {
+    const state = this.state;
+    if (state === S.Name) {
+      if (this.classify(false)) this.flushHeld(emit);
+    } else if (state === S.Quoted || state === S.QuotedEscape || state === S.QuotedAfter || state === S.QuotedAfterComma) {
+      this.finishQuoted(emit, '');
+    } else {
+      this.flushHeld(emit);
+    }
+    this.held.length = 0;
+    this.skipping = false;
+    this.state = S.LineStart;
+  }
+
+  private beginName(quoted: boolean): void {
+    this.curLen = 0;
+    this.hasColon = false;
+    this.quoted = quoted;
+  }
+
+  private quoted = false;
+
+  private pushNameByte(b: number): void {
+    const k = this.curLen;
+    if (k >= this.cur.length) this.growScratch(k);
+    if (k < this.cur.length) this.cur[k] = b;
+    this.curLen = k + 1;
+  }
+
+  /** Grow the scratch so index `need` fits; `need` bytes are already in it. */
+  private growScratch(need: number): Buffer {
+    if (need >= SCRATCH_MAX) return this.cur;
+    let size = this.cur.length * 2;
+    while (size <= need) size *= 2;
+    const next = Buffer.allocUnsafe(Math.min(size, SCRATCH_MAX));
+    this.cur.copy(next, 0, 0, need);
+    this.cur = next;
+    return next;
+  }
+
+  /**
+   * Start replacing the line head from `at`: everything before the line goes out,
+   * the line's bytes up to `at` are held, and later bytes are skipped.
+   */
+  private cut(buf: Buffer, emitStart: number, lineStart: number, at: number, emit: Emit): number {
+    if (emitStart >= 0 && lineStart > emitStart) emit(buf.subarray(emitStart, lineStart));
+    const from = emitStart >= 0 ? Math.max(lineStart, emitStart) : at;
+    if (at > from) this.held.push(buf.subarray(from, at));
+    this.skipping = true;
+    return -1;
+  }
+
+  /**
+   * Position of the '{' that opened a brace-quoted name, between lineStart and i.
+   * If it lies in an earlier chunk, the held head is cut at it instead and
+   * lineStart is returned (only whitespace separates it from the quote).
+   */
+  private findBraceBefore(buf: Buffer, i: number, lineStart: number): number {
+    for (let j = i - 1; j >= lineStart; j--) if (buf[j] === LBRACE) return j;
+    const held = this.held;
+    for (let p = held.length - 1; p >= 0; p--) {
+      const at = held[p].lastIndexOf(LBRACE);
+      if (at !== -1) {
+        held[p] = held[p].subarray(0, at);
+        held.length = p + 1;
+        break;
+      }
+    }
+    return lineStart;
+  }
+
+  /** Leave a line head without a name to rewrite: what was held goes out as is. */
+  private toRest(emit: Emit): S {
+    if (this.held.length > 0) this.flushHeld(emit);
+    return S.Rest;
+  }
+
+  private finishQuoted(emit: Emit, suffix: string): S {
+    this.skipping = false;
+    const original = this.cur.toString('utf8', 0, Math.min(this.curLen, this.cur.length));
+    const legacy = toLegacyName(original);
+    const keep = this.classifyStrings(original, legacy, true);
+    if (!keep) {
+      this.held.length = 0;
+      return S.Drop;
+    }
+    this.flushHeld(emit);
+    emit(Buffer.from(legacy + suffix, 'latin1'));
+    return S.Rest;
+  }
+
+  private flushHeld(emit: Emit): void {
+    const held = this.held;
+    for (let j = 0; j < held.length; j++) if (held[j].length > 0) emit(held[j]);
+    held.length = 0;
+  }
+
+  /** Decide whether the line whose (unquoted) name sits in the scratch is kept. */
+  private classify(quoted: boolean): boolean {
+    const len = this.curLen;
+    if (len > this.cur.length) {
+      // Overlong: sanitized but not tracked.
+      this.prevLen = -1;
+      return true;
+    }
+    if (len === this.prevLen && quoted === this.prevQuoted && this.cur.compare(this.prev, 0, len, 0, len) === 0) {
+      return this.prevKeep;
+    }
+    const original = this.cur.toString('latin1', 0, len);
+    const sanitized = this.hasColon ? original.replaceAll(':', '_') : original;
+    return this.classifyStrings(original, sanitized, quoted);
+  }
+
+  private classifyStrings(original: string, sanitized: string, quoted: boolean): boolean {
+    let keep = true;
+    const owner = this.owners.get(sanitized);
+    if (owner === undefined) {
+      if (this.owners.size < this.maxTracked) {
+        this.owners.set(sanitized, original);
+        if (original !== sanitized) this.renamedNames++;
+      }
+    } else if (owner !== original) {
+      keep = false;
+      this.droppedLines++;
+      if (!this.reported.has(original)) {
+        this.reported.add(original);
+        this.collidingNames++;
+        this.onCollision?.({ original, sanitized, kept: owner });
+      }
+    }
+    // Remember the decision so runs of lines with the same name cost one compare.
+    if (this.curLen <= this.cur.length) {
+      const swap = this.prev;
+      this.prev = this.cur;
+      this.cur = swap.length >= this.prev.length ? swap : Buffer.allocUnsafe(this.prev.length);
+      this.prevLen = this.curLen;
+      this.prevQuoted = quoted;
+      this.prevKeep = keep;
+    }
+    return keep;
+  }
+}
+
+function isHead(state: S): boolean {
+  return state !== S.Rest && state !== S.Drop && state !== S.LineStart;
+}
+
+/** Sanitize a whole in-memory exposition (tests, small payloads). */
+export function sanitizeBuffer(input: Buffer, options?: SanitizerOptions): Buffer {
+  const parts: Buffer[] = [];
+  const s = new NameSanitizer(options);
+  const emit = (b: Buffer) => parts.push(b);
+  s.write(input, emit);
+  s.end(emit);
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+}
