@@ -8,13 +8,12 @@ function run(input: string | Buffer, cuts: number[] = [], collisions?: Collision
   const src = Buffer.isBuffer(input) ? input : Buffer.from(input, 'utf8');
   const s = new NameSanitizer({ onCollision: (c) => collisions?.push(c) });
   const out: Buffer[] = [];
-  const emit = (b: Buffer) => out.push(Buffer.from(b));
   let from = 0;
   for (const cut of [...cuts, src.length]) {
-    s.write(Buffer.from(src.subarray(from, cut)), emit);
+    s.write(Buffer.from(src.subarray(from, cut)), out);
     from = cut;
   }
-  s.end(emit);
+  s.end(out);
   return Buffer.concat(out).toString('utf8');
 }
 
@@ -101,8 +100,8 @@ t.test('collisions: first spelling wins, later lines dropped, reported once', as
   everySplit(t, reversed, 'a_b 1\nd 4\n');
   const s = new NameSanitizer();
   const out: Buffer[] = [];
-  s.write(Buffer.from(reversed), (b) => out.push(b));
-  s.end((b) => out.push(b));
+  s.write(Buffer.from(reversed), out);
+  s.end(out);
   t.equal(s.droppedLines, 2);
   t.equal(s.collidingNames, 1, 'quoted and unquoted spellings of one name count once');
 });
@@ -131,7 +130,7 @@ t.test('in-place: a chunk without quoted names is emitted as the same memory', a
   const chunk = Buffer.from('vllm:a 1\nvllm:b 2\n');
   const s = new NameSanitizer();
   const out: Buffer[] = [];
-  s.write(chunk, (b) => out.push(b));
+  s.write(chunk, out);
   t.equal(out.length, 1);
   t.equal(out[0].buffer, chunk.buffer, 'no copy');
   t.equal(chunk.toString(), 'vllm_a 1\nvllm_b 2\n');
