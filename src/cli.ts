@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { demoCommand } from './commands/demo.js';
+import { serveCommand } from './commands/serve.js';
+import { simulateCommand } from './commands/simulate.js';
+import { ConfigError } from './errors.js';
+import { VERSION } from './version.js';
+
+const program = new Command('vllm-metrics-proxy')
+  .description('Make vLLM metrics consumable: sanitize names, ship them, watch a fleet.')
+  .version(VERSION)
+  .showHelpAfterError('(run with --help for usage)');
+
+serveCommand(program);
+simulateCommand(program);
+demoCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`error: option ${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'EADDRINUSE') {
+    process.stderr.write(`error: ${e.message}: the port is in use (choose another with --port)\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`error: ${e.message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { durationArg, envOption, logLevelArg, portArg, positiveIntArg, positiveNumberArg } from '../config.js';
+import { createLogger } from '../logger.js';
+import { startSimulator } from '../simulator/start.js';
+import { onShutdown } from './shutdown.js';
+
+export interface SimulateFlags {
+  engines: number;
+  models: number;
+  rate: number;
+  tick: number;
+  seed: number;
+  multiprocess?: boolean;
+  maxModelLen: number;
+  specDecode?: boolean;
+}
+
+/** Simulator flags shared by `simulate` and `demo`. */
+export function addSimulatorOptions(cmd: Command): Command {
+  return cmd
+    .option('--engines <n>', 'data-parallel engines per model (the engine label)', positiveIntArg, 1)
+    .option('--models <n>', 'served models (the model_name label)', positiveIntArg, 1)
+    .option('--rate <req/s>', 'mean request arrivals per second per engine', positiveNumberArg, 4)
+    .option('--tick <duration>', 'how often the metrics move', durationArg, 1000)
+    .option('--seed <n>', 'random seed, for reproducible runs', positiveIntArg, 1)
+    .option('--multiprocess', "render like prometheus_client's multiprocess mode (no _created, _sum before _bucket, le first)")
+    .option('--max-model-len <tokens>', 'max_model_len, the top of the token histograms', positiveIntArg, 32768)
+    .option('--spec-decode', 'add the speculative decoding counters');
+}
+
+export function simulatorOptions(flags: SimulateFlags) {
+  return {
+    engines: flags.engines,
+    models: flags.models,
+    rate: flags.rate,
+    tickMs: flags.tick,
+    seed: flags.seed,
+    multiprocess: Boolean(flags.multiprocess),
+    maxModelLen: flags.maxModelLen,
+    specDecode: Boolean(flags.specDecode),
+  };
+}
+
+export function simulateCommand(program: Command): void {
+  const cmd = program
+    .command('simulate')
+    .description('serve a realistic vLLM /metrics (every v1 family, evolving under simulated load) with no GPU');
+  addSimulatorOptions(cmd)
+    .addOption(envOption('--host <address>', 'address to listen on', 'HOST', undefined, '0.0.0.0'))
+    .addOption(envOption('--port <port>', 'port to listen on', 'PORT', portArg, 8000))
+    .addOption(envOption('--log-level <level>', 'log level', 'LOG_LEVEL', logLevelArg, 'info'))
+    .action(async (flags: SimulateFlags & { host: string; port: number; logLevel: string }) => {
+      const log = createLogger(flags.logLevel);
+      const running = await startSimulator(simulatorOptions(flags), { host: flags.host, port: flags.port }, log);
+      log.info({ event: 'listening', url: running.url, engines: flags.engines, models: flags.models }, `simulated vLLM metrics on ${running.url}/metrics`);
+      onShutdown(log, 5_000, () => running.close());
+    });
+}

@@ -1,0 +1,90 @@
+/**
+ * Flag parsing shared by the commands: every flag may come from an environment
+ * variable, and every value is validated at start with an error that names the
+ * flag (and the variable, when the value came from there).
+ */
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError, Option } from 'commander';
+import { ConfigError } from './errors.js';
+import { parseBytes, parseDuration } from './units.js';
+
+const wrap =
+  <T>(parse: (text: string) => T) =>
+  (text: string): T => {
+    try {
+      return parse(text);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+
+export const durationArg = wrap((text) => {
+  const ms = parseDuration(text);
+  if (ms <= 0) throw new Error('must be greater than zero');
+  return ms;
+});
+
+export const bytesArg = wrap((text) => {
+  const n = parseBytes(text);
+  if (n <= 0) throw new Error('must be greater than zero');
+  return n;
+});
+
+export const portArg = wrap((text) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`"${text}" is not a TCP port (0-65535)`);
+  return n;
+});
+
+export const positiveIntArg = wrap((text) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`"${text}" is not a positive whole number`);
+  return n;
+});
+
+export const positiveNumberArg = wrap((text) => {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`"${text}" is not a non-negative number`);
+  return n;
+});
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const logLevelArg = wrap((text) => {
+  if (!LEVELS.includes(text)) throw new Error(`"${text}" is not one of ${LEVELS.join(', ')}`);
+  return text;
+});
+
+/** An option whose value may also come from `env`. */
+export function envOption<T>(flags: string, description: string, env: string, parse?: (text: string) => T, fallback?: T): Option {
+  const o = new Option(flags, description).env(env);
+  if (parse) o.argParser(parse as (value: string, previous: unknown) => unknown);
+  if (fallback !== undefined) o.default(fallback);
+  return o;
+}
+
+/**
+ * Boolean flags read their variable strictly. (commander treats any defined
+ * variable as true, so VLLM_METRICS_INSECURE=false would turn verification off.)
+ */
+export function envFlag(cliValue: boolean | undefined, env: string, flag: string): boolean {
+  if (cliValue) return true;
+  const raw = process.env[env];
+  if (raw === undefined || raw === '') return false;
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(`${flag} (from ${env})`, `"${raw}" is not a boolean (use true or false)`);
+}
+
+/** A secret from a flag, a variable, or a file (for mounted Kubernetes secrets). */
+export function readSecret(value: string | undefined, file: string | undefined, flag: string): string | undefined {
+  if (value && file) throw new ConfigError(flag, `give the token or ${flag}-file, not both`);
+  if (!file) return value || undefined;
+  try {
+    const token = readFileSync(file, 'utf8').trim();
+    if (!token) throw new Error('file is empty');
+    return token;
+  } catch (err) {
+    throw new ConfigError(`${flag}-file`, `cannot read ${file}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Every error the proxy answers or logs with, declared in one place. The code
+ * is what logs and tests match on; `kind` labels the self-metric
+ * `vllm_metrics_proxy_upstream_errors_total`.
+ */
+import createError from '@fastify/error';
+
+export type UpstreamErrorKind =
+  | 'unreachable'
+  | 'tls'
+  | 'timeout'
+  | 'status'
+  | 'too_large'
+  | 'garbage'
+  | 'encoding'
+  | 'reset';
+
+export interface UpstreamError extends Error {
+  code: string;
+  statusCode: number;
+  kind: UpstreamErrorKind;
+}
+
+const make = (code: string, message: string, statusCode: number, kind: UpstreamErrorKind) => {
+  const Ctor = createError(code, message, statusCode);
+  return (...args: unknown[]): UpstreamError => {
+    const err = new Ctor(...args) as unknown as UpstreamError;
+    err.kind = kind;
+    return err;
+  };
+};
+
+export const UpstreamUnreachable = make('VMP_UPSTREAM_UNREACHABLE', 'upstream unreachable: %s', 502, 'unreachable');
+export const UpstreamTls = make('VMP_UPSTREAM_TLS', 'upstream TLS verification failed: %s', 502, 'tls');
+export const UpstreamTimeout = make('VMP_UPSTREAM_TIMEOUT', 'upstream did not answer within %s', 504, 'timeout');
+export const UpstreamStatus = make('VMP_UPSTREAM_STATUS', 'upstream answered HTTP %s', 502, 'status');
+export const UpstreamTooLarge = make('VMP_UPSTREAM_TOO_LARGE', 'upstream body exceeds --max-body-bytes (%s bytes)', 502, 'too_large');
+export const UpstreamGarbage = make('VMP_UPSTREAM_GARBAGE', 'upstream body is not a Prometheus text exposition: %s', 502, 'garbage');
+export const UpstreamEncoding = make('VMP_UPSTREAM_ENCODING', 'upstream body could not be decoded: %s', 502, 'encoding');
+export const UpstreamReset = make('VMP_UPSTREAM_RESET', 'upstream connection failed mid-body: %s', 502, 'reset');
+
+export function isUpstreamError(err: unknown): err is UpstreamError {
+  return err instanceof Error && typeof (err as UpstreamError).kind === 'string' && (err as UpstreamError).code?.startsWith('VMP_');
+}
+
+/** A configuration value that cannot be used; the message names the flag. */
+export class ConfigError extends Error {
+  readonly code = 'VMP_CONFIG';
+  constructor(
+    readonly flag: string,
+    message: string,
+  ) {
+    super(`${flag}: ${message}`);
+  }
+}

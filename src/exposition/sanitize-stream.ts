@@ -1,0 +1,81 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { UpstreamGarbage, UpstreamTooLarge } from '../errors.js';
+import { NameSanitizer, type Collision } from './sanitizer.js';
+
+export interface SanitizeStreamOptions {
+  /** Decoded bytes allowed through; beyond it the stream fails (nothing is buffered). */
+  maxBytes: number;
+  onCollision?: (collision: Collision) => void;
+}
+
+/**
+ * The sanitizer as a Transform. It also refuses a body that cannot be an
+ * exposition at all (HTML error pages, binary): a text exposition starts, after
+ * optional whitespace, with '#', a metric name, or '{'.
+ */
+export class SanitizeStream extends Transform {
+  bytes = 0;
+  readonly sanitizer: NameSanitizer;
+  private readonly maxBytes: number;
+  /**
+   * Settles when the first output is ready (or the body ended): until then the
+   * caller can still answer with an error status instead of a broken 200.
+   */
+  readonly started: Promise<void>;
+  private sawContent = false;
+  private settle!: (err?: Error | null) => void;
+  private readonly out: Buffer[] = [];
+
+  constructor(options: SanitizeStreamOptions) {
+    super();
+    this.maxBytes = options.maxBytes;
+    this.sanitizer = new NameSanitizer({ onCollision: options.onCollision });
+    this.started = new Promise<void>((resolve, reject) => {
+      this.settle = (err) => (err ? reject(err) : resolve());
+    });
+    this.started.catch(() => {}); // observed by the caller or not at all
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.settle(err ?? new Error('stream closed before any output'));
+    callback(err);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) return callback(UpstreamTooLarge(this.maxBytes));
+    if (!this.sawContent) {
+      const bad = firstContentProblem(chunk);
+      if (bad) return callback(UpstreamGarbage(bad));
+      this.sawContent = bad === ''; // null: only whitespace so far
+    }
+    const out = this.out;
+    this.sanitizer.write(chunk, out);
+    for (let i = 0; i < out.length; i++) this.push(out[i]);
+    out.length = 0;
+    if (this.sawContent) this.settle();
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const out = this.out;
+    this.sanitizer.end(out);
+    for (let i = 0; i < out.length; i++) this.push(out[i]);
+    out.length = 0;
+    this.settle();
+    callback();
+  }
+}
+
+/** '' if the first non-whitespace byte may start an exposition, null if there is none yet, else why not. */
+export function firstContentProblem(chunk: Buffer): string | '' | null {
+  for (let i = 0; i < chunk.length; i++) {
+    const b = chunk[i];
+    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
+    const ok = b === 0x23 || b === 0x7b || b === 0x5f || b === 0x3a || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
+    if (ok) return '';
+    const text = chunk.subarray(i, i + 24).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+    return `starts with "${text}"`;
+  }
+  return null;
+}

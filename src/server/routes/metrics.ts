@@ -1,0 +1,100 @@
+import { pipeline } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { UpstreamError } from '../../errors.js';
+import { SanitizeStream } from '../../exposition/sanitize-stream.js';
+import type { Collision } from '../../exposition/sanitizer.js';
+import type { UpstreamResponse } from '../../upstream/fetch.js';
+import type { ProxyContext } from '../context.js';
+
+const DEFAULT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+/** Remember at most this many reported collision names (logged once each). */
+const MAX_REPORTED = 10_000;
+
+/** Prometheus tells how long it will wait; stop upstream work before it gives up. */
+export function scrapeTimeout(configured: number, header: string | string[] | undefined): number {
+  const seconds = Number(Array.isArray(header) ? header[0] : header);
+  if (!Number.isFinite(seconds) || seconds <= 0) return configured;
+  return Math.max(100, Math.min(configured, Math.floor(seconds * 1000)));
+}
+
+export function metricsRoute(app: FastifyInstance, ctx: ProxyContext): void {
+  const { upstream, metrics, log } = ctx;
+  const reported = new Set<string>();
+
+  const onCollision = (c: Collision) => {
+    metrics.collisions.inc();
+    if (reported.has(c.original) || reported.size >= MAX_REPORTED) return;
+    reported.add(c.original);
+    log.warn({ event: 'name_collision', name: c.original, sanitized: c.sanitized, kept: c.kept }, `dropping "${c.original}": its sanitized name "${c.sanitized}" is already used by "${c.kept}"`);
+  };
+
+  app.get('/metrics', async (request, reply) => {
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.inFlight.inc();
+    let finished = false;
+    const finish = (outcome: 'ok' | 'error' | 'client_abort', err?: UpstreamError) => {
+      if (finished) return;
+      finished = true;
+      metrics.inFlight.dec();
+      metrics.scrapes.inc({ outcome });
+      metrics.scrapeDuration.observe({ outcome }, seconds());
+      if (outcome === 'ok') {
+        upstream.recordSuccess();
+        metrics.upstreamUp.set(1);
+        metrics.lastSuccess.set(Date.now() / 1000);
+      } else if (err) {
+        upstream.recordFailure(err);
+        metrics.upstreamUp.set(0);
+        metrics.upstreamErrors.inc({ kind: err.kind });
+        log.warn({ event: 'scrape_failed', kind: err.kind, code: err.code, upstream: upstream.target.display, ms: Math.round(seconds() * 1000) }, err.message);
+      } else {
+        log.info({ event: 'client_abort', upstream: upstream.target.display, ms: Math.round(seconds() * 1000) }, 'client went away; upstream request aborted');
+      }
+    };
+
+    const timeout = scrapeTimeout(upstream.options.timeoutMs, request.headers['x-prometheus-scrape-timeout-seconds']);
+    let res: UpstreamResponse;
+    try {
+      res = await upstream.open(request.headers.accept, timeout);
+    } catch (err) {
+      finish('error', err as UpstreamError);
+      return reply.code((err as UpstreamError).statusCode).type('text/plain; charset=utf-8').send(`${(err as Error).message}\n`);
+    }
+
+    const sanitized = new SanitizeStream({ maxBytes: upstream.options.maxBodyBytes, onCollision });
+    let clientGone = false;
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return;
+      clientGone = true;
+      res.abort('client');
+      sanitized.destroy();
+    });
+    pipeline(res.body, sanitized, (err) => {
+      metrics.upstreamBytes.inc(sanitized.bytes);
+      if (!err) {
+        metrics.droppedLines.inc(sanitized.sanitizer.droppedLines);
+        metrics.renamedNames.set(sanitized.sanitizer.renamedNames);
+        finish('ok');
+      } else if (clientGone) {
+        finish('client_abort');
+      } else {
+        finish('error', res.mapError(err));
+      }
+    });
+
+    try {
+      await sanitized.started;
+    } catch (err) {
+      if (clientGone) return reply;
+      const mapped = res.mapError(err);
+      finish('error', mapped);
+      return reply.code(mapped.statusCode).type('text/plain; charset=utf-8').send(`${mapped.message}\n`);
+    }
+    // Past this point the status is committed: a later failure cuts the
+    // response short (the client sees an incomplete body, never a fake 200).
+    reply.header('content-type', res.contentType ?? DEFAULT_CONTENT_TYPE);
+    reply.header('cache-control', 'no-store');
+    return reply.send(sanitized);
+  });
+}

@@ -1,0 +1,144 @@
+import { pipeline, type Readable } from 'node:stream';
+import { createGunzip, createInflate } from 'node:zlib';
+import { request, type Dispatcher } from 'undici';
+import {
+  UpstreamEncoding,
+  UpstreamStatus,
+  UpstreamTimeout,
+  UpstreamTls,
+  UpstreamTooLarge,
+  UpstreamUnreachable,
+  UpstreamReset,
+  type UpstreamError,
+} from '../errors.js';
+import { formatDuration } from '../units.js';
+import type { UpstreamTarget } from './target.js';
+
+export interface FetchOptions {
+  target: UpstreamTarget;
+  dispatcher: Dispatcher;
+  /** Deadline for the whole scrape, headers and body. */
+  timeoutMs: number;
+  maxBodyBytes: number;
+  /** The client's Accept header, passed on so OpenMetrics negotiation works end to end. */
+  accept?: string;
+  /** Ask the upstream for gzip (saves bandwidth, costs the upstream CPU). */
+  acceptGzip?: boolean;
+  userAgent?: string;
+}
+
+/** An upstream response whose headers arrived; the body is still streaming. */
+export interface UpstreamResponse {
+  statusCode: number;
+  contentType: string | undefined;
+  /** Decoded body. Errors on it are UpstreamErrors. */
+  body: Readable;
+  /** Stop the scrape: releases the upstream connection. */
+  abort(reason: 'client' | 'shutdown'): void;
+  /** Whether the deadline fired. */
+  readonly timedOut: boolean;
+  /** What an error raised by `body` means for the client and the logs. */
+  mapError(err: unknown): UpstreamError;
+}
+
+const noop = () => {};
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+]);
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+/** Translate a low-level failure into the error the client is answered with. */
+export function classifyFailure(err: unknown, timedOut: boolean, timeoutMs: number, midBody: boolean): UpstreamError {
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  if (typeof (e as UpstreamError)?.kind === 'string' && e.code?.startsWith('VMP_')) return e as unknown as UpstreamError;
+  const code = e?.code ?? e?.cause?.code ?? '';
+  if (timedOut || TIMEOUT_CODES.has(code)) return UpstreamTimeout(formatDuration(timeoutMs));
+  if (TLS_CODES.has(code) || TLS_CODES.has(e?.cause?.code ?? '')) return UpstreamTls(`${code}: ${e.message}`);
+  const detail = code ? `${code} ${e.message}`.replace(`${code}: `, '') : e?.message ?? String(err);
+  return midBody ? UpstreamReset(detail) : UpstreamUnreachable(detail);
+}
+
+/**
+ * Start a scrape: resolves once the upstream's headers are in and acceptable,
+ * rejects with an UpstreamError otherwise. Never buffers the body.
+ */
+export async function fetchUpstream(opts: FetchOptions): Promise<UpstreamResponse> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error('deadline'));
+  }, opts.timeoutMs);
+  timer.unref();
+
+  const headers: Record<string, string> = {
+    accept: opts.accept ?? 'text/plain;version=0.0.4;q=1,*/*;q=0.1',
+    'accept-encoding': opts.acceptGzip ? 'gzip' : 'identity',
+    'user-agent': opts.userAgent ?? 'vllm-metrics-proxy',
+  };
+  if (opts.target.authorization) headers.authorization = opts.target.authorization;
+
+  let res: Dispatcher.ResponseData<unknown>;
+  try {
+    res = await request(opts.target.url, {
+      method: 'GET',
+      headers,
+      dispatcher: opts.dispatcher,
+      signal: controller.signal,
+      maxRedirections: 0,
+    } as Parameters<typeof request>[1]);
+  } catch (err) {
+    clearTimeout(timer);
+    throw classifyFailure(err, timedOut, opts.timeoutMs, false);
+  }
+
+  const fail = (err: UpstreamError): never => {
+    clearTimeout(timer);
+    res.body.destroy();
+    throw err;
+  };
+  if (res.statusCode < 200 || res.statusCode >= 300) fail(UpstreamStatus(res.statusCode));
+  const length = Number(res.headers['content-length']);
+  if (Number.isFinite(length) && length > opts.maxBodyBytes) fail(UpstreamTooLarge(opts.maxBodyBytes));
+
+  const encoding = String(res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  let body: Readable = res.body;
+  // pipeline, not pipe: a broken socket must fail the decoded stream, and
+  // destroying the decoded stream must release the socket.
+  if (encoding === 'gzip' || encoding === 'x-gzip') body = pipeline(res.body, createGunzip(), noop);
+  else if (encoding === 'deflate') body = pipeline(res.body, createInflate(), noop);
+  else if (encoding !== 'identity' && encoding !== '') fail(UpstreamEncoding(`unsupported content-encoding "${encoding}"`));
+
+  const done = () => clearTimeout(timer);
+  body.once('end', done);
+  body.once('close', done);
+
+  return {
+    statusCode: res.statusCode,
+    contentType: typeof res.headers['content-type'] === 'string' ? res.headers['content-type'] : undefined,
+    body,
+    abort(reason) {
+      clearTimeout(timer);
+      controller.abort(new Error(reason));
+      body.destroy();
+      res.body.destroy();
+    },
+    get timedOut() {
+      return timedOut;
+    },
+    mapError(err) {
+      const code = (err as NodeJS.ErrnoException)?.code ?? '';
+      if (code.startsWith('Z_') || code === 'ERR_INVALID_ARG_TYPE') return UpstreamEncoding((err as Error).message);
+      return classifyFailure(err, timedOut, opts.timeoutMs, true);
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Agent } from 'undici';
+import type { UpstreamError } from '../errors.js';
+import { SanitizeStream } from '../exposition/sanitize-stream.js';
+import { createDispatcher } from './dispatcher.js';
+import { fetchUpstream, type UpstreamResponse } from './fetch.js';
+import { parseUpstream, type UpstreamTarget } from './target.js';
+
+export interface UpstreamOptions {
+  url: string;
+  token?: string;
+  timeoutMs: number;
+  maxBodyBytes: number;
+  caFile?: string;
+  insecure?: boolean;
+  /** Ask the upstream for gzip. */
+  gzip?: boolean;
+}
+
+/** One upstream /metrics endpoint: how to reach it and how it has been answering. */
+export class Upstream {
+  readonly target: UpstreamTarget;
+  readonly options: UpstreamOptions;
+  private readonly dispatcher: Agent;
+  lastSuccessAt = 0;
+  lastError: UpstreamError | undefined;
+  private probing: Promise<void> | undefined;
+
+  constructor(options: UpstreamOptions) {
+    this.options = options;
+    this.target = parseUpstream(options.url, options.token);
+    this.dispatcher = createDispatcher({ caFile: options.caFile, insecure: options.insecure }, options.timeoutMs);
+  }
+
+  /** Start a fetch; the deadline is the configured timeout unless a shorter one is given. */
+  open(accept?: string, timeoutMs = this.options.timeoutMs): Promise<UpstreamResponse> {
+    return fetchUpstream({
+      target: this.target,
+      dispatcher: this.dispatcher,
+      timeoutMs: Math.min(timeoutMs, this.options.timeoutMs),
+      maxBodyBytes: this.options.maxBodyBytes,
+      accept,
+      acceptGzip: this.options.gzip,
+    });
+  }
+
+  recordSuccess(): void {
+    this.lastSuccessAt = Date.now();
+    this.lastError = undefined;
+  }
+
+  recordFailure(err: UpstreamError): void {
+    this.lastError = err;
+  }
+
+  /**
+   * Fetch the whole exposition and discard it, to learn whether the upstream
+   * answers. Concurrent callers share one fetch.
+   */
+  probe(): Promise<void> {
+    this.probing ??= this.runProbe().finally(() => {
+      this.probing = undefined;
+    });
+    return this.probing;
+  }
+
+  private async runProbe(): Promise<void> {
+    let res: UpstreamResponse;
+    try {
+      res = await this.open();
+    } catch (err) {
+      this.recordFailure(err as UpstreamError);
+      throw err;
+    }
+    const discard = new Writable({ write: (_chunk, _enc, cb) => cb() });
+    try {
+      await pipeline(res.body, new SanitizeStream({ maxBytes: this.options.maxBodyBytes }), discard);
+    } catch (err) {
+      const mapped = res.mapError(err);
+      this.recordFailure(mapped);
+      throw mapped;
+    }
+    this.recordSuccess();
+  }
+
+  close(): Promise<void> {
+    return this.dispatcher.close();
+  }
+}
