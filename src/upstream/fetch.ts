@@ -103,7 +103,9 @@ export async function fetchUpstream(opts: FetchOptions): Promise<UpstreamRespons
 
   const fail = (err: UpstreamError): never => {
     clearTimeout(timer);
-    res.body.destroy();
+    // Read a little of an error body so the connection can be reused; a big
+    // one is cut off (dump destroys it past the limit).
+    res.body.dump({ limit: 64 * 1024 }).catch(() => {});
     throw err;
   };
   if (res.statusCode < 200 || res.statusCode >= 300) fail(UpstreamStatus(res.statusCode));

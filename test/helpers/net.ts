@@ -1,0 +1,103 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { request } from 'undici';
+import { createLogger, type Logger } from '../../src/logger.js';
+
+export interface RawServer {
+  server: Server;
+  url: string;
+  /** Requests received so far. */
+  hits: number;
+  /** Requests whose connection closed before the response finished. */
+  aborted: number;
+  close(): Promise<void>;
+}
+
+/** A plain HTTP server on a free loopback port, for upstreams that misbehave on purpose. */
+export async function rawServer(handler: (req: IncomingMessage, res: ServerResponse, socket: Socket) => void): Promise<RawServer> {
+  const sockets = new Set<Socket>();
+  const state = { hits: 0, aborted: 0 };
+  const server = createServer((req, res) => {
+    state.hits++;
+    res.on('close', () => {
+      if (!res.writableFinished) state.aborted++;
+    });
+    handler(req, res, req.socket);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://127.0.0.1:${port}`,
+    get hits() {
+      return state.hits;
+    },
+    get aborted() {
+      return state.aborted;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+      await once(server, 'close').catch(() => {});
+    },
+  };
+}
+
+export interface CapturedLog {
+  log: Logger;
+  lines(): Array<Record<string, unknown>>;
+  /** Resolves with the first line matching, waiting for it if needed. */
+  waitFor(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+}
+
+/** A pino logger whose JSON lines the test can read. */
+export function captureLog(level = 'info'): CapturedLog {
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters: Array<{ match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const text of chunk.toString('utf8').split('\n')) {
+        if (!text) continue;
+        const line = JSON.parse(text) as Record<string, unknown>;
+        lines.push(line);
+        for (let i = waiters.length - 1; i >= 0; i--) {
+          if (waiters[i].match(line)) {
+            waiters[i].resolve(line);
+            waiters.splice(i, 1);
+          }
+        }
+      }
+      cb();
+    },
+  });
+  return {
+    log: createLogger(level, sink),
+    lines: () => lines,
+    waitFor(match) {
+      const found = lines.find(match);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve) => waiters.push({ match, resolve }));
+    },
+  };
+}
+
+export interface Fetched {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** GET and read the whole body (tests only: small bodies). */
+export async function get(url: string, headers: Record<string, string> = {}): Promise<Fetched> {
+  const res = await request(url, { headers });
+  const parts: Buffer[] = [];
+  for await (const c of res.body) parts.push(c as Buffer);
+  return { status: res.statusCode, headers: res.headers, body: Buffer.concat(parts) };
+}
