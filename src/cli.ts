@@ -9,7 +9,9 @@ import { VERSION } from './version.js';
 const program = new Command('vllm-metrics-proxy')
   .description('Make vLLM metrics consumable: sanitize names, ship them, watch a fleet.')
   .version(VERSION)
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // Throw instead of exiting, so every usage error leaves with status 2 below.
+  .exitOverride();
 
 serveCommand(program);
 simulateCommand(program);
@@ -22,7 +24,7 @@ try {
     process.stderr.write(`error: option ${err.message}\n`);
     process.exit(2);
   }
-  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') {
     process.stderr.write(`error: ${e.message}: the port is in use (choose another with --port)\n`);

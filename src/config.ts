@@ -55,10 +55,10 @@ export const logLevelArg = wrap((text) => {
 });
 
 /** An option whose value may also come from `env`. */
-export function envOption<T>(flags: string, description: string, env: string, parse?: (text: string) => T, fallback?: T): Option {
+export function envOption<T>(flags: string, description: string, env: string, parse?: (text: string) => T, fallback?: T, fallbackText?: string): Option {
   const o = new Option(flags, description).env(env);
   if (parse) o.argParser(parse as (value: string, previous: unknown) => unknown);
-  if (fallback !== undefined) o.default(fallback);
+  if (fallback !== undefined) o.default(fallback, fallbackText);
   return o;
 }
 

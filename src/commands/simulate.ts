@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { durationArg, envOption, logLevelArg, portArg, positiveIntArg, positiveNumberArg } from '../config.js';
 import { createLogger } from '../logger.js';
 import { startSimulator } from '../simulator/start.js';
@@ -21,7 +21,7 @@ export function addSimulatorOptions(cmd: Command): Command {
     .option('--engines <n>', 'data-parallel engines per model (the engine label)', positiveIntArg, 1)
     .option('--models <n>', 'served models (the model_name label)', positiveIntArg, 1)
     .option('--rate <req/s>', 'mean request arrivals per second per engine', positiveNumberArg, 4)
-    .option('--tick <duration>', 'how often the metrics move', durationArg, 1000)
+    .addOption(new Option('--tick <duration>', 'how often the metrics move').argParser(durationArg).default(1000, '1s'))
     .option('--seed <n>', 'random seed, for reproducible runs', positiveIntArg, 1)
     .option('--multiprocess', "render like prometheus_client's multiprocess mode (no _created, _sum before _bucket, le first)")
     .option('--max-model-len <tokens>', 'max_model_len, the top of the token histograms', positiveIntArg, 32768)

@@ -6,9 +6,34 @@ import type { Logger } from '../logger.js';
  * the routes log one line per event that matters, not two lines per scrape.
  */
 export function createFastify(log?: Logger): FastifyInstance {
-  return Fastify({
+  const app = Fastify({
     loggerInstance: log as FastifyBaseLogger | undefined,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+  });
+  drainKeepAliveOnClose(app);
+  return app;
+}
+
+/**
+ * close() waits for every connection, and closes only those idle at that
+ * moment. A scraper's keep-alive connection that is busy when SIGTERM comes
+ * would then hold shutdown until its keep-alive timeout: so while closing,
+ * answers say `connection: close`, and each finished answer closes the
+ * connections that have become idle.
+ */
+function drainKeepAliveOnClose(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
+  app.addHook('onResponse', (_req, _reply, done) => {
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
+    done();
   });
 }

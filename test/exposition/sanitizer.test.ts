@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { NameSanitizer, sanitizeBuffer, sanitizeName, toLegacyName, type Collision } from '../../src/exposition/sanitizer.js';
 import { loadConformance } from '../helpers/conformance.js';
 import { renameNames, underscore } from '../helpers/oracle.js';
@@ -18,7 +18,7 @@ function run(input: string | Buffer, cuts: number[] = [], collisions?: Collision
 }
 
 /** Assert the result for every single split point and for byte-by-byte delivery. */
-function everySplit(t: Tap.Test, input: string, expected: string): void {
+function everySplit(t: Test, input: string, expected: string): void {
   const whole = run(input);
   t.equal(whole, expected, 'one chunk');
   const len = Buffer.byteLength(input);

@@ -2,7 +2,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { request } from 'undici';
 import { get, rawServer, type RawServer } from '../helpers/net.js';
 import { testProxy, type TestProxy } from '../helpers/proxy.js';
@@ -15,7 +15,7 @@ type Mode = (req: IncomingMessage, res: ServerResponse, socket: Socket) => void;
  * An upstream that misbehaves as told, then behaves: every fault test ends with
  * a good scrape through the same proxy, to show it keeps serving.
  */
-async function switchable(t: Tap.Test, mode: Mode): Promise<{ up: RawServer; set(m: Mode): void }> {
+async function switchable(t: Test, mode: Mode): Promise<{ up: RawServer; set(m: Mode): void }> {
   let current = mode;
   const up = await rawServer((req, res, socket) => current(req, res, socket));
   t.teardown(() => up.close());
@@ -24,13 +24,13 @@ async function switchable(t: Tap.Test, mode: Mode): Promise<{ up: RawServer; set
 
 const good: Mode = (_req, res) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(GOOD);
 
-async function proxyFor(t: Tap.Test, url: string, extra: Record<string, unknown> = {}): Promise<TestProxy> {
+async function proxyFor(t: Test, url: string, extra: Record<string, unknown> = {}): Promise<TestProxy> {
   const proxy = await testProxy({ url, timeoutMs: 1_000, ...extra });
   t.teardown(() => proxy.close());
   return proxy;
 }
 
-async function stillServes(t: Tap.Test, proxy: TestProxy, upstream: { set(m: Mode): void }): Promise<void> {
+async function stillServes(t: Test, proxy: TestProxy, upstream: { set(m: Mode): void }): Promise<void> {
   upstream.set(good);
   const ok = await get(`${proxy.url}/metrics`);
   t.equal(ok.status, 200, 'the proxy keeps serving afterwards');

@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/start.js';
 import { renameNames, underscore } from '../helpers/oracle.js';
 import { get, rawServer } from '../helpers/net.js';
@@ -8,13 +8,13 @@ import { testProxy, type TestProxy } from '../helpers/proxy.js';
 const OPENMETRICS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
 /** A simulator frozen in time (no ticks), so two reads give the same bytes. */
-async function frozenSimulator(t: Tap.Test, options: Parameters<typeof startSimulator>[0] = {}): Promise<RunningSimulator> {
+async function frozenSimulator(t: Test, options: Parameters<typeof startSimulator>[0] = {}): Promise<RunningSimulator> {
   const sim = await startSimulator({ tickMs: 0, ...options }, { host: '127.0.0.1', port: 0 });
   t.teardown(() => sim.close());
   return sim;
 }
 
-async function proxyFor(t: Tap.Test, url: string, extra: Parameters<typeof testProxy>[0] = { url }): Promise<TestProxy> {
+async function proxyFor(t: Test, url: string, extra: Parameters<typeof testProxy>[0] = { url }): Promise<TestProxy> {
   const proxy = await testProxy({ ...extra, url });
   t.teardown(() => proxy.close());
   return proxy;

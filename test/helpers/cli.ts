@@ -1,0 +1,67 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+/** The built CLI: these tests run what a user runs (`npm test` builds first). */
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+/** Only what the test gives: no VLLM_* or PORT from the developer's shell. */
+function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VLLM_|PORT$|HOST$|LOG_LEVEL$|READY_MAX_AGE$)/.test(k)));
+  return { ...base, ...env };
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: 20_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** JSON log lines so far. */
+  lines: Array<Record<string, unknown>>;
+  waitFor(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+/** A long-running CLI command whose pino lines on stdout the test can await. */
+export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters: Array<{ match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void; reject: (e: Error) => void }> = [];
+  let buffered = '';
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const text = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (!text.startsWith('{')) continue;
+      const line = JSON.parse(text) as Record<string, unknown>;
+      lines.push(line);
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (waiters[i].match(line)) {
+          waiters[i].resolve(line);
+          waiters.splice(i, 1);
+        }
+      }
+    }
+  });
+  const exited = once(child, 'exit').then(([code]) => {
+    for (const w of waiters.splice(0)) w.reject(new Error(`process exited (${code}) before the awaited log line; stderr: ${stderr}`));
+    return code as number | null;
+  });
+  return {
+    child,
+    lines,
+    exited,
+    waitFor(match) {
+      const found = lines.find(match);
+      if (found) return Promise.resolve(found);
+      if (child.exitCode !== null) return Promise.reject(new Error(`process already exited; stderr: ${stderr}`));
+      return new Promise((resolve, reject) => waiters.push({ match, resolve, reject }));
+    },
+  };
+}

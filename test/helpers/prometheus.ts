@@ -1,0 +1,91 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { eventually } from './wait.js';
+
+/** A port that was free a moment ago (for servers we cannot start on port 0). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address() as AddressInfo;
+  s.close();
+  await once(s, 'close');
+  return port;
+}
+
+export interface ScrapeJob {
+  job: string;
+  /** host:port */
+  target: string;
+  path?: string;
+}
+
+export interface RunningPrometheus {
+  url: string;
+  /** Instant query; the result vector. */
+  query(promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
+  close(): Promise<void>;
+}
+
+/** A real Prometheus server (Debian package `prometheus`) scraping `jobs` every second. */
+export async function startPrometheus(jobs: ScrapeJob[]): Promise<RunningPrometheus> {
+  const dir = mkdtempSync(join(tmpdir(), 'vmp-prometheus-'));
+  const config = [
+    'global:',
+    '  scrape_interval: 1s',
+    '  scrape_timeout: 1s',
+    'scrape_configs:',
+    ...jobs.flatMap((j) => [`  - job_name: ${j.job}`, `    metrics_path: ${j.path ?? '/metrics'}`, '    static_configs:', `      - targets: ['${j.target}']`]),
+  ].join('\n');
+  writeFileSync(join(dir, 'prometheus.yml'), config);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = once(child, 'exit');
+  const close = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await eventually('prometheus to be ready', async () => {
+      if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr}`);
+      const res = await request(`${url}/-/ready`);
+      await res.body.dump();
+      return res.statusCode === 200 ? true : undefined;
+    });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    url,
+    async query(promql) {
+      const res = await request(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const body = (await res.body.json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+      if (body.status !== 'success') throw new Error(`query ${promql}: ${body.error}`);
+      return body.data.result;
+    },
+    close,
+  };
+}
+
+/** `promtool check metrics` on an exposition: its exit code and complaints. */
+export function promtoolCheck(exposition: Buffer | string): { status: number | null; problems: string[] } {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
+  const problems = `${r.stdout}${r.stderr}`.split('\n').filter(Boolean);
+  return { status: r.status, problems };
+}
