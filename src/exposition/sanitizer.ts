@@ -22,6 +22,8 @@
  * The caller hands over ownership of each chunk: it is modified in place.
  */
 
+import { FNV_OFFSET, FNV_PRIME, MAX_ENTRY_LEN, NAMES, type NameEntry } from './name-table.js';
+
 const enum S {
   LineStart,
   LeadWs,
@@ -133,11 +135,21 @@ export class NameSanitizer {
   /** The name being read, when it is not one of the recent names. */
   private cur: Buffer = Buffer.allocUnsafe(SCRATCH_START);
   private curLen = 0;
+  /** FNV-1a of the name being read, for the name table. */
+  private hash = FNV_OFFSET;
   private quoted = false;
-  /** Recently seen names, most lines match one of them (see RecentName). */
-  private readonly recent: RecentName[] = [];
+  /** Recently seen names: most lines match one of them. */
+  private readonly recent: NameEntry[] = [];
   private recentNext = 0;
+  /** The previous line's name. */
+  private last: NameEntry | undefined = undefined;
 
+  /**
+   * Per name-table slot, who owns the sanitized name in this exposition: entry
+   * id + 1, STRING_OWNER (a name outside the table, see `owners`), or 0.
+   */
+  private ownerOf: Int32Array;
+  /** Owners of sanitized names seen through the string path. */
   private readonly owners = new Map<string, string>();
   private readonly reported = new Set<string>();
   private readonly onCollision?: (collision: Collision) => void;
@@ -146,6 +158,7 @@ export class NameSanitizer {
   constructor(options: SanitizerOptions = {}) {
     this.onCollision = options.onCollision;
     this.maxTracked = options.maxTrackedNames ?? DEFAULT_MAX_TRACKED_NAMES;
+    this.ownerOf = new Int32Array(NAMES.slotCount + 64);
   }
 
   /** Process one chunk (modified in place); emits zero or more output slices. */
@@ -193,7 +206,7 @@ export class NameSanitizer {
             // family's series) is recognised 4 bytes at a time and rewritten at
             // its remembered colon positions, without a byte-by-byte scan.
             const hit = this.matchRecent(buf, dv, i, n);
-            if (hit !== undefined && hit.keep) {
+            if (hit !== undefined && this.owns(hit)) {
               const colons = hit.colons;
               for (let c = 0; c < colons.length; c++) buf[i + colons[c]] = UNDERSCORE;
               if (this.held.length > 0) this.flushHeld(out);
@@ -222,10 +235,12 @@ export class NameSanitizer {
           let cap = this.cur.length;
           let cur = this.cur;
           let colon = this.hasColon;
+          let h = this.hash;
           for (; i < n; i++) {
             const b = buf[i];
             const c = NAME_BYTE[b];
             if (c === 0) break;
+            h = Math.imul(h ^ b, FNV_PRIME);
             if (c === 2) {
               buf[i] = UNDERSCORE;
               colon = true;
@@ -239,8 +254,9 @@ export class NameSanitizer {
           }
           this.curLen = k;
           this.hasColon = colon;
+          this.hash = h;
           if (i === n) break; // name continues in the next chunk
-          const keep = this.classify(false);
+          const keep = this.classify();
           if (keep) {
             this.flushHeld(out);
             state = S.Rest;
@@ -292,7 +308,7 @@ export class NameSanitizer {
             i++;
           } else if (NAME_START[b] === 1) {
             const hit = this.matchRecent(buf, dv, i, n);
-            if (hit !== undefined && hit.keep) {
+            if (hit !== undefined && this.owns(hit)) {
               const colons = hit.colons;
               for (let c = 0; c < colons.length; c++) buf[i + colons[c]] = UNDERSCORE;
               if (this.held.length > 0) this.flushHeld(out);
@@ -410,7 +426,7 @@ export class NameSanitizer {
   end(out: Output): void {
     const state = this.state;
     if (state === S.Name) {
-      if (this.classify(false)) this.flushHeld(out);
+      if (this.classify()) this.flushHeld(out);
     } else if (state === S.Quoted || state === S.QuotedEscape || state === S.QuotedAfter || state === S.QuotedAfterComma) {
       this.finishQuoted(out, '');
     } else {
@@ -424,6 +440,7 @@ export class NameSanitizer {
   private beginName(quoted: boolean): void {
     this.curLen = 0;
     this.hasColon = false;
+    this.hash = FNV_OFFSET;
     this.quoted = quoted;
   }
 
@@ -486,7 +503,7 @@ export class NameSanitizer {
     this.skipping = false;
     const original = this.cur.toString('utf8', 0, Math.min(this.curLen, this.cur.length));
     const legacy = toLegacyName(original);
-    const keep = this.classifyStrings(original, legacy, true);
+    const keep = this.classifyStrings(original, legacy);
     if (!keep) {
       this.held.length = 0;
       return S.Drop;
@@ -504,97 +521,143 @@ export class NameSanitizer {
   }
 
   /** Decide whether the line whose (unquoted) name sits in the scratch is kept. */
-  private classify(quoted: boolean): boolean {
+  private classify(): boolean {
     const len = this.curLen;
     // Overlong names are sanitized but not tracked.
     if (len > this.cur.length) return true;
+    if (len <= MAX_ENTRY_LEN) {
+      const e = NAMES.find(this.hash, this.cur, len);
+      if (e !== undefined) {
+        const keep = this.own(e);
+        this.remember(e);
+        return keep;
+      }
+    }
     const original = this.cur.toString('latin1', 0, len);
-    const sanitized = this.hasColon ? original.replaceAll(':', '_') : original;
-    return this.classifyStrings(original, sanitized, quoted);
+    return this.classifyStrings(original, this.hasColon ? original.replaceAll(':', '_') : original);
   }
 
-  private classifyStrings(original: string, sanitized: string, quoted: boolean): boolean {
-    let keep = true;
+  /** `own` for the fast path: only the cases without side effects besides taking ownership. */
+  private owns(e: NameEntry): boolean {
+    const o = this.ownerOf[e.slot];
+    if (o === e.id + 1) return true;
+    if (o !== 0 || this.owners.size > 0) return false; // (undefined: slot beyond the array)
+    this.ownerOf[e.slot] = e.id + 1;
+    if (e.colons.length > 0) this.renamedNames++;
+    return true;
+  }
+
+  /** First spelling of a sanitized name in this exposition wins (see the top of this file). */
+  private own(e: NameEntry): boolean {
+    const slot = e.slot;
+    if (slot >= this.ownerOf.length) this.growOwners();
+    const o = this.ownerOf[slot];
+    if (o === e.id + 1) return true;
+    if (o === 0) {
+      // A name outside the table may already own it (quoted names, a full table).
+      if (this.owners.size > 0 && this.owners.has(e.sanitized)) {
+        this.ownerOf[slot] = STRING_OWNER;
+        return this.own(e);
+      }
+      this.ownerOf[slot] = e.id + 1;
+      if (e.colons.length > 0) this.renamedNames++;
+      return true;
+    }
+    this.collide(e.original, e.sanitized, o === STRING_OWNER ? this.owners.get(e.sanitized)! : NAMES.entry(o - 1).original);
+    return false;
+  }
+
+  /** The string path: quoted names, and names the table does not hold. */
+  private classifyStrings(original: string, sanitized: string): boolean {
+    const slot = NAMES.slotOf(sanitized);
+    if (slot !== undefined) {
+      if (slot >= this.ownerOf.length) this.growOwners();
+      const o = this.ownerOf[slot];
+      if (o !== 0 && o !== STRING_OWNER) {
+        this.collide(original, sanitized, NAMES.entry(o - 1).original);
+        return false;
+      }
+      this.ownerOf[slot] = STRING_OWNER;
+    }
     const owner = this.owners.get(sanitized);
     if (owner === undefined) {
       if (this.owners.size < this.maxTracked) {
         this.owners.set(sanitized, original);
         if (original !== sanitized) this.renamedNames++;
       }
-    } else if (owner !== original) {
-      keep = false;
-      this.droppedLines++;
-      if (!this.reported.has(original)) {
-        this.reported.add(original);
-        this.collidingNames++;
-        this.onCollision?.({ original, sanitized, kept: owner });
-      }
+      return true;
     }
-    if (!quoted && this.curLen <= RECENT_MAX_LEN) this.remember(keep);
-    return keep;
+    if (owner === original) return true;
+    this.collide(original, sanitized, owner);
+    return false;
   }
 
-  /** The recent name that starts at buf[i] and ends before a non-name byte, if any. */
-  private matchRecent(buf: Buffer, dv: DataView, i: number, n: number): RecentName | undefined {
+  private collide(original: string, sanitized: string, kept: string): void {
+    this.droppedLines++;
+    if (!this.reported.has(original)) {
+      this.reported.add(original);
+      this.collidingNames++;
+      this.onCollision?.({ original, sanitized, kept });
+    }
+  }
+
+  private growOwners(): void {
+    const next = new Int32Array(NAMES.slotCount + 64);
+    next.set(this.ownerOf);
+    this.ownerOf = next;
+  }
+
+  /**
+   * The known name that starts at buf[i] and ends before a non-name byte, if
+   * any: the previous line's name, its usual successor, then the recent ones.
+   */
+  private matchRecent(buf: Buffer, dv: DataView, i: number, n: number): NameEntry | undefined {
+    const last = this.last;
+    if (last !== undefined) {
+      if (matches(last, buf, dv, i, n)) return last;
+      const next = last.next;
+      if (next !== undefined && matches(next, buf, dv, i, n)) return this.follow(next);
+    }
     const recent = this.recent;
     for (let r = 0; r < recent.length; r++) {
       const e = recent[r];
-      const len = e.len;
-      if (i + len >= n || NAME_BYTE[buf[i + len]] !== 0) continue;
-      const words = e.words;
-      let j = 0;
-      for (; j + 4 <= len; j += 4) if (dv.getUint32(i + j, true) !== words[j >> 2]) break;
-      if (j + 4 <= len) continue;
-      const bytes = e.bytes;
-      for (; j < len; j++) if (buf[i + j] !== bytes[j]) break;
-      if (j === len) return e;
+      if (matches(e, buf, dv, i, n)) return this.follow(e);
     }
     return undefined;
   }
 
-  /** Put the scratch name among the recent names, replacing the oldest. */
-  private remember(keep: boolean): void {
-    const len = this.curLen;
-    const cur = this.cur;
-    for (const e of this.recent) {
-      if (e.len !== len) continue;
-      let j = 0;
-      while (j < len && e.bytes[j] === cur[j]) j++;
-      if (j === len) return;
-    }
-    const entry = new RecentName(cur, len, keep);
-    if (this.recent.length < RECENT_SIZE) this.recent.push(entry);
-    else this.recent[this.recentNext] = entry;
+  /** `e` is the current line's name: learn the sequence. */
+  private follow(e: NameEntry): NameEntry {
+    const last = this.last;
+    if (last !== undefined && last.next !== e) last.next = e;
+    this.last = e;
+    return e;
+  }
+
+  /** Put a name among the recent ones, replacing the oldest. */
+  private remember(e: NameEntry): void {
+    this.follow(e);
+    const recent = this.recent;
+    for (let r = 0; r < recent.length; r++) if (recent[r] === e) return;
+    if (recent.length < RECENT_SIZE) recent.push(e);
+    else recent[this.recentNext] = e;
     this.recentNext = (this.recentNext + 1) % RECENT_SIZE;
   }
 }
 
 const RECENT_SIZE = 8;
-const RECENT_MAX_LEN = 256;
+const STRING_OWNER = -1;
 
-/**
- * A name as it appears in the input (colons included), with what the fast path
- * needs: its bytes as little-endian 32-bit words, its colon offsets, and the
- * collision decision.
- */
-class RecentName {
-  readonly len: number;
-  readonly bytes: Uint8Array;
-  readonly words: Uint32Array;
-  readonly colons: number[];
-  readonly keep: boolean;
-
-  constructor(src: Buffer, len: number, keep: boolean) {
-    this.len = len;
-    this.keep = keep;
-    this.bytes = new Uint8Array(len);
-    this.bytes.set(src.subarray(0, len));
-    const dv = new DataView(this.bytes.buffer);
-    this.words = new Uint32Array(len >> 2);
-    for (let j = 0; j + 4 <= len; j += 4) this.words[j >> 2] = dv.getUint32(j, true);
-    this.colons = [];
-    for (let j = 0; j < len; j++) if (this.bytes[j] === COLON) this.colons.push(j);
-  }
+/** Whether `e` is the whole name at buf[i] (compared 4 bytes at a time). */
+function matches(e: NameEntry, buf: Buffer, dv: DataView, i: number, n: number): boolean {
+  const len = e.len;
+  if (i + len >= n || NAME_BYTE[buf[i + len]] !== 0) return false;
+  const words = e.words;
+  let j = 0;
+  for (; j + 4 <= len; j += 4) if (dv.getUint32(i + j, true) !== words[j >> 2]) return false;
+  const bytes = e.bytes;
+  for (; j < len; j++) if (buf[i + j] !== bytes[j]) return false;
+  return true;
 }
 
 function isHead(state: S): boolean {

@@ -25,6 +25,8 @@ export interface FetchOptions {
   /** Ask the upstream for gzip (saves bandwidth, costs the upstream CPU). */
   acceptGzip?: boolean;
   userAgent?: string;
+  /** Aborts the request before its headers arrived. */
+  cancel?: AbortSignal;
 }
 
 /** An upstream response whose headers arrived; the body is still streaming. */
@@ -79,6 +81,8 @@ export async function fetchUpstream(opts: FetchOptions): Promise<UpstreamRespons
     controller.abort(new Error('deadline'));
   }, opts.timeoutMs);
   timer.unref();
+  const cancel = () => controller.abort(new Error('cancelled'));
+  opts.cancel?.addEventListener('abort', cancel, { once: true });
 
   const headers: Record<string, string> = {
     accept: opts.accept ?? 'text/plain;version=0.0.4;q=1,*/*;q=0.1',
@@ -99,6 +103,8 @@ export async function fetchUpstream(opts: FetchOptions): Promise<UpstreamRespons
   } catch (err) {
     clearTimeout(timer);
     throw classifyFailure(err, timedOut, opts.timeoutMs, false);
+  } finally {
+    opts.cancel?.removeEventListener('abort', cancel);
   }
 
   const fail = (err: UpstreamError): never => {

@@ -34,8 +34,10 @@ export class Upstream {
   }
 
   /** Start a fetch; the deadline is the configured timeout unless a shorter one is given. */
-  open(accept?: string, timeoutMs = this.options.timeoutMs): Promise<UpstreamResponse> {
+  /** Start a scrape; `cancel` aborts it while the headers are awaited (the client left). */
+  open(accept?: string, timeoutMs = this.options.timeoutMs, cancel?: AbortSignal): Promise<UpstreamResponse> {
     return fetchUpstream({
+      cancel,
       target: this.target,
       dispatcher: this.dispatcher,
       timeoutMs: Math.min(timeoutMs, this.options.timeoutMs),

@@ -106,6 +106,37 @@ t.test('collisions: first spelling wins, later lines dropped, reported once', as
   t.equal(s.collidingNames, 1, 'quoted and unquoted spellings of one name count once');
 });
 
+t.test('collisions are decided per exposition, also when scrapes interleave', async (t) => {
+  // The name table is shared by the process; ownership must not be.
+  const one = new NameSanitizer();
+  const two = new NameSanitizer();
+  const outOne: Buffer[] = [];
+  const outTwo: Buffer[] = [];
+  const lines = (n: number, a: string, b: string) => Array.from({ length: n }, (_, i) => `${i % 2 ? a : b}{i="${i}"} ${i}\n`);
+  const first = lines(6, 'p:q', 'p:q');
+  const second = lines(6, 'p_q', 'p_q');
+  for (let i = 0; i < 6; i++) {
+    one.write(Buffer.from(first[i]), outOne);
+    two.write(Buffer.from(second[i]), outTwo);
+  }
+  one.write(Buffer.from('p_q 9\n'), outOne);
+  two.write(Buffer.from('p:q 9\n'), outTwo);
+  one.end(outOne);
+  two.end(outTwo);
+  t.equal(Buffer.concat(outOne).toString(), first.join('').replaceAll('p:q', 'p_q'), 'p:q came first in one: p_q dropped');
+  t.equal(Buffer.concat(outTwo).toString(), second.join(''), 'p_q came first in two: p:q dropped');
+  t.equal(one.droppedLines, 1);
+  t.equal(two.droppedLines, 1);
+  // A fresh exposition starts from nothing: the spelling first in it wins.
+  t.equal(run('p_q 1\np:q 2\n'), 'p_q 1\n');
+  t.equal(run('p:q 1\np_q 2\n'), 'p_q 1\n');
+});
+
+t.test('a quoted name outside the legacy charset collides with its legacy spelling', async (t) => {
+  everySplit(t, '{"r.s",a="1"} 1\nr_s 2\nr:s 3\nt 4\n', 'r_s{a="1"} 1\nt 4\n');
+  everySplit(t, 'r_s 2\n{"r.s"} 1\nt 4\n', 'r_s 2\nt 4\n');
+});
+
 t.test('collision dropping a line whose head spans chunks', async (t) => {
   const input = 'x_y 1\n' + 'x:y{a="' + 'v'.repeat(100) + '"} 2\nz 3\n';
   for (let cut = 6; cut < 20; cut++) t.equal(run(input, [cut, cut + 3]), 'x_y 1\nz 3\n', `cut ${cut}`);

@@ -191,6 +191,31 @@ t.test('a client that disconnects aborts the upstream request', async (t) => {
   await stillServes(t, proxy, u);
 });
 
+t.test('a client that leaves before the upstream answers: upstream request cancelled, no upstream error', async (t) => {
+  let arrived!: () => void;
+  const requested = new Promise<void>((r) => (arrived = r));
+  let upstreamClosed!: () => void;
+  const closed = new Promise<void>((r) => (upstreamClosed = r));
+  const u = await switchable(t, (_req, res) => {
+    res.on('close', () => upstreamClosed());
+    arrived(); // and never answers, as a busy vLLM would
+  });
+  const proxy = await proxyFor(t, u.up.url, { timeoutMs: 60_000 });
+  const { port } = new URL(proxy.url);
+  const client = connect(Number(port), '127.0.0.1');
+  client.write('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n');
+  await requested;
+  client.destroy();
+  await closed;
+  await proxy.logs.waitFor((l) => l.event === 'client_abort');
+  t.notOk(proxy.logs.lines().some((l) => l.event === 'scrape_failed'), 'not logged as an upstream failure');
+  const self = (await get(`${proxy.url}/proxy/metrics`)).body.toString();
+  t.match(self, /^vllm_metrics_proxy_scrapes_total\{outcome="client_abort"\} 1$/m);
+  t.notMatch(self, /^vllm_metrics_proxy_upstream_errors_total\{.*\} [1-9]/m, 'no upstream error counted');
+  t.match(self, /^vllm_metrics_proxy_scrapes_in_flight 0$/m);
+  await stillServes(t, proxy, u);
+});
+
 t.test('a client that stops reading is cut off at the deadline; others are served meanwhile', async (t) => {
   const big = Buffer.from('vllm:z{engine="0",pad="' + 'x'.repeat(200) + '"} 1\n').toString().repeat(100_000); // ~23 MB
   const u = await switchable(t, (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(big));

@@ -33,6 +33,11 @@ export function metricsRoute(app: FastifyInstance, ctx: ProxyContext): void {
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     metrics.inFlight.inc();
     let finished = false;
+    const clientLeft = () => {
+      finish('client_abort');
+      reply.hijack(); // nothing to answer, and nobody to answer it to
+      return reply;
+    };
     const finish = (outcome: 'ok' | 'error' | 'client_abort', err?: UpstreamError) => {
       if (finished) return;
       finished = true;
@@ -53,23 +58,36 @@ export function metricsRoute(app: FastifyInstance, ctx: ProxyContext): void {
       }
     };
 
+    // Listen from the start: a client can leave while the upstream is still
+    // answering, and then nothing is sent and nothing counts as an upstream error.
+    let clientGone = false;
+    const leaving = new AbortController();
+    let onClientGone = () => leaving.abort();
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return;
+      clientGone = true;
+      onClientGone();
+    });
+
     const timeout = scrapeTimeout(upstream.options.timeoutMs, request.headers['x-prometheus-scrape-timeout-seconds']);
     let res: UpstreamResponse;
     try {
-      res = await upstream.open(request.headers.accept, timeout);
+      res = await upstream.open(request.headers.accept, timeout, leaving.signal);
     } catch (err) {
+      if (clientGone) return clientLeft();
       finish('error', err as UpstreamError);
       return reply.code((err as UpstreamError).statusCode).type('text/plain; charset=utf-8').send(`${(err as Error).message}\n`);
     }
 
+    if (clientGone) {
+      res.abort('client');
+      return clientLeft();
+    }
     const sanitized = new SanitizeStream({ maxBytes: upstream.options.maxBodyBytes, onCollision });
-    let clientGone = false;
-    reply.raw.once('close', () => {
-      if (reply.raw.writableFinished) return;
-      clientGone = true;
+    onClientGone = () => {
       res.abort('client');
       sanitized.destroy();
-    });
+    };
     pipeline(res.body, sanitized, (err) => {
       metrics.upstreamBytes.inc(sanitized.bytes);
       if (!err) {

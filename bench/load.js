@@ -1,0 +1,40 @@
+// HTTP load: wrk when installed (C, one thread, so the generator takes one
+// core at most), else autocannon. Both report requests/s and p50/p99 in ms.
+import { spawnSync } from 'node:child_process';
+import autocannon from 'autocannon';
+
+export const haveWrk = spawnSync('wrk', ['--version']).error === undefined;
+
+export async function load(url, { seconds, connections }) {
+  return haveWrk ? wrk(url, seconds, connections) : cannon(url, seconds, connections);
+}
+
+function toMs(text) {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text);
+  if (!m) return NaN;
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
+}
+
+function wrk(url, seconds, connections) {
+  const r = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
+  const out = r.stdout;
+  const pick = (re) => {
+    const m = re.exec(out);
+    if (!m) throw new Error(`cannot read wrk output:\n${out}`);
+    return m[1];
+  };
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  const errors = /Socket errors: (.*)/.exec(out);
+  return {
+    rps: Number(pick(/Requests\/sec:\s+([\d.]+)/)),
+    p50: toMs(pick(/^\s+50%\s+(\S+)/m)),
+    p99: toMs(pick(/^\s+99%\s+(\S+)/m)),
+    errors: (non2xx ? Number(non2xx[1]) : 0) + (errors ? 1 : 0),
+  };
+}
+
+async function cannon(url, seconds, connections) {
+  const r = await autocannon({ url, duration: seconds, connections, pipelining: 1 });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
+}

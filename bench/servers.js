@@ -1,0 +1,71 @@
+// Child processes of the benchmark, one role each, so that the upstream, the
+// thing measured and the load generator do not share an event loop.
+//   node bench/servers.js static <file> <content-type>   serve a file from memory
+//   node bench/servers.js passthrough <upstream-url>     no-op undici passthrough
+//   node bench/servers.js stream <bytes>                 generate a huge exposition
+// Each prints {"url": ...} on its first stdout line when listening.
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { pipeline } from 'node:stream';
+import { Agent, request } from 'undici';
+import { Simulator } from '../dist/simulator/simulator.js';
+
+const [role, arg, arg2] = process.argv.slice(2);
+
+function listen(server) {
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => {
+    process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${server.address().port}` })}\n`);
+  });
+}
+
+if (role === 'static') {
+  const body = readFileSync(arg);
+  listen(
+    createServer((req, res) => {
+      res.writeHead(200, { 'content-type': arg2, 'content-length': body.length });
+      res.end(body);
+    }),
+  );
+} else if (role === 'passthrough') {
+  // What a minimal Node proxy costs with no transformation: the baseline the
+  // sanitizing proxy is held to.
+  const dispatcher = new Agent({ connections: 64 });
+  listen(
+    createServer(async (req, res) => {
+      try {
+        const up = await request(arg, { dispatcher });
+        res.writeHead(up.statusCode, { 'content-type': up.headers['content-type'] });
+        pipeline(up.body, res, () => {});
+      } catch (err) {
+        res.writeHead(502).end(String(err));
+      }
+    }),
+  );
+} else if (role === 'stream') {
+  // A huge exposition made on the fly (never held whole): copies of the
+  // one-engine exposition, each under its own model name.
+  const total = Number(arg);
+  const sim = new Simulator({ tickMs: 0 }, 1_760_000_000);
+  const model = sim.engines[0].model;
+  const template = sim.exposition('text').toString('utf8');
+  listen(
+    createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      let sent = 0;
+      let copy = 0;
+      const more = () => {
+        while (sent < total) {
+          const chunk = Buffer.from(template.replaceAll(model, `bench-model-${copy++}`));
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    }),
+  );
+} else {
+  process.stderr.write(`unknown role ${role}\n`);
+  process.exit(2);
+}
