@@ -45,12 +45,18 @@ if (role === 'static') {
 } else if (role === 'stream') {
   // A huge exposition made on the fly (never held whole): copies of the
   // one-engine exposition, each under its own model name.
-  const total = Number(arg);
+  // POST /size?bytes=N changes the size of later responses (the bench warms
+  // the proxy up with small ones first).
+  let total = Number(arg);
   const sim = new Simulator({ tickMs: 0 }, 1_760_000_000);
   const model = sim.engines[0].model;
   const template = sim.exposition('text').toString('utf8');
   listen(
     createServer((req, res) => {
+      if (req.method === 'POST') {
+        total = Number(new URL(req.url, 'http://x').searchParams.get('bytes'));
+        return void res.end();
+      }
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
       let sent = 0;
       let copy = 0;

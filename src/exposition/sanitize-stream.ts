@@ -6,6 +6,8 @@ export interface SanitizeStreamOptions {
   /** Decoded bytes allowed through; beyond it the stream fails (nothing is buffered). */
   maxBytes: number;
   onCollision?: (collision: Collision) => void;
+  /** Told the size of each input chunk (the server paces garbage collection by it). */
+  onInput?: (bytes: number) => void;
 }
 
 /**
@@ -17,32 +19,43 @@ export class SanitizeStream extends Transform {
   bytes = 0;
   readonly sanitizer: NameSanitizer;
   private readonly maxBytes: number;
+  private readonly onInput?: (bytes: number) => void;
   /**
    * Settles when the first output is ready (or the body ended): until then the
    * caller can still answer with an error status instead of a broken 200.
    */
   readonly started: Promise<void>;
   private sawContent = false;
-  private settle!: (err?: Error | null) => void;
+  private settled = false;
+  private settleWith!: (err?: Error | null) => void;
   private readonly out: Buffer[] = [];
 
   constructor(options: SanitizeStreamOptions) {
     super();
     this.maxBytes = options.maxBytes;
+    this.onInput = options.onInput;
     this.sanitizer = new NameSanitizer({ onCollision: options.onCollision });
     this.started = new Promise<void>((resolve, reject) => {
-      this.settle = (err) => (err ? reject(err) : resolve());
+      this.settleWith = (err) => (err ? reject(err) : resolve());
     });
     this.started.catch(() => {}); // observed by the caller or not at all
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.settle(err ?? new Error('stream closed before any output'));
+    // (An Error costs a stack trace: only made when someone still waits.)
+    if (!this.settled) this.settle(err ?? new Error('stream closed before any output'));
     callback(err);
+  }
+
+  private settle(err?: Error | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.settleWith(err);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
+    this.onInput?.(chunk.length);
     if (this.bytes > this.maxBytes) return callback(UpstreamTooLarge(this.maxBytes));
     if (!this.sawContent) {
       const bad = firstContentProblem(chunk);

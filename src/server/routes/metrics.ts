@@ -1,10 +1,11 @@
-import { pipeline } from 'node:stream';
+import { relay } from '../../upstream/relay.js';
 import type { FastifyInstance } from 'fastify';
 import type { UpstreamError } from '../../errors.js';
 import { SanitizeStream } from '../../exposition/sanitize-stream.js';
 import type { Collision } from '../../exposition/sanitizer.js';
 import type { UpstreamResponse } from '../../upstream/fetch.js';
 import type { ProxyContext } from '../context.js';
+import { GcPacer } from '../gc-pacer.js';
 
 const DEFAULT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** Remember at most this many reported collision names (logged once each). */
@@ -20,6 +21,8 @@ export function scrapeTimeout(configured: number, header: string | string[] | un
 export function metricsRoute(app: FastifyInstance, ctx: ProxyContext): void {
   const { upstream, metrics, log } = ctx;
   const reported = new Set<string>();
+  const pacer = new GcPacer(ctx.gcEveryBytes ?? 8 * 1024 * 1024);
+  const onInput = (bytes: number) => pacer.add(bytes);
 
   const onCollision = (c: Collision) => {
     metrics.collisions.inc();
@@ -83,12 +86,12 @@ export function metricsRoute(app: FastifyInstance, ctx: ProxyContext): void {
       res.abort('client');
       return clientLeft();
     }
-    const sanitized = new SanitizeStream({ maxBytes: upstream.options.maxBodyBytes, onCollision });
+    const sanitized = new SanitizeStream({ maxBytes: upstream.options.maxBodyBytes, onCollision, onInput });
     onClientGone = () => {
       res.abort('client');
       sanitized.destroy();
     };
-    pipeline(res.body, sanitized, (err) => {
+    relay(res.body, sanitized, (err) => {
       metrics.upstreamBytes.inc(sanitized.bytes);
       if (!err) {
         metrics.droppedLines.inc(sanitized.sanitizer.droppedLines);
