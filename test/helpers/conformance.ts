@@ -8,11 +8,10 @@ export interface ConformanceCase {
   shouldParse: boolean;
 }
 
-/** ../shared/conformance/openmetrics relative to the repository root, or OPENMETRICS_CONFORMANCE. */
+/** The vendored copy in test/fixtures/openmetrics, or OPENMETRICS_CONFORMANCE. */
 export function conformanceDir(): string {
   if (process.env.OPENMETRICS_CONFORMANCE) return process.env.OPENMETRICS_CONFORMANCE;
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  return join(root, '..', 'shared', 'conformance', 'openmetrics');
+  return join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'fixtures', 'openmetrics');
 }
 
 export function loadConformance(): ConformanceCase[] {
