@@ -202,20 +202,11 @@ export class NameSanitizer {
         case S.LeadWs: {
           const b = buf[i];
           if (NAME_START[b] === 1) {
-            // Fast path: a name seen a few lines ago (histogram buckets, one
-            // family's series) is recognised 4 bytes at a time and rewritten at
-            // its remembered colon positions, without a byte-by-byte scan.
-            const hit = this.matchRecent(buf, dv, i, n);
-            if (hit !== undefined && this.owns(hit)) {
-              const colons = hit.colons;
-              for (let c = 0; c < colons.length; c++) buf[i + colons[c]] = UNDERSCORE;
-              if (this.held.length > 0) this.flushHeld(out);
-              i += hit.len;
+            const end = this.knownName(buf, dv, i, n, out);
+            if (end >= 0) {
+              i = end;
               state = S.Rest;
-              break;
-            }
-            this.beginName(false);
-            state = S.Name;
+            } else state = S.Name;
           } else if (b === HASH) {
             i++;
             state = S.Hash;
@@ -307,17 +298,11 @@ export class NameSanitizer {
           if (b === SP || b === TAB) {
             i++;
           } else if (NAME_START[b] === 1) {
-            const hit = this.matchRecent(buf, dv, i, n);
-            if (hit !== undefined && this.owns(hit)) {
-              const colons = hit.colons;
-              for (let c = 0; c < colons.length; c++) buf[i + colons[c]] = UNDERSCORE;
-              if (this.held.length > 0) this.flushHeld(out);
-              i += hit.len;
+            const end = this.knownName(buf, dv, i, n, out);
+            if (end >= 0) {
+              i = end;
               state = S.Rest;
-              break;
-            }
-            this.beginName(false);
-            state = S.Name;
+            } else state = S.Name;
           } else if (b === QUOTE) {
             emitStart = this.cut(buf, emitStart, lineStart, i, out);
             this.beginName(true);
@@ -435,6 +420,24 @@ export class NameSanitizer {
     this.held.length = 0;
     this.skipping = false;
     this.state = S.LineStart;
+  }
+
+  /**
+   * At the first byte of a name. Fast path: a name known to this exposition
+   * (the previous line's, its usual successor, a recent one) is recognised 4
+   * bytes at a time and rewritten at its known colon positions, without a
+   * byte-by-byte scan. Returns the index after it, or -1 to read it byte by byte.
+   */
+  private knownName(buf: Buffer, dv: DataView, i: number, n: number, out: Output): number {
+    const hit = this.matchRecent(buf, dv, i, n);
+    if (hit === undefined || !this.owns(hit)) {
+      this.beginName(false);
+      return -1;
+    }
+    const colons = hit.colons;
+    for (let c = 0; c < colons.length; c++) buf[i + colons[c]] = UNDERSCORE;
+    if (this.held.length > 0) this.flushHeld(out);
+    return i + hit.len;
   }
 
   private beginName(quoted: boolean): void {

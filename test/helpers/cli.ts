@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { LogLines } from './lines.js';
 
 /** The built CLI: these tests run what a user runs (`npm test` builds first). */
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -27,8 +28,7 @@ export interface CliProcess {
 /** A long-running CLI command whose pino lines on stdout the test can await. */
 export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
   const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void; reject: (e: Error) => void }> = [];
+  const collected = new LogLines();
   let buffered = '';
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -38,30 +38,12 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): CliP
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const text = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
-      if (!text.startsWith('{')) continue;
-      const line = JSON.parse(text) as Record<string, unknown>;
-      lines.push(line);
-      for (let i = waiters.length - 1; i >= 0; i--) {
-        if (waiters[i].match(line)) {
-          waiters[i].resolve(line);
-          waiters.splice(i, 1);
-        }
-      }
+      if (text.startsWith('{')) collected.push(text);
     }
   });
   const exited = once(child, 'exit').then(([code]) => {
-    for (const w of waiters.splice(0)) w.reject(new Error(`process exited (${code}) before the awaited log line; stderr: ${stderr}`));
+    collected.close(new Error(`process exited (${code}) before the awaited log line; stderr: ${stderr}`));
     return code as number | null;
   });
-  return {
-    child,
-    lines,
-    exited,
-    waitFor(match) {
-      const found = lines.find(match);
-      if (found) return Promise.resolve(found);
-      if (child.exitCode !== null) return Promise.reject(new Error(`process already exited; stderr: ${stderr}`));
-      return new Promise((resolve, reject) => waiters.push({ match, resolve, reject }));
-    },
-  };
+  return { child, lines: collected.lines, exited, waitFor: (match) => collected.waitFor(match) };
 }

@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { createLogger, type Logger } from '../../src/logger.js';
+import { LogLines } from './lines.js';
 
 export interface RawServer {
   server: Server;
@@ -59,32 +60,17 @@ export interface CapturedLog {
 
 /** A pino logger whose JSON lines the test can read. */
 export function captureLog(level = 'info'): CapturedLog {
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
+  const collected = new LogLines();
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const text of chunk.toString('utf8').split('\n')) {
-        if (!text) continue;
-        const line = JSON.parse(text) as Record<string, unknown>;
-        lines.push(line);
-        for (let i = waiters.length - 1; i >= 0; i--) {
-          if (waiters[i].match(line)) {
-            waiters[i].resolve(line);
-            waiters.splice(i, 1);
-          }
-        }
-      }
+      for (const text of chunk.toString('utf8').split('\n')) if (text) collected.push(text);
       cb();
     },
   });
   return {
     log: createLogger(level, sink),
-    lines: () => lines,
-    waitFor(match) {
-      const found = lines.find(match);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve) => waiters.push({ match, resolve }));
-    },
+    lines: () => collected.lines,
+    waitFor: (match) => collected.waitFor(match),
   };
 }
 
