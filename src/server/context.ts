@@ -9,6 +9,4 @@ export interface ProxyContext {
   log: Logger;
   /** /ready answers from memory when the upstream answered this recently. */
   readyMaxAgeMs: number;
-  /** Relayed bytes between young-generation collections (0: leave it to V8). */
-  gcEveryBytes?: number;
 }
