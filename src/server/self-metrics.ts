@@ -22,6 +22,14 @@ export class SelfMetrics {
   readonly upstreamUp: Gauge;
   readonly lastSuccess: Gauge;
   readonly inFlight: Gauge;
+  readonly otlpRequests: Counter<'outcome'>;
+  readonly otlpReceivedPoints: Counter;
+  readonly otlpForwardedPoints: Counter<'path'>;
+  readonly otlpDroppedPoints: Counter<'reason'>;
+  readonly otlpRetries: Counter;
+  readonly otlpQueueBytes: Gauge;
+  readonly otlpQueueBatches: Gauge;
+  readonly otlpPushes: Counter<'outcome'>;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -80,6 +88,50 @@ export class SelfMetrics {
     this.inFlight = new Gauge({
       name: `${p}scrapes_in_flight`,
       help: 'Client scrapes currently streaming.',
+      registers,
+    });
+    this.otlpRequests = new Counter({
+      name: `${p}otlp_relay_requests_total`,
+      help: 'OTLP requests received on /v1/metrics by outcome (accepted, invalid, too_large, unsupported).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.otlpReceivedPoints = new Counter({
+      name: `${p}otlp_received_points_total`,
+      help: 'Data points accepted by the OTLP relay.',
+      registers,
+    });
+    this.otlpForwardedPoints = new Counter({
+      name: `${p}otlp_forwarded_points_total`,
+      help: 'Data points delivered to the OTLP destination, by path (relay, push).',
+      labelNames: ['path'],
+      registers,
+    });
+    this.otlpDroppedPoints = new Counter({
+      name: `${p}otlp_dropped_points_total`,
+      help: 'Data points given up on, by reason (queue_full, rejected, not_finite, shutdown, push_failed).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.otlpRetries = new Counter({
+      name: `${p}otlp_forward_retries_total`,
+      help: 'Relay deliveries retried after a network error, a timeout, 429 or 5xx.',
+      registers,
+    });
+    this.otlpQueueBytes = new Gauge({
+      name: `${p}otlp_queue_bytes`,
+      help: 'Bytes of OTLP/JSON waiting for delivery.',
+      registers,
+    });
+    this.otlpQueueBatches = new Gauge({
+      name: `${p}otlp_queue_batches`,
+      help: 'Requests waiting for delivery.',
+      registers,
+    });
+    this.otlpPushes = new Counter({
+      name: `${p}otlp_pushes_total`,
+      help: 'Direct OTLP pushes by outcome (ok, scrape_error, export_error).',
+      labelNames: ['outcome'],
       registers,
     });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: p });

@@ -1,0 +1,273 @@
+/**
+ * Parsed exposition families to OpenTelemetry SDK ResourceMetrics, for the JS
+ * OTLP exporter. The mapping (also in the README):
+ *
+ * - counter: cumulative monotonic sum named like its sample (`vllm_prompt_tokens_total`,
+ *   the name Fluent Bit gives it too). Start time: the `_created` sample when the
+ *   exposition has one, else the first time the series was seen; when the value
+ *   goes down (a restart) the series starts again at the previous scrape's time.
+ * - gauge, unknown, info, stateset: gauge.
+ * - histogram: cumulative explicit-bucket histogram, per-bucket counts (the
+ *   exposition's are cumulative), same start-time rules as counters.
+ * - gaugehistogram: histogram whose points each start at their own time.
+ * - summary: no summary in the JS SDK, so each quantile becomes a point of a gauge
+ *   `<name>` with a `quantile` attribute, and `<name>_sum` / `<name>_count` are
+ *   cumulative monotonic sums.
+ * Names are sanitized like the exposition transformer's. Series are grouped into
+ * one resource per `model_name`, with `vllm.model_name` as a resource attribute.
+ */
+import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AggregationTemporality, DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { Labels, MetricFamily, Sample } from '../exposition/model.js';
+import { labelKey } from '../exposition/parser.js';
+import { sanitizeName } from '../exposition/sanitizer.js';
+
+export const SCOPE = { name: 'vllm-metrics-proxy', version: '0.1.0' };
+
+interface SeriesStart {
+  startMs: number;
+  last: number;
+  lastMs: number;
+  seenRound: number;
+}
+
+/**
+ * Start times of cumulative series across scrapes. Series not seen in a scrape
+ * are forgotten, so memory follows the live series count.
+ */
+export class StartTimes {
+  readonly #series = new Map<string, SeriesStart>();
+  #round = 0;
+
+  beginRound(): void {
+    this.#round++;
+  }
+
+  endRound(): void {
+    for (const [key, s] of this.#series) if (s.seenRound !== this.#round) this.#series.delete(key);
+  }
+
+  get size(): number {
+    return this.#series.size;
+  }
+
+  /** The start time for `value` observed at `timeMs`; `createdMs` wins when known. */
+  start(key: string, value: number, timeMs: number, createdMs: number | undefined): number {
+    const s = this.#series.get(key);
+    let startMs: number;
+    if (createdMs !== undefined) startMs = createdMs;
+    else if (!s) startMs = timeMs;
+    else if (value < s.last) startMs = s.lastMs;
+    else startMs = s.startMs;
+    this.#series.set(key, { startMs, last: value, lastMs: timeMs, seenRound: this.#round });
+    return startMs;
+  }
+}
+
+type Point<T> = { startTime: HrTime; endTime: HrTime; attributes: Attributes; value: T };
+
+interface Builder {
+  name: string;
+  description: string;
+  unit: string;
+  kind: 'gauge' | 'sum' | 'histogram';
+  points: Map<string, Array<Point<unknown>>>;
+}
+
+export interface SourceInfo {
+  /** Resource attributes shared by every resource (service.name, server.address, ...). */
+  attributes: Attributes;
+}
+
+const MODEL_LABEL = 'model_name';
+
+export function toResourceMetrics(families: MetricFamily[], scrapeMs: number, starts: StartTimes, source: SourceInfo): ResourceMetrics[] {
+  starts.beginRound();
+  const created = createdIndex(families);
+  const builders: Builder[] = [];
+  for (const family of families) {
+    if (created.consumed.has(family)) continue;
+    const help = family.help ?? '';
+    const unit = family.unit ?? '';
+    const make = (name: string, kind: Builder['kind']): Builder => {
+      const b: Builder = { name: sanitizeName(name), description: help, unit, kind, points: new Map() };
+      builders.push(b);
+      return b;
+    };
+    const when = (s: Sample) => s.timestampMs ?? scrapeMs;
+    const createdOf = (baseName: string, labels: Labels) => created.lookup(baseName, labels);
+    switch (family.type) {
+      case 'counter': {
+        const valueName = family.samples.find((s) => !s.name.endsWith('_created'))?.name ?? `${family.name}_total`;
+        const b = make(valueName, 'sum');
+        for (const s of family.samples) {
+          if (s.name !== valueName) continue;
+          const startMs = starts.start(`${s.name}\u0000${labelKey(s.labels, '')}`, s.value, when(s), createdOf(family.name, s.labels));
+          add(b, s.labels, { startTime: hr(startMs), endTime: hr(when(s)), attributes: { ...s.labels }, value: s.value });
+        }
+        break;
+      }
+      case 'histogram':
+      case 'gaugehistogram':
+        histogram(make(family.name, 'histogram'), family, scrapeMs, starts, family.type === 'gaugehistogram' ? undefined : created);
+        break;
+      case 'summary': {
+        const q = make(family.name, 'gauge');
+        const sum = make(`${family.name}_sum`, 'sum');
+        const count = make(`${family.name}_count`, 'sum');
+        for (const s of family.samples) {
+          const t = when(s);
+          if (s.name === family.name) {
+            add(q, s.labels, { startTime: hr(t), endTime: hr(t), attributes: { ...s.labels }, value: s.value });
+          } else if (s.name.endsWith('_sum') || s.name.endsWith('_count')) {
+            const b = s.name.endsWith('_sum') ? sum : count;
+            const startMs = starts.start(`${s.name}\u0000${labelKey(s.labels, '')}`, s.value, t, createdOf(family.name, s.labels));
+            add(b, s.labels, { startTime: hr(startMs), endTime: hr(t), attributes: { ...s.labels }, value: s.value });
+          }
+        }
+        break;
+      }
+      default: {
+        const b = make(family.name, 'gauge');
+        for (const s of family.samples) {
+          const t = when(s);
+          add(b, s.labels, { startTime: hr(t), endTime: hr(t), attributes: { ...s.labels }, value: s.value });
+        }
+      }
+    }
+  }
+  starts.endRound();
+  return group(builders, source);
+}
+
+function histogram(b: Builder, family: MetricFamily, scrapeMs: number, starts: StartTimes, created: CreatedIndex | undefined): void {
+  interface Acc {
+    labels: Labels;
+    buckets: Array<[number, number]>;
+    sum?: number;
+    count?: number;
+    timeMs: number;
+  }
+  const groups = new Map<string, Acc>();
+  for (const s of family.samples) {
+    const key = labelKey(s.labels, 'le');
+    let acc = groups.get(key);
+    if (!acc) {
+      const labels = { ...s.labels };
+      delete labels.le;
+      acc = { labels, buckets: [], timeMs: s.timestampMs ?? scrapeMs };
+      groups.set(key, acc);
+    }
+    if (s.name === `${family.name}_bucket`) {
+      const le = s.labels.le === undefined ? NaN : s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+      if (!Number.isNaN(le)) acc.buckets.push([le, s.value]);
+    } else if (s.name === `${family.name}_sum` || s.name === `${family.name}_gsum`) acc.sum = s.value;
+    else if (s.name === `${family.name}_count` || s.name === `${family.name}_gcount`) acc.count = s.value;
+  }
+  for (const [key, acc] of groups) {
+    acc.buckets.sort((x, y) => x[0] - y[0]);
+    const boundaries: number[] = [];
+    const counts: number[] = [];
+    let previous = 0;
+    for (const [le, cumulative] of acc.buckets) {
+      if (le !== Infinity) boundaries.push(le);
+      counts.push(Math.max(0, cumulative - previous));
+      previous = cumulative;
+    }
+    // An exposition without a +Inf bucket still needs the overflow bucket OTLP requires.
+    if (acc.buckets.length === 0 || acc.buckets[acc.buckets.length - 1]![0] !== Infinity) counts.push(Math.max(0, (acc.count ?? previous) - previous));
+    const count = acc.count ?? previous;
+    const startMs = created ? starts.start(`${family.name}\u0000${key}`, count, acc.timeMs, created.lookup(family.name, acc.labels)) : acc.timeMs;
+    add(b, acc.labels, {
+      startTime: hr(startMs),
+      endTime: hr(acc.timeMs),
+      attributes: { ...acc.labels },
+      value: { buckets: { boundaries, counts }, count, ...(acc.sum !== undefined ? { sum: acc.sum } : {}) },
+    });
+  }
+}
+
+interface CreatedIndex {
+  /** `_created` gauge families of the classic format, folded into their counter or histogram. */
+  consumed: Set<MetricFamily>;
+  lookup(baseName: string, labels: Labels): number | undefined;
+}
+
+/**
+ * `_created` comes two ways: inside the family in OpenMetrics, and as a gauge
+ * family `<base>_created` next to `<base>_total` / `<base>` in the classic format.
+ */
+function createdIndex(families: MetricFamily[]): CreatedIndex {
+  const byName = new Map(families.map((f) => [f.name, f]));
+  const values = new Map<string, number>();
+  const consumed = new Set<MetricFamily>();
+  for (const f of families) {
+    if (f.name.endsWith('_created') && f.type !== 'counter') {
+      const base = f.name.slice(0, -'_created'.length);
+      const owner = byName.get(`${base}_total`) ?? byName.get(base);
+      if (!owner || !['counter', 'histogram', 'summary'].includes(owner.type)) continue;
+      consumed.add(f);
+      for (const s of f.samples) values.set(`${base}\u0000${labelKey(s.labels, '')}`, s.value * 1000);
+    } else {
+      for (const s of f.samples) {
+        if (s.name === `${f.name}_created`) values.set(`${f.name}\u0000${labelKey(s.labels, '')}`, s.value * 1000);
+      }
+    }
+  }
+  return {
+    consumed,
+    lookup: (baseName, labels) => {
+      // A counter family in the classic format is named `<base>_total`.
+      const base = baseName.endsWith('_total') ? baseName.slice(0, -'_total'.length) : baseName;
+      return values.get(`${base}\u0000${labelKey(labels, '')}`);
+    },
+  };
+}
+
+function add(b: Builder, labels: Labels, point: Point<unknown>): void {
+  const model = labels[MODEL_LABEL] ?? '';
+  let list = b.points.get(model);
+  if (!list) b.points.set(model, (list = []));
+  list.push(point);
+}
+
+function group(builders: Builder[], source: SourceInfo): ResourceMetrics[] {
+  const models = new Set<string>();
+  for (const b of builders) for (const m of b.points.keys()) models.add(m);
+  const out: ResourceMetrics[] = [];
+  for (const model of [...models].sort()) {
+    const metrics: MetricData[] = [];
+    for (const b of builders) {
+      const points = b.points.get(model);
+      if (!points?.length) continue;
+      const descriptor = { name: b.name, description: b.description, unit: b.unit, valueType: ValueType.DOUBLE };
+      if (b.kind === 'gauge') {
+        metrics.push({ descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: points as Array<Point<number>> });
+      } else if (b.kind === 'sum') {
+        metrics.push({
+          descriptor,
+          aggregationTemporality: AggregationTemporality.CUMULATIVE,
+          dataPointType: DataPointType.SUM,
+          isMonotonic: true,
+          dataPoints: points as Array<Point<number>>,
+        });
+      } else {
+        metrics.push({
+          descriptor,
+          aggregationTemporality: AggregationTemporality.CUMULATIVE,
+          dataPointType: DataPointType.HISTOGRAM,
+          dataPoints: points as MetricData['dataPoints'] as never,
+        });
+      }
+    }
+    const attributes: Attributes = { ...source.attributes, ...(model ? { 'vllm.model_name': model } : {}) };
+    out.push({ resource: resourceFromAttributes(attributes), scopeMetrics: [{ scope: SCOPE, metrics }] });
+  }
+  return out;
+}
+
+function hr(ms: number): HrTime {
+  return millisToHrTime(ms);
+}

@@ -1,0 +1,106 @@
+/**
+ * Direct push: scrape the upstream every interval, map the exposition to OTLP and
+ * export it with the OpenTelemetry JS exporter. No Fluent Bit needed.
+ *
+ * A failed push is not queued: the next scrape carries the same cumulative
+ * counters, so nothing a retry would deliver is lost, only resolution.
+ */
+import type { Attributes } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { Logger } from '../logger.js';
+import type { SelfMetrics } from '../server/self-metrics.js';
+import { scrapeFamilies } from '../upstream/scrape.js';
+import type { Upstream } from '../upstream/upstream.js';
+import type { Destination } from './destination.js';
+import { StartTimes, toResourceMetrics } from './from-exposition.js';
+
+export interface PushOptions {
+  upstream: Upstream;
+  destination: Destination;
+  intervalMs: number;
+  timeoutMs: number;
+  log: Logger;
+  metrics: SelfMetrics;
+}
+
+export class OtlpPusher {
+  readonly #o: PushOptions;
+  readonly #exporter: OTLPMetricExporter;
+  readonly #starts = new StartTimes();
+  readonly #source: Attributes;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #closed = false;
+  #failing = false;
+
+  constructor(options: PushOptions) {
+    this.#o = options;
+    this.#exporter = new OTLPMetricExporter({ url: options.destination.url.href, headers: options.destination.headers, timeoutMillis: options.timeoutMs });
+    const target = options.upstream.target.url;
+    this.#source = {
+      'service.name': 'vllm',
+      'server.address': target.hostname,
+      'server.port': Number(target.port || (target.protocol === 'https:' ? 443 : 80)),
+      'url.full': options.upstream.target.display,
+    };
+  }
+
+  start(): void {
+    const tick = () => {
+      this.#running = this.pushOnce().finally(() => {
+        this.#running = undefined;
+        if (!this.#closed) this.#timer = setTimeout(tick, this.#o.intervalMs);
+      });
+    };
+    tick();
+  }
+
+  /** One scrape and export; resolves when the destination answered. */
+  async pushOnce(): Promise<void> {
+    const { log, metrics } = this.#o;
+    let resources: ResourceMetrics[];
+    try {
+      const scrape = await scrapeFamilies(this.#o.upstream);
+      resources = toResourceMetrics(scrape.families, scrape.timeMs, this.#starts, { attributes: this.#source });
+    } catch (err) {
+      metrics.otlpPushes.inc({ outcome: 'scrape_error' });
+      this.#trouble(`upstream scrape failed: ${(err as Error).message}`);
+      return;
+    }
+    let points = 0;
+    for (const r of resources) for (const s of r.scopeMetrics) for (const m of s.metrics) points += m.dataPoints.length;
+    const results = await Promise.all(resources.map((r) => new Promise<ExportResult>((resolve) => this.#exporter.export(r, resolve))));
+    const failed = results.find((r) => r.code !== ExportResultCode.SUCCESS);
+    if (failed) {
+      metrics.otlpPushes.inc({ outcome: 'export_error' });
+      metrics.otlpDroppedPoints.inc({ reason: 'push_failed' }, points);
+      this.#trouble(`OTLP export failed: ${failed.error?.message ?? 'unknown error'}`);
+      return;
+    }
+    metrics.otlpPushes.inc({ outcome: 'ok' });
+    metrics.otlpForwardedPoints.inc({ path: 'push' }, points);
+    if (this.#failing) {
+      this.#failing = false;
+      log.info({ event: 'otlp_push_recovered', destination: this.#o.destination.display }, 'direct OTLP push works again');
+    }
+  }
+
+  /** Log the first failure of a run of failures, not every interval. */
+  #trouble(reason: string): void {
+    if (this.#failing) {
+      this.#o.log.debug({ event: 'otlp_push_failed', reason }, reason);
+      return;
+    }
+    this.#failing = true;
+    this.#o.log.warn({ event: 'otlp_push_failed', destination: this.#o.destination.display, reason }, reason);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+    await this.#exporter.shutdown();
+  }
+}
