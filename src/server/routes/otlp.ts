@@ -10,6 +10,9 @@ import type { ProxyContext } from '../context.js';
 
 const gunzipAsync = promisify(gunzip);
 
+/** Where OTLP/HTTP senders (Fluent Bit's `Metrics_uri`) post metrics. */
+export const OTLP_METRICS_PATH = '/v1/metrics';
+
 export interface RelayContext {
   forwarder: OtlpForwarder;
   /** Largest request body, compressed or not. */
@@ -40,7 +43,7 @@ export function otlpRelayRoute(app: FastifyInstance, ctx: ProxyContext, relay: R
       return text(reply, status, status === 413 ? `request body exceeds --otlp-max-request-bytes (${relay.maxRequestBytes} bytes)` : err.message);
     });
 
-    scope.post('/v1/metrics', async (request, reply) => {
+    scope.post(OTLP_METRICS_PATH, async (request, reply) => {
       const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       const format = FORMATS[type];
       if (!format) {

@@ -1,0 +1,193 @@
+/**
+ * The files a user runs (compose.yml, fluent-bit.conf, parseable.env, Containerfile,
+ * parseable/queries.sql) are checked for their wiring here, because no container
+ * engine runs on these machines.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { parse as parseYaml } from 'yaml';
+import { parseExposition } from '../../src/exposition/parser.js';
+import { sanitizeName } from '../../src/exposition/sanitizer.js';
+import { OTLP_METRICS_PATH } from '../../src/server/routes/otlp.js';
+import { Simulator } from '../../src/simulator/simulator.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const read = (file: string) => readFileSync(join(root, file), 'utf8');
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  env_file?: string | string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  profiles?: string[];
+}
+
+const compose = parseYaml(read('compose.yml')) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const services = compose.services;
+
+/** Fluent Bit's classic format: `[SECTION]` headers, indented `Key value` entries, `#` comments. */
+export function parseFluentBitClassic(text: string): Array<{ section: string; entries: Array<[string, string]> }> {
+  const sections: Array<{ section: string; entries: Array<[string, string]> }> = [];
+  let indent: string | undefined;
+  text.split('\n').forEach((line, i) => {
+    const where = `fluent-bit.conf line ${i + 1}`;
+    if (/^\s*(#.*)?$/.test(line)) return;
+    if (line.includes('\t')) throw new Error(`${where}: tabs are not allowed, indent with spaces`);
+    const header = /^\[([A-Z_]+)\]\s*$/.exec(line);
+    if (header) {
+      if (!['SERVICE', 'INPUT', 'OUTPUT', 'FILTER', 'PARSER', 'MULTILINE_PARSER'].includes(header[1]!)) throw new Error(`${where}: unknown section [${header[1]}]`);
+      sections.push({ section: header[1]!, entries: [] });
+      return;
+    }
+    if (/^@(INCLUDE|SET) \S/.test(line)) return;
+    const entry = /^( +)([A-Za-z][A-Za-z0-9_.]*) +(\S.*?)\s*$/.exec(line);
+    if (!entry) throw new Error(`${where}: expected "Key value" indented under a section: ${JSON.stringify(line)}`);
+    if (sections.length === 0) throw new Error(`${where}: entry before any section`);
+    indent ??= entry[1];
+    if (entry[1] !== indent) throw new Error(`${where}: indentation differs from the first entry`);
+    sections.at(-1)!.entries.push([entry[2]!, entry[3]!]);
+  });
+  for (const s of sections) {
+    const keys = s.entries.map(([k]) => k.toLowerCase()).filter((k) => !['header', 'add_label'].includes(k));
+    const dup = keys.find((k, i) => keys.indexOf(k) !== i);
+    if (dup) throw new Error(`[${s.section}] sets ${dup} twice`);
+    if ((s.section === 'INPUT' || s.section === 'OUTPUT') && !s.entries.some(([k]) => k.toLowerCase() === 'name')) throw new Error(`[${s.section}] has no Name`);
+  }
+  return sections;
+}
+
+const get = (s: { entries: Array<[string, string]> }, key: string) => s.entries.find(([k]) => k.toLowerCase() === key.toLowerCase())?.[1];
+
+function envFile(file: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of read(file).split('\n')) {
+    if (/^\s*(#.*)?$/.test(line)) continue;
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (!m) throw new Error(`${file}: not KEY=value: ${line}`);
+    out.set(m[1]!, m[2]!);
+  }
+  return out;
+}
+
+t.test('compose.yml: services, pinned images, ports, healthchecks, start order, demo profile', async (t) => {
+  t.same(Object.keys(services).sort(), ['fluent-bit', 'parseable', 'proxy', 'simulator']);
+  for (const [name, s] of Object.entries(services)) {
+    if (s.build) {
+      t.equal(s.build.dockerfile, 'Containerfile', `${name} builds from the Containerfile`);
+      continue;
+    }
+    t.match(s.image, /:v?\d+\.\d+\.\d+$/, `${name}: image pinned to a release tag`);
+  }
+  const p = services.parseable!;
+  t.same(p.command, ['parseable', 'local-store'], 'Parseable in local-store mode');
+  const pEnv = envFile('parseable.env');
+  const parseablePort = pEnv.get('P_ADDR')!.split(':')[1]!;
+  t.ok(p.ports!.includes(`8080:${parseablePort}`), 'Parseable on host port 8080');
+  t.ok(p.volumes!.some((v) => v.startsWith('parseable-data:') && compose.volumes['parseable-data'] !== undefined), 'a named volume holds the data');
+  t.match(p.healthcheck!.test.join(' '), new RegExp(`localhost:${parseablePort}/api/v1/liveness`));
+
+  const proxy = services.proxy!;
+  t.match(proxy.environment!.VLLM_METRICS_URL, /^\$\{VLLM_METRICS_URL:-http:\/\/simulator:8000\/metrics\}$/, 'upstream from the environment, the demo simulator by default');
+  t.equal(proxy.environment!.OTLP_FORWARD_URL, `http://parseable:${parseablePort}${OTLP_METRICS_PATH}`, 'relay forwards to the parseable service');
+  t.equal(proxy.environment!.OTLP_STREAM, 'vLLMmetrics');
+  t.ok(proxy.ports!.includes('9090:9090'));
+  t.match(proxy.healthcheck!.test.join(' '), /127\.0\.0\.1:9090\/health/);
+  t.same(proxy.depends_on, { parseable: { condition: 'service_healthy' } });
+
+  const fb = services['fluent-bit']!;
+  t.same(fb.depends_on, { proxy: { condition: 'service_healthy' } }, 'Fluent Bit starts after the proxy is healthy');
+  t.ok(fb.volumes!.some((v) => /^\.\/fluent-bit\.conf:\/fluent-bit\/etc\/fluent-bit\.conf:ro/.test(v)), 'fluent-bit.conf mounted read-only');
+
+  const sim = services.simulator!;
+  t.same(sim.profiles, ['demo']);
+  t.equal(sim.command![0], 'simulate');
+  t.equal(sim.command![sim.command!.indexOf('--port') + 1], '8000', 'simulator listens where the proxy looks by default');
+});
+
+t.test('fluent-bit.conf: classic syntax, scrapes the proxy every 2 s, sends to the relay route', async (t) => {
+  const sections = parseFluentBitClassic(read('fluent-bit.conf'));
+  const input = sections.find((s) => s.section === 'INPUT')!;
+  const output = sections.find((s) => s.section === 'OUTPUT')!;
+  t.equal(get(input, 'Name'), 'prometheus_scrape');
+  t.equal(get(input, 'Host'), 'proxy', 'the compose service name');
+  t.equal(get(input, 'Port'), services.proxy!.ports![0]!.split(':')[1]);
+  t.equal(get(input, 'Metrics_Path'), '/metrics');
+  t.equal(get(input, 'Scrape_Interval'), '2s');
+  t.equal(get(output, 'Name'), 'opentelemetry');
+  t.equal(get(output, 'Match'), get(input, 'Tag'), 'the output takes what the input scrapes');
+  t.equal(get(output, 'Host'), 'proxy');
+  t.equal(get(output, 'Port'), '9090');
+  t.equal(get(output, 'Metrics_uri'), OTLP_METRICS_PATH, "the relay's route");
+  t.ok(output.entries.some(([k, v]) => k === 'Header' && v === 'X-P-Stream vLLMmetrics'));
+  t.equal(get(output, 'Compress'), 'gzip', 'the relay takes gzip');
+});
+
+t.test('the classic-syntax checker catches what Fluent Bit rejects', async (t) => {
+  t.throws(() => parseFluentBitClassic('[INPUT]\n    Name dummy\n   Tag x\n'), /indentation differs/);
+  t.throws(() => parseFluentBitClassic('[INPUT]\n\tName dummy\n'), /tabs/);
+  t.throws(() => parseFluentBitClassic('Name dummy\n'), /expected "Key value"/);
+  t.throws(() => parseFluentBitClassic('[INPUTS]\n    Name dummy\n'), /unknown section/);
+  t.throws(() => parseFluentBitClassic('[OUTPUT]\n    Match *\n'), /no Name/);
+  t.throws(() => parseFluentBitClassic('[INPUT]\n    Name a\n    name b\n'), /sets name twice/);
+});
+
+t.test('parseable.env: credentials from the environment, demo defaults marked, one account for both sides', async (t) => {
+  const env = envFile('parseable.env');
+  const text = read('parseable.env');
+  t.match(env.get('P_USERNAME'), /^\$\{P_USERNAME:-[^}]+\}$/);
+  t.match(env.get('P_PASSWORD'), /^\$\{P_PASSWORD:-[^}]+\}$/);
+  t.equal(env.get('OTLP_USERNAME'), env.get('P_USERNAME'));
+  t.equal(env.get('OTLP_PASSWORD'), env.get('P_PASSWORD'));
+  t.match(text, /DEMO DEFAULTS/);
+  for (const name of ['parseable', 'proxy']) t.equal(services[name]!.env_file, 'parseable.env');
+});
+
+t.test('Containerfile: multi-stage, current LTS, production deps only, non-root, healthcheck, port', async (t) => {
+  const lines = read('Containerfile')
+    .split('\n')
+    .filter((l) => !/^\s*(#.*)?$/.test(l));
+  const froms = lines.filter((l) => l.startsWith('FROM '));
+  t.ok(froms.length >= 2, 'multi-stage');
+  for (const f of froms) t.match(f, /node:(2[4-9]|[3-9]\d)-/, 'an LTS line of Node (even major, 24 or later)');
+  const runtime = lines.slice(lines.lastIndexOf(froms.at(-1)!));
+  t.ok(runtime.some((l) => /npm ci --omit=dev/.test(l)));
+  const user = runtime.filter((l) => l.startsWith('USER ')).at(-1);
+  t.ok(user && !/USER (root|0)\b/.test(user), `runs as ${user}`);
+  t.ok(runtime.some((l) => /^HEALTHCHECK /.test(l)) && runtime.some((l) => l.includes('/health')));
+  t.ok(runtime.includes('EXPOSE 9090'));
+});
+
+t.test('parseable/queries.sql: named queries on the vLLMmetrics stream, on names and columns that exist', async (t) => {
+  const text = read('parseable/queries.sql');
+  const blocks = text.split(/^-- name: /m).slice(1);
+  t.ok(blocks.length >= 5, `${blocks.length} queries`);
+  const sim = new Simulator({ tickMs: 0, engines: 2 }, 1_760_000_000);
+  const names = new Set(
+    parseExposition(sim.exposition('text'), 'prometheus').flatMap((f) =>
+      f.type === 'histogram' ? [sanitizeName(f.name)] : f.samples.map((s) => sanitizeName(s.name)),
+    ),
+  );
+  const labels = new Set(parseExposition(sim.exposition('text'), 'prometheus').flatMap((f) => f.samples.flatMap((s) => Object.keys(s.labels))));
+  const columns = ['data_point_value', 'data_point_sum', 'data_point_count', 'data_point_bucket_counts', 'data_point_explicit_bounds', 'metric_name', 'p_timestamp'];
+  const covered = new Set<string>();
+  for (const block of blocks) {
+    const name = block.split('\n')[0]!.trim();
+    t.match(block, /FROM "vLLMmetrics"/, `${name}: reads the stream`);
+    for (const m of block.matchAll(/'(vllm_[a-z0-9_]+)'/g)) {
+      t.ok(names.has(m[1]!), `${name}: ${m[1]} is a metric the proxy ships`);
+      covered.add(m[1]!);
+    }
+    for (const label of ['model_name', 'engine', 'finished_reason']) if (block.includes(label)) t.ok(labels.has(label), `${name}: ${label} is a label`);
+    t.ok(columns.some((c) => block.includes(c)), `${name}: uses Parseable's data point columns`);
+  }
+  for (const signal of ['vllm_kv_cache_usage_perc', 'vllm_num_requests_running', 'vllm_num_requests_waiting', 'vllm_time_to_first_token_seconds', 'vllm_e2e_request_latency_seconds', 'vllm_generation_tokens_total']) {
+    t.ok(covered.has(signal), `a query covers ${signal}`);
+  }
+});
