@@ -4,6 +4,9 @@ import { renameNames, underscore } from './helpers/oracle.js';
 import { runCli, spawnCli } from './helpers/cli.js';
 import { get, rawServer } from './helpers/net.js';
 import { startSimulator } from '../src/simulator/start.js';
+import { encodeProtobuf } from '../src/otlp/proto.js';
+import { ParseableStandIn } from './helpers/parseable.js';
+import { eventually } from './helpers/wait.js';
 
 t.test('bad flags and variables: exit 2 with an error naming the flag', async (t) => {
   const cases: Array<[string[], Record<string, string>, RegExp]> = [
@@ -20,6 +23,15 @@ t.test('bad flags and variables: exit 2 with an error naming the flag', async (t
     [['serve', '--upstream-token-file', '/nonexistent/token'], {}, /--upstream-token-file: cannot read \/nonexistent\/token/],
     [['serve', '--upstream-token', 'a', '--upstream-token-file', '/etc/hostname'], {}, /--upstream-token: give the token or --upstream-token-file, not both/],
     [['simulate', '--engines', '0'], {}, /--engines.*not a positive whole number/],
+    [['serve', '--otlp-forward-url', 'parseable:8000'], {}, /--otlp-forward-url: unsupported scheme parseable:/],
+    [['serve', '--otlp-push-url', 'http://u:p@parseable:8000/v1/metrics'], { OTLP_USERNAME: 'x' }, /--otlp-push-url: credentials in the URL and OTLP_USERNAME\/OTLP_PASSWORD are exclusive/],
+    [['serve', '--otlp-forward-url', 'http://p/v1/metrics'], { OTLP_PASSWORD: 'x' }, /OTLP_USERNAME: is empty while OTLP_PASSWORD is set/],
+    [['serve', '--otlp-forward-url', 'http://p/v1/metrics', '--otlp-header', 'no-colon'], {}, /--otlp-header: "no-colon" is not "Name: value"/],
+    [['serve', '--otlp-forward-url', 'http://p/v1/metrics', '--otlp-header', 'Authorization: x'], {}, /--otlp-header: Authorization is set by the proxy/],
+    [['serve', '--otlp-forward-url', 'http://p/v1/metrics'], { OTLP_HEADERS: 'novalue' }, /--otlp-header \(from OTLP_HEADERS\): "novalue" is not name=value/],
+    [['serve', '--otlp-forward-url', 'http://p/v1/metrics', '--otlp-stream', 'a b'], {}, /--otlp-stream: "a b" is not a stream name/],
+    [['serve', '--otlp-push-interval', 'often'], {}, /--otlp-push-interval.*"often" is not a duration/],
+    [['serve', '--otlp-queue-max-bytes', '0'], {}, /--otlp-queue-max-bytes.*greater than zero/],
     [['nonsense'], {}, /unknown command 'nonsense'/],
   ];
   for (const [args, env, expected] of cases) {
@@ -89,4 +101,30 @@ t.test('demo: simulator and proxy together, sanitized metrics on the printed URL
   t.notMatch(out.body.toString(), /^vllm:/m);
   proc.child.kill('SIGINT');
   t.equal(await proc.exited, 0);
+});
+
+t.test('serve with the relay and the direct push: both reach Parseable, credentials from the environment, never logged', async (t) => {
+  const sim = await startSimulator({ tickMs: 0 }, { host: '127.0.0.1', port: 0 });
+  const parseable = await new ParseableStandIn({ username: 'ingest', password: 'Pa55-never-logged' }).start();
+  t.teardown(async () => {
+    await parseable.stop();
+    await sim.close();
+  });
+  const proc = spawnCli(
+    ['serve', '--port', '0', '--host', '127.0.0.1', '--upstream', `${sim.url}/metrics`, '--otlp-push-interval', '1h', '--log-level', 'debug'],
+    { OTLP_FORWARD_URL: `${parseable.url}/v1/metrics`, OTLP_PUSH_URL: `${parseable.url}/v1/metrics`, OTLP_USERNAME: 'ingest', OTLP_PASSWORD: 'Pa55-never-logged', OTLP_STREAM: 'cli_stream' },
+  );
+  t.teardown(() => proc.child.kill('SIGKILL'));
+  const listening = await proc.waitFor((l) => l.event === 'listening');
+  await proc.waitFor((l) => l.event === 'otlp_relay');
+  const pushed = await eventually('direct push rows', async () => (parseable.rows('cli_stream').some((r) => r.metric_name === 'vllm_num_requests_running') ? true : undefined));
+  t.ok(pushed);
+  const request = { resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'relay:probe', gauge: { dataPoints: [{ timeUnixNano: '1', asDouble: 1 }] } }] }] }] };
+  const res = await fetch(`${listening.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: encodeProtobuf(request) });
+  t.equal(res.status, 200);
+  await eventually('relayed row', async () => (parseable.rows('cli_stream').some((r) => r.metric_name === 'relay_probe') ? true : undefined));
+  t.ok(parseable.requests.every((r) => r.status === 200), 'Parseable took every request');
+  proc.child.kill('SIGTERM');
+  t.equal(await proc.exited, 0);
+  t.notMatch(JSON.stringify(proc.lines), /Pa55-never-logged|UGE1NS1uZXZlci1sb2dnZWQ/);
 });
