@@ -21,8 +21,6 @@ export interface ForwarderOptions {
   retryMaxMs?: number;
   log: Logger;
   metrics: SelfMetrics;
-  /** For tests of the jitter; Math.random otherwise. */
-  random?: () => number;
 }
 
 interface Batch {
@@ -35,6 +33,11 @@ type Outcome = { kind: 'delivered' } | { kind: 'rejected'; status: number; text:
 
 const MAX_LOGGED_TEXT = 1000;
 
+/** Capped exponential backoff with full jitter: uniform in [0, min(max, base * 2^attempt)). */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  return random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+}
+
 export class OtlpForwarder {
   readonly #dest: Destination;
   readonly #maxBytes: number;
@@ -43,7 +46,6 @@ export class OtlpForwarder {
   readonly #maxMs: number;
   readonly #log: Logger;
   readonly #metrics: SelfMetrics;
-  readonly #random: () => number;
   readonly #agent: Agent;
   readonly #queue: Batch[] = [];
   #bytes = 0;
@@ -53,6 +55,7 @@ export class OtlpForwarder {
   #closed = false;
   #abort = new AbortController();
   #wake: (() => void) | null = null;
+  #overflowLogged = false;
 
   constructor(options: ForwarderOptions) {
     this.#dest = options.destination;
@@ -62,7 +65,6 @@ export class OtlpForwarder {
     this.#maxMs = options.retryMaxMs ?? 30_000;
     this.#log = options.log;
     this.#metrics = options.metrics;
-    this.#random = options.random ?? Math.random;
     this.#agent = new Agent({ headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs, connect: { timeout: this.#timeoutMs } });
   }
 
@@ -133,7 +135,7 @@ export class OtlpForwarder {
         }
         if (this.#closed) break;
         this.#metrics.otlpRetries.inc();
-        const delay = this.#random() * Math.min(this.#maxMs, this.#baseMs * 2 ** Math.min(attempt, 30));
+        const delay = backoffDelay(attempt, this.#baseMs, this.#maxMs);
         attempt++;
         await this.#sleep(delay);
         continue;
@@ -141,9 +143,10 @@ export class OtlpForwarder {
       attempt = 0;
       if (this.#down) {
         this.#down = false;
+        this.#overflowLogged = false;
         this.#log.info({ event: 'otlp_destination_up', destination: this.#dest.display, queued: this.#queue.length }, 'OTLP destination accepts again');
       }
-      // The batch may have been dropped by overflow while it was on the wire only if it was not in flight; it was, so it is still the head.
+      // Still the head: overflow never drops the batch on the wire.
       this.#queue.shift();
       this.#bytes -= batch.body.length;
       if (outcome.kind === 'delivered') {
@@ -197,8 +200,10 @@ export class OtlpForwarder {
 
   #drop(batch: Batch, reason: 'queue_full' | 'shutdown'): void {
     this.#metrics.otlpDroppedPoints.inc({ reason }, batch.points);
-    if (reason === 'queue_full') {
-      this.#log.warn({ event: 'otlp_queue_full', destination: this.#dest.display, points: batch.points, maxQueueBytes: this.#maxBytes }, 'OTLP queue full: dropped the oldest batch');
+    // Once per outage: the counter has the running total.
+    if (reason === 'queue_full' && !this.#overflowLogged) {
+      this.#overflowLogged = true;
+      this.#log.warn({ event: 'otlp_queue_full', destination: this.#dest.display, points: batch.points, maxQueueBytes: this.#maxBytes }, 'OTLP queue full: dropping the oldest batches until the destination accepts again');
     }
   }
 
