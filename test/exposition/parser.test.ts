@@ -62,24 +62,24 @@ t.test('OpenMetrics families: types, suffixes, labels, help, unit, exemplars, ti
   t.match(parseError(() => om('# TYPE a counter\n# UNIT a_seconds seconds\na_total 1\n# EOF\n')).message, /line 3: metric family a_total clashes/);
 
   const raw = om(
-      [
-        '# TYPE a_seconds counter',
-        '# HELP a_seconds he\\n\\\\l\\"p',
-        '# UNIT a_seconds seconds',
-        'a_seconds_total{foo="b\\"a\\nr",x="\\z"} 1 1.5 # {trace_id="t1"} 0.25 2.5',
-        'a_seconds_created{foo="b\\"a\\nr",x="\\z"} 1700000000.5',
-        '# TYPE h histogram',
-        'h_bucket{le="0.5"} 1',
-        'h_bucket{le="+Inf"} 3',
-        'h_count 3',
-        'h_sum 2.5',
-        '# TYPE s summary',
-        's{quantile="0.9"} NaN',
-        's_count 7',
-        's_sum 1e3',
-        'g -Inf',
-        '# EOF',
-      ].join('\n'),
+    [
+      '# TYPE a_seconds counter',
+      '# HELP a_seconds he\\n\\\\l\\"p',
+      '# UNIT a_seconds seconds',
+      'a_seconds_total{foo="b\\"a\\nr",x="\\z"} 1 1.5 # {trace_id="t1"} 0.25 2.5',
+      'a_seconds_created{foo="b\\"a\\nr",x="\\z"} 1700000000.5',
+      '# TYPE h histogram',
+      'h_bucket{le="0.5"} 1',
+      'h_bucket{le="+Inf"} 3',
+      'h_count 3',
+      'h_sum 2.5',
+      '# TYPE s summary',
+      's{quantile="0.9"} NaN',
+      's_count 7',
+      's_sum 1e3',
+      'g -Inf',
+      '# EOF',
+    ].join('\n'),
   );
   const ok = plain(raw);
   t.same(ok[0], {

@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { request } from 'undici';
 import { parseExposition } from '../../src/exposition/parser.js';
 import type { OtlpConfig } from '../../src/server/proxy.js';
@@ -31,6 +31,17 @@ function otlpConfig(parseable: ParseableStandIn, extra: Partial<OtlpConfig> = {}
     destination: { stream: 'vLLMmetrics', logSource: 'otel-metrics', username: parseable.username, password: parseable.password },
     ...extra,
   };
+}
+
+/** A relay proxy (no upstream needed) forwarding to a fresh stand-in; both closed after the test. */
+async function relay(t: Test, extra: Partial<OtlpConfig> = {}, parseable = new ParseableStandIn()) {
+  await parseable.start();
+  const proxy = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { otlp: otlpConfig(parseable, extra) });
+  t.teardown(async () => {
+    await proxy.close();
+    await parseable.stop();
+  });
+  return { parseable, proxy };
 }
 
 async function post(proxy: TestProxy, body: Buffer | string, headers: Record<string, string>) {
@@ -138,12 +149,7 @@ t.test('Fluent Bit -> relay -> Parseable: every sanitized vLLM series arrives wi
 });
 
 t.test('relay input: OTLP/JSON (canonical, quoted 64-bit ints), gzip, summaries with NaN, stream override', async (t) => {
-  const parseable = await new ParseableStandIn().start();
-  const proxy = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { otlp: otlpConfig(parseable) });
-  t.teardown(async () => {
-    await proxy.close();
-    await parseable.stop();
-  });
+  const { parseable, proxy } = await relay(t);
   const canonical = {
     resourceMetrics: [
       {
@@ -194,12 +200,7 @@ t.test('relay input: OTLP/JSON (canonical, quoted 64-bit ints), gzip, summaries 
 });
 
 t.test('relay rejects what it cannot read, with a reason, and counts it', async (t) => {
-  const parseable = await new ParseableStandIn().start();
-  const proxy = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { otlp: otlpConfig(parseable, { maxRequestBytes: 64 * 1024 }) });
-  t.teardown(async () => {
-    await proxy.close();
-    await parseable.stop();
-  });
+  const { parseable, proxy } = await relay(t, { maxRequestBytes: 64 * 1024 });
   const cases: Array<[string, Buffer | string, Record<string, string>, number, RegExp]> = [
     ['text/plain', 'x', { 'content-type': 'text/plain' }, 415, /unsupported Content-Type "text\/plain"/],
     ['garbage protobuf', Buffer.from([0xff, 0xff, 0xff, 0xff]), PB, 400, /not an OTLP ExportMetricsServiceRequest/],
@@ -222,13 +223,8 @@ t.test('relay rejects what it cannot read, with a reason, and counts it', async 
 });
 
 t.test('Parseable down: batches wait, and are delivered in order when it is back', async (t) => {
-  const parseable = await new ParseableStandIn().start();
+  const { parseable, proxy } = await relay(t);
   await parseable.stop();
-  const proxy = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { otlp: otlpConfig(parseable) });
-  t.teardown(async () => {
-    await proxy.close();
-    await parseable.stop();
-  });
   for (let i = 0; i < 5; i++) t.equal((await post(proxy, encodeProtobuf(gaugeRequest(`g${i}`, 3)), PB)).status, 200, 'accepted while Parseable is down');
   await eventually('retries', async () => ((await selfMetric(proxy, 'otlp_forward_retries_total')) >= 3 ? true : undefined), 10_000, 20);
   t.equal(await selfMetric(proxy, 'otlp_queue_batches'), 5);
@@ -243,15 +239,10 @@ t.test('Parseable down: batches wait, and are delivered in order when it is back
 });
 
 t.test('Parseable down past the queue bound: the oldest batches are dropped and counted', async (t) => {
-  const parseable = await new ParseableStandIn().start();
-  await parseable.stop();
-  const one = JSON.stringify(gaugeRequest('probe', 10)).length;
   // Room for about three batches of ten points.
-  const proxy = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { otlp: otlpConfig(parseable, { maxQueueBytes: one * 3 }) });
-  t.teardown(async () => {
-    await proxy.close();
-    await parseable.stop();
-  });
+  const one = JSON.stringify(gaugeRequest('probe', 10)).length;
+  const { parseable, proxy } = await relay(t, { maxQueueBytes: one * 3 });
+  await parseable.stop();
   for (let i = 0; i < 8; i++) await post(proxy, encodeProtobuf(gaugeRequest(`b${i}`, 10)), PB);
   const dropped = await selfMetric(proxy, 'otlp_dropped_points_total', 'reason="queue_full"');
   const queued = await selfMetric(proxy, 'otlp_queue_batches');
@@ -266,13 +257,8 @@ t.test('Parseable down past the queue bound: the oldest batches are dropped and 
 });
 
 t.test('Parseable answers 400: not retried, its reason is logged, the points are counted as rejected', async (t) => {
-  const parseable = await new ParseableStandIn().start();
+  const { parseable, proxy } = await relay(t);
   parseable.failWith = { status: 400, text: 'Failed to decode OTEL metrics: missing field `name`' };
-  const proxy = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { otlp: otlpConfig(parseable) });
-  t.teardown(async () => {
-    await proxy.close();
-    await parseable.stop();
-  });
   await post(proxy, encodeProtobuf(gaugeRequest('g', 4)), PB);
   const line = await proxy.logs.waitFor((l) => l.event === 'otlp_rejected');
   t.equal(line.status, 400);
@@ -287,13 +273,8 @@ t.test('Parseable answers 400: not retried, its reason is logged, the points are
 });
 
 t.test('Parseable answers 503 then recovers: retried with backoff', async (t) => {
-  const parseable = await new ParseableStandIn().start();
+  const { parseable, proxy } = await relay(t);
   parseable.failWith = { status: 503, text: 'busy' };
-  const proxy = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { otlp: otlpConfig(parseable) });
-  t.teardown(async () => {
-    await proxy.close();
-    await parseable.stop();
-  });
   await post(proxy, encodeProtobuf(gaugeRequest('g', 2)), PB);
   await eventually('a few failed attempts', async () => (parseable.requests.length >= 3 ? true : undefined), 10_000, 10);
   parseable.failWith = undefined;
@@ -302,13 +283,8 @@ t.test('Parseable answers 503 then recovers: retried with backoff', async (t) =>
 });
 
 t.test('slow Parseable: a request past --otlp-timeout is abandoned and retried, then delivered once', async (t) => {
-  const parseable = await new ParseableStandIn().start();
+  const { parseable, proxy } = await relay(t, { timeoutMs: 300 });
   parseable.delayMs = 1_000;
-  const proxy = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { otlp: otlpConfig(parseable, { timeoutMs: 300 }) });
-  t.teardown(async () => {
-    await proxy.close();
-    await parseable.stop();
-  });
   await post(proxy, encodeProtobuf(gaugeRequest('slow', 2)), PB);
   const down = await proxy.logs.waitFor((l) => l.event === 'otlp_destination_down');
   t.match(down.reason, /no answer within 300 ms/);
@@ -318,13 +294,8 @@ t.test('slow Parseable: a request past --otlp-timeout is abandoned and retried, 
 });
 
 t.test('credentials are sent to Parseable but never logged', async (t) => {
-  const parseable = await new ParseableStandIn({ password: 'hunter2-never-log-me' }).start();
+  const { parseable, proxy } = await relay(t, {}, new ParseableStandIn({ password: 'hunter2-never-log-me' }));
   parseable.failWith = { status: 400, text: 'nope' };
-  const proxy = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { otlp: otlpConfig(parseable) });
-  t.teardown(async () => {
-    await proxy.close();
-    await parseable.stop();
-  });
   await post(proxy, encodeProtobuf(gaugeRequest('g', 1)), PB);
   await proxy.logs.waitFor((l) => l.event === 'otlp_rejected');
   t.equal(parseable.requests[0]!.headers.authorization, `Basic ${Buffer.from(`${parseable.username}:hunter2-never-log-me`).toString('base64')}`);
