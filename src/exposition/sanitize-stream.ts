@@ -11,34 +11,72 @@ export interface SanitizeStreamOptions {
 }
 
 /**
- * The sanitizer as a Transform. It also refuses a body that cannot be an
- * exposition at all (HTML error pages, binary): a text exposition starts, after
- * optional whitespace, with '#', a metric name, or '{'.
+ * The checks and the sanitizer every consumer of an upstream body runs, with no
+ * stream attached: the Transform below and the metrics route's direct relay
+ * share it. Refuses a body that cannot be an exposition at all (HTML error
+ * pages, binary): a text exposition starts, after optional whitespace, with
+ * '#', a metric name, or '{'.
  */
-export class SanitizeStream extends Transform {
+export class SanitizingWriter {
   bytes = 0;
   readonly sanitizer: NameSanitizer;
+  /** A first non-whitespace byte that may start an exposition was seen. */
+  sawContent = false;
   private readonly maxBytes: number;
   private readonly onInput?: (bytes: number) => void;
+
+  constructor(options: SanitizeStreamOptions) {
+    this.maxBytes = options.maxBytes;
+    this.onInput = options.onInput;
+    this.sanitizer = new NameSanitizer({ onCollision: options.onCollision });
+  }
+
+  /** Sanitizes `chunk` (in place) into `out`; returns the error that ends the body instead of throwing. */
+  write(chunk: Buffer, out: Buffer[]): Error | undefined {
+    this.bytes += chunk.length;
+    this.onInput?.(chunk.length);
+    if (this.bytes > this.maxBytes) return UpstreamTooLarge(this.maxBytes);
+    if (!this.sawContent) {
+      const bad = firstContentProblem(chunk);
+      if (bad) return UpstreamGarbage(bad);
+      this.sawContent = bad === ''; // null: only whitespace so far
+    }
+    this.sanitizer.write(chunk, out);
+    return undefined;
+  }
+
+  end(out: Buffer[]): void {
+    this.sanitizer.end(out);
+  }
+}
+
+/** The sanitizer as a Transform, for consumers that want a stream. */
+export class SanitizeStream extends Transform {
+  readonly writer: SanitizingWriter;
   /**
    * Settles when the first output is ready (or the body ended): until then the
    * caller can still answer with an error status instead of a broken 200.
    */
   readonly started: Promise<void>;
-  private sawContent = false;
   private settled = false;
   private settleWith!: (err?: Error | null) => void;
   private readonly out: Buffer[] = [];
 
   constructor(options: SanitizeStreamOptions) {
     super();
-    this.maxBytes = options.maxBytes;
-    this.onInput = options.onInput;
-    this.sanitizer = new NameSanitizer({ onCollision: options.onCollision });
+    this.writer = new SanitizingWriter(options);
     this.started = new Promise<void>((resolve, reject) => {
       this.settleWith = (err) => (err ? reject(err) : resolve());
     });
     this.started.catch(() => {}); // observed by the caller or not at all
+  }
+
+  get bytes(): number {
+    return this.writer.bytes;
+  }
+
+  get sanitizer(): NameSanitizer {
+    return this.writer.sanitizer;
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
@@ -54,25 +92,18 @@ export class SanitizeStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.bytes += chunk.length;
-    this.onInput?.(chunk.length);
-    if (this.bytes > this.maxBytes) return callback(UpstreamTooLarge(this.maxBytes));
-    if (!this.sawContent) {
-      const bad = firstContentProblem(chunk);
-      if (bad) return callback(UpstreamGarbage(bad));
-      this.sawContent = bad === ''; // null: only whitespace so far
-    }
     const out = this.out;
-    this.sanitizer.write(chunk, out);
+    const err = this.writer.write(chunk, out);
+    if (err) return callback(err);
     for (let i = 0; i < out.length; i++) this.push(out[i]);
     out.length = 0;
-    if (this.sawContent) this.settle();
+    if (this.writer.sawContent) this.settle();
     callback();
   }
 
   override _flush(callback: TransformCallback): void {
     const out = this.out;
-    this.sanitizer.end(out);
+    this.writer.end(out);
     for (let i = 0; i < out.length; i++) this.push(out[i]);
     out.length = 0;
     this.settle();

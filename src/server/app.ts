@@ -1,4 +1,3 @@
-import compress from '@fastify/compress';
 import type { FastifyInstance } from 'fastify';
 import type { ProxyContext } from './context.js';
 import { createFastify } from './fastify.js';
@@ -9,9 +8,8 @@ import { otlpRelayRoute } from './routes/otlp.js';
 /** The proxy's HTTP face. */
 export async function buildApp(ctx: ProxyContext): Promise<FastifyInstance> {
   const app = createFastify(ctx.log);
-  // Level 1: expositions compress ~10x even so, and CPU stays with the work.
-  // Request bodies (the OTLP relay) are decompressed by their route, which bounds the output size.
-  await app.register(compress, { encodings: ['gzip', 'deflate'], zlibOptions: { level: 1 }, threshold: 1024, globalDecompression: false });
+  // No compression plugin: /metrics gzips its own stream (routes/metrics.ts), the
+  // other answers are a few KB, and the relay decompresses its requests itself.
   metricsRoute(app, ctx);
   healthRoutes(app, ctx);
   if (ctx.relay) otlpRelayRoute(app, ctx, ctx.relay);

@@ -15,6 +15,17 @@ export function createFastify(log?: Logger): FastifyInstance {
   return app;
 }
 
+const CLOSING = new WeakSet<FastifyInstance>();
+
+/**
+ * For routes that answer on the raw response (hijacked), which Fastify's hooks
+ * do not see: whether to say `connection: close`, and to close idle
+ * connections once their answer is out.
+ */
+export function isClosing(app: FastifyInstance): boolean {
+  return CLOSING.has(app);
+}
+
 /**
  * close() waits for every connection, and closes only those idle at that
  * moment. A scraper's keep-alive connection that is busy when SIGTERM comes
@@ -26,6 +37,7 @@ function drainKeepAliveOnClose(app: FastifyInstance): void {
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
+    CLOSING.add(app);
     done();
   });
   app.addHook('onSend', (_req, reply, payload, done) => {

@@ -4,7 +4,7 @@ import type { Agent } from 'undici';
 import type { UpstreamError } from '../errors.js';
 import { SanitizeStream } from '../exposition/sanitize-stream.js';
 import { createDispatcher } from './dispatcher.js';
-import { fetchUpstream, type UpstreamResponse } from './fetch.js';
+import { fetchUpstream, type Cancellation, type UpstreamResponse } from './fetch.js';
 import { parseUpstream, type UpstreamTarget } from './target.js';
 
 export interface UpstreamOptions {
@@ -33,9 +33,8 @@ export class Upstream {
     this.dispatcher = createDispatcher({ caFile: options.caFile, insecure: options.insecure }, options.timeoutMs);
   }
 
-  /** Start a fetch; the deadline is the configured timeout unless a shorter one is given. */
-  /** Start a scrape; `cancel` aborts it while the headers are awaited (the client left). */
-  open(accept?: string, timeoutMs = this.options.timeoutMs, cancel?: AbortSignal): Promise<UpstreamResponse> {
+  /** Start a scrape (the deadline is the configured timeout unless a shorter one is given); `cancel` aborts it while the headers are awaited (the client left). */
+  open(accept?: string, timeoutMs = this.options.timeoutMs, cancel?: Cancellation): Promise<UpstreamResponse> {
     return fetchUpstream({
       cancel,
       target: this.target,
