@@ -4,6 +4,7 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/start
 import { renameNames, underscore } from '../helpers/oracle.js';
 import { get, rawServer } from '../helpers/net.js';
 import { testProxy, type TestProxy } from '../helpers/proxy.js';
+import { acceptsGzip } from '../../src/server/routes/metrics.js';
 
 const OPENMETRICS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
@@ -195,4 +196,9 @@ t.test('the Accept header goes upstream; Prometheus scrape timeout header shorte
   t.equal(out.status, 504);
   t.equal(out.body.toString(), 'upstream did not answer within 300ms\n');
   t.same(accepts, [OPENMETRICS_ACCEPT]);
+});
+
+t.test('Accept-Encoding: gzip only when the client takes it', async (t) => {
+  for (const h of ['gzip', 'br, gzip;q=0.5', 'GZIP', 'x-gzip', '*', 'deflate, gzip ; q=1']) t.ok(acceptsGzip(h), h);
+  for (const h of [undefined, '', 'identity', 'br', 'gzip;q=0', 'gzip;q=0.0, br', '*;q=0']) t.notOk(acceptsGzip(h), String(h));
 });

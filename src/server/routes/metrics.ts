@@ -31,7 +31,8 @@ export function scrapeTimeout(configured: number, header: string | string[] | un
 export function acceptsGzip(header: string | string[] | undefined): boolean {
   const value = Array.isArray(header) ? header.join(',') : (header ?? '');
   for (const part of value.split(',')) {
-    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    const [first, ...params] = part.toLowerCase().split(';');
+    const coding = first!.trim();
     if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') continue;
     const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
     if (!q || Number(q.slice(2)) > 0) return true;
