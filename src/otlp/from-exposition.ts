@@ -97,15 +97,18 @@ export function toResourceMetrics(families: MetricFamily[], scrapeMs: number, st
       return b;
     };
     const when = (s: Sample) => s.timestampMs ?? scrapeMs;
-    const createdOf = (baseName: string, labels: Labels) => created.lookup(baseName, labels);
+    /** A cumulative series: its start time, keyed once by its label set. */
+    const cumulative = (s: Sample) => {
+      const key = labelKey(s.labels, '');
+      return starts.start(`${s.name}\u0000${key}`, s.value, when(s), created.lookup(family.name, key));
+    };
     switch (family.type) {
       case 'counter': {
         const valueName = family.samples.find((s) => !s.name.endsWith('_created'))?.name ?? `${family.name}_total`;
         const b = make(valueName, 'sum');
         for (const s of family.samples) {
           if (s.name !== valueName) continue;
-          const startMs = starts.start(`${s.name}\u0000${labelKey(s.labels, '')}`, s.value, when(s), createdOf(family.name, s.labels));
-          add(b, s.labels, { startTime: hr(startMs), endTime: hr(when(s)), attributes: { ...s.labels }, value: s.value });
+          add(b, s.labels, cumulative(s), when(s), s.value);
         }
         break;
       }
@@ -120,11 +123,9 @@ export function toResourceMetrics(families: MetricFamily[], scrapeMs: number, st
         for (const s of family.samples) {
           const t = when(s);
           if (s.name === family.name) {
-            add(q, s.labels, { startTime: hr(t), endTime: hr(t), attributes: { ...s.labels }, value: s.value });
+            add(q, s.labels, t, t, s.value);
           } else if (s.name.endsWith('_sum') || s.name.endsWith('_count')) {
-            const b = s.name.endsWith('_sum') ? sum : count;
-            const startMs = starts.start(`${s.name}\u0000${labelKey(s.labels, '')}`, s.value, t, createdOf(family.name, s.labels));
-            add(b, s.labels, { startTime: hr(startMs), endTime: hr(t), attributes: { ...s.labels }, value: s.value });
+            add(s.name.endsWith('_sum') ? sum : count, s.labels, cumulative(s), t, s.value);
           }
         }
         break;
@@ -132,8 +133,7 @@ export function toResourceMetrics(families: MetricFamily[], scrapeMs: number, st
       default: {
         const b = make(family.name, 'gauge');
         for (const s of family.samples) {
-          const t = when(s);
-          add(b, s.labels, { startTime: hr(t), endTime: hr(t), attributes: { ...s.labels }, value: s.value });
+          add(b, s.labels, when(s), when(s), s.value);
         }
       }
     }
@@ -179,20 +179,17 @@ function histogram(b: Builder, family: MetricFamily, scrapeMs: number, starts: S
     // An exposition without a +Inf bucket still needs the overflow bucket OTLP requires.
     if (acc.buckets.length === 0 || acc.buckets[acc.buckets.length - 1]![0] !== Infinity) counts.push(Math.max(0, (acc.count ?? previous) - previous));
     const count = acc.count ?? previous;
-    const startMs = created ? starts.start(`${family.name}\u0000${key}`, count, acc.timeMs, created.lookup(family.name, acc.labels)) : acc.timeMs;
-    add(b, acc.labels, {
-      startTime: hr(startMs),
-      endTime: hr(acc.timeMs),
-      attributes: { ...acc.labels },
-      value: { buckets: { boundaries, counts }, count, ...(acc.sum !== undefined ? { sum: acc.sum } : {}) },
-    });
+    // The group key leaves `le` out, so it is also the label key of the series' `_created`.
+    const startMs = created ? starts.start(`${family.name}\u0000${key}`, count, acc.timeMs, created.lookup(family.name, key)) : acc.timeMs;
+    add(b, acc.labels, startMs, acc.timeMs, { buckets: { boundaries, counts }, count, ...(acc.sum !== undefined ? { sum: acc.sum } : {}) });
   }
 }
 
 interface CreatedIndex {
   /** `_created` gauge families of the classic format, folded into their counter or histogram. */
   consumed: Set<MetricFamily>;
-  lookup(baseName: string, labels: Labels): number | undefined;
+  /** The `_created` time of the series of `baseName` whose label key (see labelKey) is `key`. */
+  lookup(baseName: string, key: string): number | undefined;
 }
 
 /**
@@ -218,19 +215,19 @@ function createdIndex(families: MetricFamily[]): CreatedIndex {
   }
   return {
     consumed,
-    lookup: (baseName, labels) => {
+    lookup: (baseName, key) => {
       // A counter family in the classic format is named `<base>_total`.
       const base = baseName.endsWith('_total') ? baseName.slice(0, -'_total'.length) : baseName;
-      return values.get(`${base}\u0000${labelKey(labels, '')}`);
+      return values.get(`${base}\u0000${key}`);
     },
   };
 }
 
-function add(b: Builder, labels: Labels, point: Point<unknown>): void {
+function add(b: Builder, labels: Labels, startMs: number, endMs: number, value: unknown): void {
   const model = labels[MODEL_LABEL] ?? '';
   let list = b.points.get(model);
   if (!list) b.points.set(model, (list = []));
-  list.push(point);
+  list.push({ startTime: millisToHrTime(startMs), endTime: millisToHrTime(endMs), attributes: { ...labels }, value });
 }
 
 function group(builders: Builder[], source: SourceInfo): ResourceMetrics[] {
@@ -266,8 +263,4 @@ function group(builders: Builder[], source: SourceInfo): ResourceMetrics[] {
     out.push({ resource: resourceFromAttributes(attributes), scopeMetrics: [{ scope: SCOPE, metrics }] });
   }
   return out;
-}
-
-function hr(ms: number): HrTime {
-  return millisToHrTime(ms);
 }

@@ -52,7 +52,7 @@ export interface UpstreamResponse {
   /** Decoded body. Errors on it are UpstreamErrors. */
   body: Readable;
   /** Stop the scrape: releases the upstream connection. */
-  abort(reason: 'client' | 'shutdown'): void;
+  abort(): void;
   /** Whether the deadline fired. */
   readonly timedOut: boolean;
   /** What an error raised by `body` means for the client and the logs. */

@@ -40,7 +40,7 @@ export async function scrapeFamilies(upstream: Upstream, accept = CLASSIC_ACCEPT
     }
     parser.end();
   } catch (err) {
-    res.abort('client');
+    res.abort();
     const mapped = err instanceof ExpositionParseError ? UpstreamGarbage(err.message) : res.mapError(err);
     upstream.recordFailure(mapped);
     throw mapped;

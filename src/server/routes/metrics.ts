@@ -108,7 +108,7 @@ export function metricsRoute(app: FastifyInstance, ctx: ProxyContext): void {
     }
 
     if (clientGone) {
-      res.abort('client');
+      res.abort();
       return clientLeft();
     }
     const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision, onInput });
@@ -126,7 +126,7 @@ export function metricsRoute(app: FastifyInstance, ctx: ProxyContext): void {
       }
     });
     onClientGone = () => {
-      res.abort('client');
+      res.abort();
       relay.destroy();
     };
 
