@@ -1,12 +1,28 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg, readSecret } from '../config.js';
 import { createLogger } from '../logger.js';
 import { startProxy, type ProxyConfig } from '../server/proxy.js';
+import { parseTargetSpec } from '../targets/spec.js';
 import { onShutdown } from './shutdown.js';
 
 interface ServeFlags {
-  upstream: string;
+  upstream?: string[];
+  targetsFile?: string;
+  discover?: string;
+  discoverInterval: number;
+  dnsServer?: string;
+  merge?: boolean;
+  targetLabel: string;
+  fleetAggregates?: boolean;
+  fleetRateWindow: number;
+  pollInterval?: number;
+  maxStaleness?: number;
+  coalesce: boolean;
+  pushUrl?: string;
+  pushInterval: number;
+  pushJob: string;
+  pushDeleteOnShutdown?: boolean;
   host: string;
   port: number;
   timeout: number;
@@ -31,6 +47,18 @@ interface ServeFlags {
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
+const DEFAULT_UPSTREAM = 'http://localhost:8000/metrics';
+
+/** VLLM_METRICS_URL may list several targets: `a=http://x/metrics,http://y/metrics`. */
+function splitUrlList(raw: string): string[] {
+  return raw.split(/,(?=\s*(?:[^=,/:]+=)?https?:\/\/)/).filter((s) => s.trim() !== '');
+}
+
+const labelNameArg = (text: string) => {
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(text) || text.startsWith('__')) throw new InvalidArgumentError(`"${text}" is not a label name (letters, digits, _; not starting with __)`);
+  return text;
+};
+
 /** OTEL_EXPORTER_OTLP_HEADERS style: `a=1,b=2`. */
 function headersFromEnv(raw: string | undefined): string[] {
   if (!raw) return [];
@@ -48,7 +76,26 @@ export function serveCommand(program: Command): void {
   program
     .command('serve')
     .description('serve the upstream vLLM /metrics with Prometheus-legal names on /metrics')
-    .addOption(envOption('--upstream <url>', 'upstream metrics URL (user:pass@ in it for basic auth)', 'VLLM_METRICS_URL', undefined, 'http://localhost:8000/metrics'))
+    .addOption(
+      new Option('--upstream <[name=]url>', 'upstream metrics URL, repeatable (user:pass@ in it for basic auth; name= names the target); default http://localhost:8000/metrics')
+        .env('VLLM_METRICS_URL')
+        .argParser(collect),
+    )
+    .addOption(envOption('--targets-file <path>', 'YAML or JSON list of targets, re-read when it changes or on SIGHUP (fleet mode)', 'VLLM_METRICS_TARGETS_FILE'))
+    .addOption(envOption('--discover <dns-url>', 'scrape every A/AAAA record of a name: dns://name:port/path (fleet mode)', 'VLLM_METRICS_DISCOVER'))
+    .addOption(envOption('--discover-interval <duration>', 'how often --discover re-resolves the name', 'VLLM_METRICS_DISCOVER_INTERVAL', durationArg, 30_000, '30s'))
+    .addOption(envOption('--dns-server <host:port>', 'DNS server for --discover instead of the system resolver', 'VLLM_METRICS_DNS_SERVER'))
+    .option('--merge', 'fleet mode with a single --upstream: label its samples and add the target gauges (env VLLM_METRICS_MERGE=true)')
+    .addOption(envOption('--target-label <name>', 'label that names each sample\'s target in fleet mode', 'VLLM_METRICS_TARGET_LABEL', labelNameArg, 'instance'))
+    .option('--fleet-aggregates', 'add vllm_metrics_proxy_fleet_* families: sums, maxima, rates across targets (env FLEET_AGGREGATES=true)')
+    .addOption(envOption('--fleet-rate-window <duration>', 'window of the fleet rates and the prefix-cache hit ratio', 'FLEET_RATE_WINDOW', durationArg, 60_000, '1m'))
+    .addOption(envOption('--poll-interval <duration>', 'poll mode: scrape on this schedule and serve the latest result to every client', 'POLL_INTERVAL', durationArg))
+    .addOption(envOption('--max-staleness <duration>', 'poll mode: answer 503 when the latest data is older (default 3 poll intervals)', 'MAX_STALENESS', durationArg))
+    .option('--no-coalesce', 'give every client scrape its own upstream fetch (by default concurrent scrapes share one)')
+    .addOption(envOption('--push-url <url>', 'push every target to this Prometheus Pushgateway (http://pushgateway:9091)', 'PUSHGATEWAY_URL'))
+    .addOption(envOption('--push-interval <duration>', 'how often to push', 'PUSH_INTERVAL', durationArg, 15_000, '15s'))
+    .addOption(envOption('--push-job <name>', 'the job grouping label of pushed groups (instance is the target name)', 'PUSH_JOB', undefined, 'vllm'))
+    .option('--push-delete-on-shutdown', 'delete the pushed groups when the proxy stops (env PUSH_DELETE_ON_SHUTDOWN=true)')
     .addOption(envOption('--host <address>', 'address to listen on', 'HOST', undefined, '0.0.0.0'))
     .addOption(envOption('--port <port>', 'port to listen on', 'PORT', portArg, 9090))
     .addOption(envOption('--timeout <duration>', 'deadline for one upstream scrape, headers and body (500ms, 10s, 1m)', 'VLLM_METRICS_TIMEOUT', durationArg, 10_000, '10s'))
@@ -71,13 +118,41 @@ export function serveCommand(program: Command): void {
     .addOption(envOption('--otlp-max-request-bytes <size>', 'largest OTLP request the relay takes (compressed or not)', 'OTLP_MAX_REQUEST_BYTES', bytesArg, 16 * 1024 * 1024, '16MiB'))
     .action(async (flags: ServeFlags) => {
       const otlpOn = flags.otlpForwardUrl || flags.otlpPushUrl;
+      const given = (flags.upstream ?? []).flatMap(splitUrlList);
+      const specs = (given.length || flags.targetsFile || flags.discover ? given : [DEFAULT_UPSTREAM]).map((raw) => parseTargetSpec(raw, '--upstream'));
+      // A name only means something as a label value: naming a target asks for the labelled (fleet) output.
+      const named = given.some((raw) => /^[^:/]+=/.test(raw.trim()));
+      const fleetMode = specs.length > 1 || named || flags.targetsFile || flags.discover || envFlag(flags.merge, 'VLLM_METRICS_MERGE', '--merge');
+      if (flags.maxStaleness !== undefined && flags.pollInterval === undefined) throw new ConfigError('--max-staleness', 'only applies with --poll-interval');
       const config: ProxyConfig = {
         host: flags.host,
         port: flags.port,
         readyMaxAgeMs: flags.readyMaxAge,
         logLevel: flags.logLevel,
+        fleet: fleetMode
+          ? {
+              static: specs,
+              targetsFile: flags.targetsFile,
+              discover: flags.discover,
+              discoverIntervalMs: flags.discoverInterval,
+              dnsServer: flags.dnsServer,
+              label: flags.targetLabel,
+              aggregateWindowMs: envFlag(flags.fleetAggregates, 'FLEET_AGGREGATES', '--fleet-aggregates') ? flags.fleetRateWindow : undefined,
+            }
+          : undefined,
+        poll: flags.pollInterval ? { intervalMs: flags.pollInterval, maxStalenessMs: flags.maxStaleness ?? 3 * flags.pollInterval } : undefined,
+        coalesce: flags.coalesce,
+        pushgateway: flags.pushUrl
+          ? {
+              url: flags.pushUrl,
+              job: flags.pushJob,
+              intervalMs: flags.pushInterval,
+              timeoutMs: flags.timeout,
+              deleteOnShutdown: envFlag(flags.pushDeleteOnShutdown, 'PUSH_DELETE_ON_SHUTDOWN', '--push-delete-on-shutdown'),
+            }
+          : undefined,
         upstream: {
-          url: flags.upstream,
+          url: specs[0]?.url ?? DEFAULT_UPSTREAM,
           token: readSecret(flags.upstreamToken, flags.upstreamTokenFile, '--upstream-token'),
           timeoutMs: flags.timeout,
           maxBodyBytes: flags.maxBodyBytes,
@@ -107,5 +182,13 @@ export function serveCommand(program: Command): void {
       const log = createLogger(config.logLevel);
       const proxy = await startProxy(config, log);
       onShutdown(log, config.upstream.timeoutMs + 5_000, () => proxy.close());
+      const targets = proxy.targets;
+      if (targets?.dynamic) {
+        process.on('SIGHUP', () => {
+          log.info({ event: 'sighup' }, 'SIGHUP: re-reading the targets file and re-resolving discovery');
+          void targets.reload();
+          void targets.resolve();
+        });
+      }
     });
 }

@@ -8,6 +8,7 @@
  * are the valuable ones. A 4xx answer (other than 408/429) will not get better
  * by retrying: the batch is dropped and Parseable's reason is logged.
  */
+import { backoffDelay } from '../backoff.js';
 import { Agent, request } from 'undici';
 import type { Logger } from '../logger.js';
 import type { SelfMetrics } from '../server/self-metrics.js';
@@ -33,10 +34,6 @@ type Outcome = { kind: 'delivered' } | { kind: 'rejected'; status: number; text:
 
 const MAX_LOGGED_TEXT = 1000;
 
-/** Capped exponential backoff with full jitter: uniform in [0, min(max, base * 2^attempt)). */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  return random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
-}
 
 export class OtlpForwarder {
   readonly #dest: Destination;

@@ -11,13 +11,14 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Logger } from '../logger.js';
 import type { SelfMetrics } from '../server/self-metrics.js';
-import { scrapeFamilies } from '../upstream/scrape.js';
-import type { Upstream } from '../upstream/upstream.js';
+import type { Target } from '../targets/target-set.js';
+import { sharedScrape } from '../upstream/scrape.js';
 import type { Destination } from './destination.js';
 import { StartTimes, toResourceMetrics } from './from-exposition.js';
 
 export interface PushOptions {
-  upstream: Upstream;
+  /** Every target is pushed as resources of its own. */
+  targets: () => Target[];
   destination: Destination;
   intervalMs: number;
   timeoutMs: number;
@@ -28,8 +29,8 @@ export interface PushOptions {
 export class OtlpPusher {
   readonly #o: PushOptions;
   readonly #exporter: OTLPMetricExporter;
-  readonly #starts = new StartTimes();
-  readonly #source: Attributes;
+  /** Per target: counter start times, and the resource attributes naming it. */
+  readonly #state = new Map<Target, { starts: StartTimes; source: Attributes }>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
@@ -38,13 +39,25 @@ export class OtlpPusher {
   constructor(options: PushOptions) {
     this.#o = options;
     this.#exporter = new OTLPMetricExporter({ url: options.destination.url.href, headers: options.destination.headers, timeoutMillis: options.timeoutMs });
-    const target = options.upstream.target.url;
-    this.#source = {
-      'service.name': 'vllm',
-      'server.address': target.hostname,
-      'server.port': Number(target.port || (target.protocol === 'https:' ? 443 : 80)),
-      'url.full': options.upstream.target.display,
-    };
+  }
+
+  #stateOf(t: Target): { starts: StartTimes; source: Attributes } {
+    let s = this.#state.get(t);
+    if (!s) {
+      const url = t.upstream.target.url;
+      s = {
+        starts: new StartTimes(),
+        source: {
+          'service.name': 'vllm',
+          'service.instance.id': t.name,
+          'server.address': url.hostname,
+          'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+          'url.full': t.upstream.target.display,
+        },
+      };
+      this.#state.set(t, s);
+    }
+    return s;
   }
 
   start(): void {
@@ -60,13 +73,23 @@ export class OtlpPusher {
   /** One scrape and export; resolves when the destination answered. */
   async pushOnce(): Promise<void> {
     const { log, metrics } = this.#o;
-    let resources: ResourceMetrics[];
-    try {
-      const scrape = await scrapeFamilies(this.#o.upstream);
-      resources = toResourceMetrics(scrape.families, scrape.timeMs, this.#starts, { attributes: this.#source });
-    } catch (err) {
+    const targets = this.#o.targets();
+    for (const t of this.#state.keys()) if (!targets.includes(t)) this.#state.delete(t);
+    const resources: ResourceMetrics[] = [];
+    const scrapes = await Promise.allSettled(targets.map((t) => sharedScrape(t.upstream)));
+    let failure: string | undefined;
+    scrapes.forEach((r, i) => {
+      if (r.status === 'fulfilled') {
+        const { starts, source } = this.#stateOf(targets[i]!);
+        resources.push(...toResourceMetrics(r.value.families, r.value.timeMs, starts, { attributes: source }));
+        return;
+      }
+      // Counted per target; a push run is in trouble only when nothing could be scraped.
       metrics.otlpPushes.inc({ outcome: 'scrape_error' });
-      this.#trouble(`upstream scrape failed: ${(err as Error).message}`);
+      failure ??= `upstream scrape of ${targets[i]!.name} failed: ${(r.reason as Error).message}`;
+    });
+    if (resources.length === 0) {
+      if (failure) this.#trouble(failure);
       return;
     }
     let points = 0;

@@ -1,11 +1,23 @@
+import type { Fleet } from '../fleet/fleet.js';
 import type { Logger } from '../logger.js';
-import type { RelayContext } from './routes/otlp.js';
+import type { TargetSet } from '../targets/target-set.js';
 import type { Upstream } from '../upstream/upstream.js';
+import type { Poller } from './poller.js';
+import type { RelayContext } from './routes/otlp.js';
 import type { SelfMetrics } from './self-metrics.js';
 
 /** What the routes share. */
 export interface ProxyContext {
-  upstream: Upstream;
+  /** Single-upstream mode: /metrics streams this upstream through the sanitizer. */
+  upstream?: Upstream;
+  /** Fleet mode: /metrics merges every target. */
+  fleet?: Fleet;
+  targets?: TargetSet;
+  /** Poll mode (either of the above): /metrics serves the latest poll. */
+  poll?: { poller: Poller; maxStalenessMs: number };
+  /** Concurrent client scrapes of one upstream share one fetch (stream mode). */
+  coalesce: boolean;
+  upstreamTimeoutMs: number;
   metrics: SelfMetrics;
   log: Logger;
   /** /ready answers from memory when the upstream answered this recently. */

@@ -1,21 +1,63 @@
 import type { FastifyInstance } from 'fastify';
+import { GatewayPusher } from '../export/gateway-pusher.js';
+import { PushgatewayClient } from '../export/pushgateway.js';
+import { Fleet } from '../fleet/fleet.js';
+import { MergeIssueLog } from '../fleet/issue-log.js';
+import { TargetHealth } from '../fleet/targets-scrape.js';
 import { createLogger, type Logger } from '../logger.js';
 import { resolveDestination, type DestinationOptions } from '../otlp/destination.js';
 import { OtlpForwarder } from '../otlp/forwarder.js';
 import { OtlpPusher } from '../otlp/push.js';
+import type { TargetSpec } from '../targets/spec.js';
+import { TargetSet, type Target } from '../targets/target-set.js';
+import { fetchSanitized } from '../upstream/sanitized-body.js';
 import { Upstream, type UpstreamOptions } from '../upstream/upstream.js';
 import { buildApp } from './app.js';
+import type { ProxyContext } from './context.js';
+import { Poller } from './poller.js';
+import { collisionReporter } from './routes/metrics.js';
 import { SelfMetrics } from './self-metrics.js';
 
 export interface ProxyConfig {
   host: string;
   port: number;
+  /** Options every upstream shares; `url` is the upstream of single-upstream mode. */
   upstream: UpstreamOptions;
+  /** Fleet mode: many targets merged into one /metrics. */
+  fleet?: FleetConfig;
+  /** Poll mode: scrape on this schedule and serve the latest result from memory. */
+  poll?: { intervalMs: number; maxStalenessMs: number };
+  /** Concurrent client scrapes share one upstream fetch (default on). */
+  coalesce?: boolean;
+  pushgateway?: PushgatewayConfig;
   readyMaxAgeMs: number;
   logLevel?: string;
   /** Register process_* self-metrics (off in tests that start many proxies). */
   processMetrics?: boolean;
   otlp?: OtlpConfig;
+}
+
+export interface FleetConfig {
+  /** From repeated --upstream. */
+  static: TargetSpec[];
+  targetsFile?: string;
+  discover?: string;
+  discoverIntervalMs?: number;
+  dnsServer?: string;
+  /** The label naming each sample's target. */
+  label: string;
+  /** Fleet aggregates on, rated over this window. */
+  aggregateWindowMs?: number;
+}
+
+export interface PushgatewayConfig {
+  url: string;
+  job: string;
+  intervalMs: number;
+  timeoutMs: number;
+  deleteOnShutdown: boolean;
+  attempts?: number;
+  retryBaseMs?: number;
 }
 
 /** The OTLP side: a relay on POST /v1/metrics, a direct push, or both, to the same kind of destination. */
@@ -36,10 +78,15 @@ export interface OtlpConfig {
 
 export interface RunningProxy {
   app: FastifyInstance;
-  upstream: Upstream;
+  /** Single-upstream mode's upstream. */
+  upstream?: Upstream;
+  /** Fleet mode's targets. */
+  targets?: TargetSet;
   metrics: SelfMetrics;
   /** The direct OTLP push, when on. */
   pusher?: OtlpPusher;
+  gateway?: GatewayPusher;
+  poller?: Poller;
   /** http://host:port of the listening server. */
   url: string;
   /** Stop accepting, let in-flight scrapes finish, release upstream connections. */
@@ -49,53 +96,126 @@ export interface RunningProxy {
 /** Build and start the sanitizing proxy. */
 export async function startProxy(config: ProxyConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningProxy> {
   const otlp = config.otlp;
-  // Resolve both destinations first, so a bad flag stops the start before anything listens.
+  // Resolve every destination first, so a bad flag stops the start before anything listens.
   const forwardTo = otlp?.forwardUrl ? resolveDestination({ ...otlp.destination, url: otlp.forwardUrl }, '--otlp-forward-url') : undefined;
   const pushTo = otlp?.pushUrl ? resolveDestination({ ...otlp.destination, url: otlp.pushUrl }, '--otlp-push-url') : undefined;
-  const upstream = new Upstream(config.upstream);
+  const gatewayClient = config.pushgateway ? new PushgatewayClient({ url: config.pushgateway.url, timeoutMs: config.pushgateway.timeoutMs }) : undefined;
+
   const metrics = new SelfMetrics({ processMetrics: config.processMetrics });
+  const upstreamOptions: UpstreamOptions = {
+    ...config.upstream,
+    onFetch: () => metrics.upstreamFetches.inc(),
+    onFailure: (err) => metrics.upstreamErrors.inc({ kind: err.kind }),
+  };
+  const health = new TargetHealth(log);
+  const issues = new MergeIssueLog(log, metrics);
+
+  let upstream: Upstream | undefined;
+  let targets: TargetSet | undefined;
+  let fleet: Fleet | undefined;
+  let listTargets: () => Target[];
+  if (config.fleet) {
+    const f = config.fleet;
+    targets = new TargetSet({ static: f.static, targetsFile: f.targetsFile, discover: f.discover, discoverIntervalMs: f.discoverIntervalMs, dnsServer: f.dnsServer, upstream: upstreamOptions, log });
+    await targets.start();
+    fleet = new Fleet({ targets, label: f.label, aggregateWindowMs: f.aggregateWindowMs, log, metrics, health, issues });
+    listTargets = () => targets!.list();
+    targets.on('change', (_added: Target[], removed: Target[]) => {
+      for (const t of removed) health.forget(t.name);
+    });
+  } else {
+    upstream = new Upstream(upstreamOptions);
+    const single: Target[] = [{ name: upstream.target.url.host, upstream, source: 'static' }];
+    listTargets = () => single;
+  }
+
+  let poller: Poller | undefined;
+  if (config.poll) {
+    const timeoutMs = Math.min(config.upstream.timeoutMs, config.poll.intervalMs);
+    const onCollision = collisionReporter({ metrics, log });
+    const produce = fleet ? () => fleet!.scrape(timeoutMs).then((r) => r.snapshot) : () => fetchSanitized(upstream!, onCollision);
+    poller = new Poller(produce, config.poll.intervalMs, log, metrics);
+  }
+
   const forwarder =
     otlp && forwardTo
-      ? new OtlpForwarder({
-          destination: forwardTo,
-          maxQueueBytes: otlp.maxQueueBytes,
-          timeoutMs: otlp.timeoutMs,
-          retryBaseMs: otlp.retryBaseMs,
-          retryMaxMs: otlp.retryMaxMs,
-          log,
-          metrics,
-        })
+      ? new OtlpForwarder({ destination: forwardTo, maxQueueBytes: otlp.maxQueueBytes, timeoutMs: otlp.timeoutMs, retryBaseMs: otlp.retryBaseMs, retryMaxMs: otlp.retryMaxMs, log, metrics })
       : undefined;
   const relay = otlp && forwarder ? { forwarder, maxRequestBytes: otlp.maxRequestBytes } : undefined;
-  const app = await buildApp({ upstream, metrics, log, readyMaxAgeMs: config.readyMaxAgeMs, relay });
+  const ctx: ProxyContext = {
+    upstream,
+    fleet,
+    targets,
+    poll: poller ? { poller, maxStalenessMs: config.poll!.maxStalenessMs } : undefined,
+    coalesce: config.coalesce ?? true,
+    upstreamTimeoutMs: config.upstream.timeoutMs,
+    metrics,
+    log,
+    readyMaxAgeMs: config.readyMaxAgeMs,
+    relay,
+  };
+  const app = await buildApp(ctx);
   if (config.upstream.insecure) {
-    log.warn({ event: 'tls_verification_off', upstream: upstream.target.display }, 'upstream TLS certificates are NOT verified (--insecure)');
+    log.warn({ event: 'tls_verification_off' }, 'upstream TLS certificates are NOT verified (--insecure)');
   }
+  if (poller) await poller.start();
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info({ event: 'listening', url, upstream: upstream.target.display, timeoutMs: config.upstream.timeoutMs }, `sanitizing ${upstream.target.display} on ${url}/metrics`);
+  const mode = poller ? `, polled every ${config.poll!.intervalMs} ms` : '';
+  if (upstream) {
+    log.info({ event: 'listening', url, upstream: upstream.target.display, timeoutMs: config.upstream.timeoutMs, pollMs: config.poll?.intervalMs }, `sanitizing ${upstream.target.display} on ${url}/metrics${mode}`);
+  } else {
+    log.info({ event: 'listening', url, targets: targets!.size, label: config.fleet!.label, timeoutMs: config.upstream.timeoutMs, pollMs: config.poll?.intervalMs }, `merging ${targets!.size} target(s) on ${url}/metrics${mode}`);
+  }
   if (forwardTo) log.info({ event: 'otlp_relay', url: `${url}/v1/metrics`, destination: forwardTo.display }, `relaying OTLP from ${url}/v1/metrics to ${forwardTo.display}`);
-  const pusher = otlp && pushTo ? new OtlpPusher({ upstream, destination: pushTo, intervalMs: otlp.pushIntervalMs, timeoutMs: otlp.timeoutMs, log, metrics }) : undefined;
+  const pusher = otlp && pushTo ? new OtlpPusher({ targets: listTargets, destination: pushTo, intervalMs: otlp.pushIntervalMs, timeoutMs: otlp.timeoutMs, log, metrics }) : undefined;
   if (pusher && pushTo) {
     log.info({ event: 'otlp_push', destination: pushTo.display, intervalMs: otlp!.pushIntervalMs }, `pushing OTLP to ${pushTo.display} every ${otlp!.pushIntervalMs} ms`);
     pusher.start();
+  }
+  let gateway: GatewayPusher | undefined;
+  if (gatewayClient) {
+    const g = config.pushgateway!;
+    gateway = new GatewayPusher({
+      client: gatewayClient,
+      job: g.job,
+      targets: listTargets,
+      intervalMs: g.intervalMs,
+      scrapeTimeoutMs: Math.min(config.upstream.timeoutMs, g.intervalMs),
+      deleteOnShutdown: g.deleteOnShutdown,
+      attempts: g.attempts,
+      retryBaseMs: g.retryBaseMs,
+      log,
+      metrics,
+      health,
+      issues,
+    });
+    targets?.on('change', (_added: Target[], removed: Target[]) => {
+      for (const t of removed) void gateway!.forget(t.name);
+    });
+    log.info({ event: 'pushgateway_push', pushgateway: gatewayClient.target.display, job: g.job, intervalMs: g.intervalMs }, `pushing to the Pushgateway ${gatewayClient.target.display} every ${g.intervalMs} ms as job "${g.job}"`);
+    gateway.start();
   }
   let closing: Promise<void> | undefined;
   return {
     app,
     upstream,
+    targets,
     metrics,
     pusher,
+    gateway,
+    poller,
     url,
     close() {
       closing ??= (async () => {
-        await pusher?.close();
+        await Promise.all([pusher?.close(), gateway?.close(), poller?.close()]);
         await app.close();
         await forwarder?.close(otlp!.timeoutMs);
-        await upstream.close();
+        await upstream?.close();
+        await targets?.close();
       })();
       return closing;
     },

@@ -30,6 +30,15 @@ export class SelfMetrics {
   readonly otlpQueueBytes: Gauge;
   readonly otlpQueueBatches: Gauge;
   readonly otlpPushes: Counter<'outcome'>;
+  readonly upstreamFetches: Counter;
+  readonly coalescedScrapes: Counter;
+  readonly targets: Gauge<'state'>;
+  readonly mergeIssues: Counter<'kind'>;
+  readonly pollAge: Gauge;
+  readonly polls: Counter<'outcome'>;
+  readonly gatewayPushes: Counter<'outcome'>;
+  /** When the latest poll's data was scraped (ms); 0 before the first. */
+  pollTimeMs = 0;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -131,6 +140,50 @@ export class SelfMetrics {
     this.otlpPushes = new Counter({
       name: `${p}otlp_pushes_total`,
       help: 'Direct OTLP pushes by outcome (ok, scrape_error, export_error).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.upstreamFetches = new Counter({
+      name: `${p}upstream_fetches_total`,
+      help: 'Requests sent to upstreams (every target, every path: client scrapes, polls, pushes, probes).',
+      registers,
+    });
+    this.coalescedScrapes = new Counter({
+      name: `${p}coalesced_scrapes_total`,
+      help: 'Client scrapes of /metrics answered by joining a fetch already in flight instead of making their own.',
+      registers,
+    });
+    this.targets = new Gauge({
+      name: `${p}targets`,
+      help: 'Targets by the state of their last scrape (up, down).',
+      labelNames: ['state'],
+      registers,
+    });
+    this.mergeIssues = new Counter({
+      name: `${p}merge_issues_total`,
+      help: 'Decisions of the fleet merge, by kind (label_renamed, type_conflict, name_collision), counted per scrape.',
+      labelNames: ['kind'],
+      registers,
+    });
+    for (const kind of ['label_renamed', 'type_conflict', 'name_collision']) this.mergeIssues.inc({ kind }, 0);
+    const self = this;
+    this.pollAge = new Gauge({
+      name: `${p}poll_age_seconds`,
+      help: 'Age of the data /metrics serves in poll mode (--poll-interval); absent before the first successful poll.',
+      registers,
+      collect() {
+        if (self.pollTimeMs > 0) this.set((Date.now() - self.pollTimeMs) / 1000);
+      },
+    });
+    this.polls = new Counter({
+      name: `${p}polls_total`,
+      help: 'Polls in poll mode by outcome (ok, error).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.gatewayPushes = new Counter({
+      name: `${p}pushgateway_pushes_total`,
+      help: 'Pushes of one group to the Pushgateway by outcome (ok, error, scrape_error), retries not counted.',
       labelNames: ['outcome'],
       registers,
     });

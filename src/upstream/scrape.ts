@@ -18,10 +18,10 @@ export interface Scrape {
  * chunk by chunk and never held as text. Failures are UpstreamErrors, recorded
  * on the upstream like the proxy's own scrapes.
  */
-export async function scrapeFamilies(upstream: Upstream, accept = CLASSIC_ACCEPT): Promise<Scrape> {
+export async function scrapeFamilies(upstream: Upstream, accept = CLASSIC_ACCEPT, timeoutMs?: number): Promise<Scrape> {
   let res;
   try {
-    res = await upstream.open(accept);
+    res = await upstream.open(accept, timeoutMs);
   } catch (err) {
     upstream.recordFailure(err as UpstreamError);
     throw err;
@@ -47,4 +47,20 @@ export async function scrapeFamilies(upstream: Upstream, accept = CLASSIC_ACCEPT
   }
   upstream.recordSuccess();
   return { families, format, timeMs };
+}
+
+const inFlight = new WeakMap<Upstream, Promise<Scrape>>();
+
+/**
+ * scrapeFamilies in the classic format, shared: callers that ask while a scrape
+ * of the same upstream is in flight get its result instead of a fetch of their
+ * own (the merged /metrics, the pushes and /ready all land on one fetch).
+ */
+export function sharedScrape(upstream: Upstream, timeoutMs?: number): Promise<Scrape> {
+  let p = inFlight.get(upstream);
+  if (!p) {
+    p = scrapeFamilies(upstream, CLASSIC_ACCEPT, timeoutMs).finally(() => inFlight.delete(upstream));
+    inFlight.set(upstream, p);
+  }
+  return p;
 }

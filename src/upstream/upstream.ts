@@ -16,6 +16,10 @@ export interface UpstreamOptions {
   insecure?: boolean;
   /** Ask the upstream for gzip. */
   gzip?: boolean;
+  /** Told of every request sent (the self-metric that shows coalescing at work). */
+  onFetch?: () => void;
+  /** Told of every failed fetch, whoever made it. */
+  onFailure?: (err: UpstreamError) => void;
 }
 
 /** One upstream /metrics endpoint: how to reach it and how it has been answering. */
@@ -35,6 +39,7 @@ export class Upstream {
 
   /** Start a scrape (the deadline is the configured timeout unless a shorter one is given); `cancel` aborts it while the headers are awaited (the client left). */
   open(accept?: string, timeoutMs = this.options.timeoutMs, cancel?: Cancellation): Promise<UpstreamResponse> {
+    this.options.onFetch?.();
     return fetchUpstream({
       cancel,
       target: this.target,
@@ -53,6 +58,7 @@ export class Upstream {
 
   recordFailure(err: UpstreamError): void {
     this.lastError = err;
+    this.options.onFailure?.(err);
   }
 
   /**

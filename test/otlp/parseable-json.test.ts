@@ -1,5 +1,5 @@
 import t from 'tap';
-import { backoffDelay } from '../../src/otlp/forwarder.js';
+import { backoffDelay } from '../../src/backoff.js';
 import { encodeForParseable } from '../../src/otlp/parseable-json.js';
 import { decodeJson } from '../../src/otlp/proto.js';
 import { metricsDataRows, parseExactJson } from '../helpers/parseable.js';

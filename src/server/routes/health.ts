@@ -1,28 +1,44 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ProxyContext } from '../context.js';
+
+const text = (reply: FastifyReply, code: number, body: string) => reply.code(code).type('text/plain; charset=utf-8').send(`${body}\n`);
 
 export function healthRoutes(app: FastifyInstance, ctx: ProxyContext): void {
   // Liveness: the process serves HTTP. Never touches the upstream, so a slow
   // vLLM cannot get the proxy restarted.
-  app.get('/health', async (_request, reply) => reply.type('text/plain; charset=utf-8').send('ok\n'));
+  app.get('/health', async (_request, reply) => text(reply, 200, 'ok'));
 
-  // Readiness: the upstream answered within the timeout recently. A recent
-  // client scrape counts; otherwise one probe is made (shared by concurrent
-  // callers).
+  // Readiness: /metrics would serve upstream data now. A recent success counts;
+  // otherwise one probe is made (shared by concurrent callers).
   app.get('/ready', async (_request, reply) => {
-    const { upstream, readyMaxAgeMs } = ctx;
-    const age = Date.now() - upstream.lastSuccessAt;
-    if (upstream.lastSuccessAt > 0 && age <= readyMaxAgeMs) {
-      return reply.type('text/plain; charset=utf-8').send(`ready: upstream answered ${(age / 1000).toFixed(1)}s ago\n`);
+    if (ctx.poll) {
+      const age = ctx.poll.poller.age();
+      if (age !== undefined && age <= ctx.poll.maxStalenessMs) return text(reply, 200, `ready: data polled ${(age / 1000).toFixed(1)}s ago`);
+      const why = ctx.poll.poller.lastError?.message ?? 'no poll has succeeded yet';
+      return text(reply, 503, `not ready: ${age === undefined ? why : `data is ${(age / 1000).toFixed(1)}s old: ${why}`}`);
     }
+    if (ctx.fleet) {
+      const targets = ctx.targets!.list();
+      if (targets.length === 0) return text(reply, 503, 'not ready: no targets');
+      const now = Date.now();
+      const fresh = targets.filter((t) => t.upstream.lastSuccessAt > 0 && now - t.upstream.lastSuccessAt <= ctx.readyMaxAgeMs).length;
+      if (fresh > 0) return text(reply, 200, `ready: ${fresh} of ${targets.length} targets answered recently`);
+      const { outcomes } = await ctx.fleet.scrape(ctx.upstreamTimeoutMs);
+      const up = outcomes.filter((o) => !o.error).length;
+      if (up > 0) return text(reply, 200, `ready: ${up} of ${outcomes.length} targets answered`);
+      return text(reply, 503, `not ready: no target answered (${outcomes[0]?.error?.message ?? 'no targets'})`);
+    }
+    const upstream = ctx.upstream!;
+    const age = Date.now() - upstream.lastSuccessAt;
+    if (upstream.lastSuccessAt > 0 && age <= ctx.readyMaxAgeMs) return text(reply, 200, `ready: upstream answered ${(age / 1000).toFixed(1)}s ago`);
     try {
       await upstream.probe();
       ctx.metrics.upstreamUp.set(1);
       ctx.metrics.lastSuccess.set(Date.now() / 1000);
-      return reply.type('text/plain; charset=utf-8').send('ready: upstream answered\n');
+      return text(reply, 200, 'ready: upstream answered');
     } catch (err) {
       ctx.metrics.upstreamUp.set(0);
-      return reply.code(503).type('text/plain; charset=utf-8').send(`not ready: ${(err as Error).message}\n`);
+      return text(reply, 503, `not ready: ${(err as Error).message}`);
     }
   });
 

@@ -11,6 +11,8 @@ import { Cancellation, type UpstreamResponse } from '../../upstream/fetch.js';
 import type { ProxyContext } from '../context.js';
 import { isClosing } from '../fastify.js';
 import { GcPacer } from '../gc-pacer.js';
+import type { Upstream } from '../../upstream/upstream.js';
+import { fleetHandler, polledHandler } from './snapshot-metrics.js';
 
 type Outcome = 'ok' | 'error' | 'client_abort';
 
@@ -40,21 +42,33 @@ export function acceptsGzip(header: string | string[] | undefined): boolean {
   return false;
 }
 
-export function metricsRoute(app: FastifyInstance, ctx: ProxyContext): void {
-  const { upstream, metrics, log } = ctx;
+/** Counts every collision, logs each name once. */
+export function collisionReporter(ctx: Pick<ProxyContext, 'metrics' | 'log'>): (c: Collision) => void {
   const reported = new Set<string>();
+  return (c) => {
+    ctx.metrics.collisions.inc();
+    if (reported.has(c.original) || reported.size >= MAX_REPORTED) return;
+    reported.add(c.original);
+    ctx.log.warn({ event: 'name_collision', name: c.original, sanitized: c.sanitized, kept: c.kept }, `dropping "${c.original}": its sanitized name "${c.sanitized}" is already used by "${c.kept}"`);
+  };
+}
+
+export function metricsRoute(app: FastifyInstance, ctx: ProxyContext): void {
+  if (ctx.poll) app.get('/metrics', polledHandler(ctx, ctx.poll.poller, ctx.poll.maxStalenessMs));
+  else if (ctx.fleet) app.get('/metrics', fleetHandler(ctx));
+  else streamRoute(app, ctx, ctx.upstream!);
+}
+
+/** One upstream, relayed through the sanitizer as it arrives. */
+function streamRoute(app: FastifyInstance, ctx: ProxyContext, upstream: Upstream): void {
+  const { metrics, log } = ctx;
   const pacer = new GcPacer(GC_EVERY_BYTES);
   const onInput = (bytes: number) => pacer.add(bytes);
   // Label children bound once: prom-client hashes a label object on every call otherwise.
   const outcome = (o: Outcome) => ({ scrapes: metrics.scrapes.labels(o), duration: metrics.scrapeDuration.labels(o) });
   const byOutcome = { ok: outcome('ok'), error: outcome('error'), client_abort: outcome('client_abort') };
 
-  const onCollision = (c: Collision) => {
-    metrics.collisions.inc();
-    if (reported.has(c.original) || reported.size >= MAX_REPORTED) return;
-    reported.add(c.original);
-    log.warn({ event: 'name_collision', name: c.original, sanitized: c.sanitized, kept: c.kept }, `dropping "${c.original}": its sanitized name "${c.sanitized}" is already used by "${c.kept}"`);
-  };
+  const onCollision = collisionReporter(ctx);
 
   app.get('/metrics', async (request, reply) => {
     const started = process.hrtime.bigint();
@@ -79,7 +93,6 @@ export function metricsRoute(app: FastifyInstance, ctx: ProxyContext): void {
       } else if (err) {
         upstream.recordFailure(err);
         metrics.upstreamUp.set(0);
-        metrics.upstreamErrors.inc({ kind: err.kind });
         log.warn({ event: 'scrape_failed', kind: err.kind, code: err.code, upstream: upstream.target.display, ms: Math.round(seconds() * 1000) }, err.message);
       } else {
         log.info({ event: 'client_abort', upstream: upstream.target.display, ms: Math.round(seconds() * 1000) }, 'client went away; upstream request aborted');

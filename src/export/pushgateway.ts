@@ -1,0 +1,93 @@
+/**
+ * A Prometheus Pushgateway client: PUT and DELETE of one group, named by its
+ * grouping key. PUT replaces the whole group, so a series that vanished
+ * upstream vanishes from the gateway on the next push.
+ */
+import { request, type Dispatcher } from 'undici';
+import { parseUpstream, type UpstreamTarget } from '../upstream/target.js';
+import { formatDuration } from '../units.js';
+
+export class GatewayError extends Error {
+  readonly code = 'VMP_PUSHGATEWAY';
+  constructor(
+    message: string,
+    /** The HTTP status, or 0 when the gateway was not reached. */
+    readonly status: number,
+  ) {
+    super(message);
+  }
+
+  /** Worth another try: the gateway was not reached, was busy, or failed itself. */
+  get retriable(): boolean {
+    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
+  }
+}
+
+export type GroupingKey = Array<[string, string]>;
+
+/**
+ * `/metrics/job/<job>/<label>/<value>...`. A value with a `/` (or an empty one)
+ * is sent base64url-encoded (`label@base64/...`), as the Pushgateway documents.
+ */
+export function groupPath(key: GroupingKey): string {
+  return key
+    .map(([name, value]) => {
+      if (value === '') return `/${name}@base64/=`;
+      if (value.includes('/')) return `/${name}@base64/${Buffer.from(value).toString('base64url')}`;
+      return `/${name}/${encodeURIComponent(value)}`;
+    })
+    .join('');
+}
+
+export interface PushgatewayClientOptions {
+  /** The gateway's base URL (http://pushgateway:9091), credentials allowed in it. */
+  url: string;
+  timeoutMs: number;
+  dispatcher?: Dispatcher;
+}
+
+export class PushgatewayClient {
+  readonly target: UpstreamTarget;
+  private readonly base: string;
+
+  constructor(private readonly options: PushgatewayClientOptions) {
+    this.target = parseUpstream(options.url, undefined, '--push-url');
+    this.base = this.target.url.href.replace(/\/+$/, '');
+  }
+
+  /** Replace the group with `body` (Prometheus text). */
+  put(key: GroupingKey, body: string | Buffer): Promise<void> {
+    return this.send('PUT', key, body);
+  }
+
+  delete(key: GroupingKey): Promise<void> {
+    return this.send('DELETE', key);
+  }
+
+  private async send(method: 'PUT' | 'DELETE', key: GroupingKey, body?: string | Buffer): Promise<void> {
+    const headers: Record<string, string> = { 'user-agent': 'vllm-metrics-proxy' };
+    if (body !== undefined) headers['content-type'] = 'text/plain; version=0.0.4; charset=utf-8';
+    if (this.target.authorization) headers.authorization = this.target.authorization;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(`${this.base}/metrics${groupPath(key)}`, {
+        method,
+        headers,
+        body,
+        dispatcher: this.options.dispatcher,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+      const timedOut = e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT';
+      const why = timedOut ? `no answer within ${formatDuration(this.options.timeoutMs)}` : `${e.code ?? e.cause?.code ?? ''} ${e.message}`.trim();
+      throw new GatewayError(`Pushgateway ${this.target.display} unreachable: ${why}`, 0);
+    }
+    // The gateway explains a refusal in its body ("pushed metrics are invalid or inconsistent ..."): surface it.
+    const text = (await res.body.text()).trim().slice(0, 1_000);
+    if (res.statusCode >= 200 && res.statusCode < 300) return;
+    throw new GatewayError(`Pushgateway answered HTTP ${res.statusCode} to ${method} ${groupPath(key)}${text ? `: ${text}` : ''}`, res.statusCode);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Families back to Prometheus text (0.0.4), the format every scraper reads.
+ * Pure; used where families are built or merged rather than relayed byte for
+ * byte (the fleet's merged /metrics, Pushgateway bodies, prom files).
+ */
+import { sanitizeName } from './sanitizer.js';
+import { type Labels, type MetricFamily, type MetricType } from './model.js';
+
+/** The classic format's spelling of each type (it has no info, stateset or gauge histogram). */
+const CLASSIC_TYPE: Record<MetricType, string> = {
+  counter: 'counter',
+  gauge: 'gauge',
+  histogram: 'histogram',
+  summary: 'summary',
+  gaugehistogram: 'untyped',
+  info: 'gauge',
+  stateset: 'gauge',
+  unknown: 'untyped',
+};
+
+export function formatValue(v: number): string {
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  if (Number.isNaN(v)) return 'NaN';
+  return String(v);
+}
+
+const escapeLabelValue = (v: string) => (/[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v);
+const escapeHelp = (v: string) => (/[\\\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n') : v);
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Label names outside the legacy charset (Prometheus 3 quoted ones) get the metric names' rewrite. */
+export function legacyLabelName(name: string): string {
+  if (LABEL_NAME.test(name)) return name;
+  const s = sanitizeName(name).replace(/:/g, '_');
+  return s;
+}
+
+export function renderLabels(labels: Labels): string {
+  let out = '';
+  for (const k in labels) out += `${out ? ',' : ''}${legacyLabelName(k)}="${escapeLabelValue(labels[k]!)}"`;
+  return out ? `{${out}}` : '';
+}
+
+/** Append one family's text to `out`, metadata first; a family with no samples still declares itself. */
+export function renderFamily(f: MetricFamily, out: string[]): void {
+  if (f.help !== undefined) out.push(`# HELP ${f.name} ${escapeHelp(f.help)}\n`);
+  out.push(`# TYPE ${f.name} ${CLASSIC_TYPE[f.type]}\n`);
+  for (const s of f.samples) {
+    const ts = s.timestampMs === undefined ? '' : ` ${Math.round(s.timestampMs)}`;
+    out.push(`${s.name}${renderLabels(s.labels)} ${formatValue(s.value)}${ts}\n`);
+  }
+}
+
+export function renderText(families: Iterable<MetricFamily>): string {
+  const out: string[] = [];
+  for (const f of families) renderFamily(f, out);
+  return out.join('');
+}
+
+/**
+ * An OpenMetrics-shaped family in the classic shape: a counter is named by its
+ * `_total` series, and `_created`/`_info` series become gauge families of their
+ * own, as prometheus_client renders them in the classic format. Families parsed
+ * from classic text come back unchanged.
+ */
+export function toClassicFamilies(f: MetricFamily): MetricFamily[] {
+  const created = (prefix: string) => f.samples.filter((s) => s.name === `${prefix}_created`);
+  switch (f.type) {
+    case 'counter': {
+      if (f.samples.every((s) => s.name === f.name)) return [f];
+      const total = f.samples.filter((s) => s.name !== `${f.name}_created`);
+      const name = total[0]?.name ?? `${f.name}_total`;
+      return withCreated({ ...f, name, samples: total }, created(f.name), f);
+    }
+    case 'histogram':
+    case 'summary': {
+      const made = created(f.name);
+      if (made.length === 0) return [f];
+      return withCreated({ ...f, samples: f.samples.filter((s) => s.name !== `${f.name}_created`) }, made, f);
+    }
+    case 'info':
+      if (f.samples.every((s) => s.name === f.name)) return [{ ...f, type: 'gauge' }];
+      return [{ ...f, name: `${f.name}_info`, type: 'gauge' }];
+    default:
+      return [f];
+  }
+}
+
+function withCreated(main: MetricFamily, created: MetricFamily['samples'], f: MetricFamily): MetricFamily[] {
+  if (created.length === 0) return [main];
+  return [main, { name: `${f.name}_created`, type: 'gauge', help: f.help, samples: created }];
+}
