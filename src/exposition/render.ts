@@ -32,8 +32,7 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** Label names outside the legacy charset (Prometheus 3 quoted ones) get the metric names' rewrite. */
 export function legacyLabelName(name: string): string {
   if (LABEL_NAME.test(name)) return name;
-  const s = sanitizeName(name).replace(/:/g, '_');
-  return s;
+  return sanitizeName(name).replace(/:/g, '_');
 }
 
 export function renderLabels(labels: Labels): string {
@@ -42,13 +41,18 @@ export function renderLabels(labels: Labels): string {
   return out ? `{${out}}` : '';
 }
 
-/** Append one family's text to `out`, metadata first; a family with no samples still declares itself. */
+/**
+ * Append one family's text to `out`, metadata first; a family with no samples
+ * still declares itself. Names are sanitized (a no-op for legal ones), so the
+ * output is legal whatever the input spelled.
+ */
 export function renderFamily(f: MetricFamily, out: string[]): void {
-  if (f.help !== undefined) out.push(`# HELP ${f.name} ${escapeHelp(f.help)}\n`);
-  out.push(`# TYPE ${f.name} ${CLASSIC_TYPE[f.type]}\n`);
+  const name = sanitizeName(f.name);
+  if (f.help !== undefined) out.push(`# HELP ${name} ${escapeHelp(f.help)}\n`);
+  out.push(`# TYPE ${name} ${CLASSIC_TYPE[f.type]}\n`);
   for (const s of f.samples) {
     const ts = s.timestampMs === undefined ? '' : ` ${Math.round(s.timestampMs)}`;
-    out.push(`${s.name}${renderLabels(s.labels)} ${formatValue(s.value)}${ts}\n`);
+    out.push(`${sanitizeName(s.name)}${renderLabels(s.labels)} ${formatValue(s.value)}${ts}\n`);
   }
 }
 

@@ -23,6 +23,8 @@ export interface ScrapeJob {
   /** host:port */
   target: string;
   path?: string;
+  /** Keep the target's own `instance`/`job` labels (federation, a merging proxy). */
+  honorLabels?: boolean;
 }
 
 export interface RunningPrometheus {
@@ -40,7 +42,7 @@ export async function startPrometheus(jobs: ScrapeJob[]): Promise<RunningPrometh
     '  scrape_interval: 1s',
     '  scrape_timeout: 1s',
     'scrape_configs:',
-    ...jobs.flatMap((j) => [`  - job_name: ${j.job}`, `    metrics_path: ${j.path ?? '/metrics'}`, '    static_configs:', `      - targets: ['${j.target}']`]),
+    ...jobs.flatMap((j) => [`  - job_name: ${j.job}`, `    metrics_path: ${j.path ?? '/metrics'}`, '    static_configs:', `      - targets: ['${j.target}']`, ...(j.honorLabels ? ['    honor_labels: true'] : [])]),
   ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), config);
   const port = await freePort();
