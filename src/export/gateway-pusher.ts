@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { backoffDelay } from '../backoff.js';
 import { renderText } from '../exposition/render.js';
 import type { MergeIssueLog } from '../fleet/issue-log.js';
-import { mergeTargets } from '../fleet/merge.js';
+import { mergeTargets, moveReservedLabels } from '../fleet/merge.js';
 import { scrapeTarget, targetMeta, type TargetHealth } from '../fleet/targets-scrape.js';
 import type { Logger } from '../logger.js';
 import type { SelfMetrics } from '../server/self-metrics.js';
@@ -32,6 +32,8 @@ export interface GatewayPushOptions {
   health: TargetHealth;
   issues: MergeIssueLog;
 }
+
+const GROUPING_LABELS = ['job', 'instance'] as const;
 
 export class GatewayPusher {
   private readonly o: GatewayPushOptions;
@@ -76,6 +78,8 @@ export class GatewayPusher {
     health.observe(outcome);
     const merged = outcome.families ? mergeTargets([{ target: t.name, families: outcome.families }], undefined) : undefined;
     for (const issue of merged?.issues ?? []) issues.report(issue);
+    // The gateway overwrites these with the grouping key without a word: keep the target's own values visible.
+    if (merged) moveReservedLabels(merged.families, GROUPING_LABELS);
     const body = renderText([...targetMeta([outcome], undefined), ...(merged?.families ?? [])]);
     const key = this.groupOf(t.name);
     try {

@@ -33,13 +33,27 @@ export interface MergeResult {
 export function addTargetLabel(labels: Labels, label: string, value: string): { labels: Labels; movedTo?: string } {
   const out = newLabels();
   out[label] = value;
-  let movedTo: string | undefined;
-  if (label in labels) {
-    movedTo = `exported_${label}`;
-    while (movedTo in labels) movedTo = `exported_${movedTo}`;
-  }
+  const movedTo = label in labels ? exportedName(labels, label) : undefined;
   for (const k in labels) out[k === label ? movedTo! : k] = labels[k]!;
   return { labels: out, movedTo };
+}
+
+function exportedName(labels: Labels, label: string): string {
+  let name = `exported_${label}`;
+  while (name in labels) name = `exported_${name}`;
+  return name;
+}
+
+/** The same rule for labels a receiver will set (a Pushgateway's grouping labels): moved out of the way. */
+export function moveReservedLabels(families: MetricFamily[], reserved: readonly string[]): void {
+  for (const f of families) {
+    for (const s of f.samples) {
+      if (!reserved.some((r) => r in s.labels)) continue;
+      const out = newLabels();
+      for (const k in s.labels) out[reserved.includes(k) ? exportedName(s.labels, k) : k] = s.labels[k]!;
+      s.labels = out;
+    }
+  }
 }
 
 /**

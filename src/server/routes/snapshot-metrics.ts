@@ -30,7 +30,13 @@ export function fleetHandler(ctx: ProxyContext) {
   const timeoutMs = ctx.upstreamTimeoutMs;
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const started = process.hrtime.bigint();
-    const { snapshot } = await fleet.scrape(scrapeTimeout(timeoutMs, request.headers['x-prometheus-scrape-timeout-seconds']));
+    ctx.metrics.inFlight.inc();
+    let snapshot: ExpositionSnapshot;
+    try {
+      ({ snapshot } = await fleet.scrape(scrapeTimeout(timeoutMs, request.headers['x-prometheus-scrape-timeout-seconds'])));
+    } finally {
+      ctx.metrics.inFlight.dec();
+    }
     count(ctx, 'ok', started);
     return sendSnapshot(request, reply, snapshot);
   };

@@ -1,0 +1,47 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { request } from 'undici';
+import { freePort } from './prometheus.js';
+import { eventually } from './wait.js';
+
+export interface RunningPushgateway {
+  url: string;
+  /** Its /metrics, as a scraper sees it. */
+  metrics(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Debian's packaging names the binary prometheus-pushgateway; upstream tarballs name it pushgateway. */
+const BINARY = process.env.PUSHGATEWAY_BIN ?? 'prometheus-pushgateway';
+
+/** A real Prometheus Pushgateway on a free loopback port, in memory (no persistence file). */
+export async function startPushgateway(): Promise<RunningPushgateway> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn(BINARY, [`--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = once(child, 'exit');
+  const close = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  const metrics = async () => {
+    const res = await request(`${url}/metrics`);
+    return res.body.text();
+  };
+  try {
+    await eventually('the Pushgateway to be ready', async () => {
+      if (child.exitCode !== null) throw new Error(`pushgateway exited: ${stderr}`);
+      const res = await request(`${url}/-/ready`);
+      await res.body.dump();
+      return res.statusCode === 200 ? true : undefined;
+    });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { url, metrics, close };
+}
