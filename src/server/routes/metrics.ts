@@ -5,9 +5,8 @@ import { createGzip } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import type { UpstreamError } from '../../errors.js';
 import { SanitizingWriter } from '../../exposition/sanitize-stream.js';
-import { DirectRelay } from '../../upstream/relay.js';
+import { SharedRelay } from '../../upstream/shared-relay.js';
 import type { Collision } from '../../exposition/sanitizer.js';
-import { Cancellation, type UpstreamResponse } from '../../upstream/fetch.js';
 import type { ProxyContext } from '../context.js';
 import { isClosing } from '../fastify.js';
 import { GcPacer } from '../gc-pacer.js';
@@ -21,6 +20,11 @@ const DEFAULT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 const MAX_REPORTED = 10_000;
 /** Relayed bytes between young-generation collections (measured in bench/README.md). */
 const GC_EVERY_BYTES = 8 * 1024 * 1024;
+/**
+ * A scrape arriving while a fetch is in flight joins it if the output so far is
+ * under this size (it is replayed to the newcomer); most expositions are far smaller.
+ */
+const JOIN_WINDOW_BYTES = 8 * 1024 * 1024;
 
 /** Prometheus tells how long it will wait; stop upstream work before it gives up. */
 export function scrapeTimeout(configured: number, header: string | string[] | undefined): number {
@@ -59,7 +63,7 @@ export function metricsRoute(app: FastifyInstance, ctx: ProxyContext): void {
   else streamRoute(app, ctx, ctx.upstream!);
 }
 
-/** One upstream, relayed through the sanitizer as it arrives. */
+/** One upstream, relayed through the sanitizer as it arrives; concurrent scrapes share a fetch. */
 function streamRoute(app: FastifyInstance, ctx: ProxyContext, upstream: Upstream): void {
   const { metrics, log } = ctx;
   const pacer = new GcPacer(GC_EVERY_BYTES);
@@ -67,97 +71,86 @@ function streamRoute(app: FastifyInstance, ctx: ProxyContext, upstream: Upstream
   // Label children bound once: prom-client hashes a label object on every call otherwise.
   const outcome = (o: Outcome) => ({ scrapes: metrics.scrapes.labels(o), duration: metrics.scrapeDuration.labels(o) });
   const byOutcome = { ok: outcome('ok'), error: outcome('error'), client_abort: outcome('client_abort') };
-
   const onCollision = collisionReporter(ctx);
+  /** The fetch in flight per Accept header, while it still takes clients. */
+  const inFlight = new Map<string, SharedRelay>();
+
+  const newFetch = (key: string, accept: string | undefined, timeoutMs: number): SharedRelay => {
+    const started = performance.now();
+    const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision, onInput });
+    const relay: SharedRelay = new SharedRelay({
+      open: (cancel) => upstream.open(accept, timeoutMs, cancel),
+      writer,
+      joinWindowBytes: JOIN_WINDOW_BYTES,
+      // Once per fetch, however many clients shared it.
+      onSettled: (o) => {
+        if (inFlight.get(key) === relay) inFlight.delete(key);
+        metrics.upstreamBytes.inc(writer.bytes);
+        if (o.kind === 'ok') {
+          metrics.droppedLines.inc(writer.sanitizer.droppedLines);
+          metrics.renamedNames.set(writer.sanitizer.renamedNames);
+          upstream.recordSuccess();
+          metrics.upstreamUp.set(1);
+          metrics.lastSuccess.set(Date.now() / 1000);
+        } else if (o.kind === 'error') {
+          const err = o.error;
+          upstream.recordFailure(err);
+          metrics.upstreamUp.set(0);
+          log.warn({ event: 'scrape_failed', kind: err.kind, code: err.code, upstream: upstream.target.display, ms: Math.round(performance.now() - started) }, err.message);
+        }
+      },
+    });
+    if (ctx.coalesce) inFlight.set(key, relay);
+    return relay;
+  };
 
   app.get('/metrics', async (request, reply) => {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     metrics.inFlight.inc();
+    let clientGone = false;
     let finished = false;
-    const clientLeft = () => {
-      finish('client_abort');
-      reply.hijack(); // nothing to answer, and nobody to answer it to
-      return reply;
-    };
-    const finish = (outcome: Outcome, err?: UpstreamError) => {
+    const finish = (err?: Error) => {
       if (finished) return;
       finished = true;
+      const o: Outcome = !err ? 'ok' : clientGone ? 'client_abort' : 'error';
       metrics.inFlight.dec();
-      byOutcome[outcome].scrapes.inc();
-      byOutcome[outcome].duration.observe(seconds());
-      if (outcome === 'ok') {
-        upstream.recordSuccess();
-        metrics.upstreamUp.set(1);
-        metrics.lastSuccess.set(Date.now() / 1000);
-      } else if (err) {
-        upstream.recordFailure(err);
-        metrics.upstreamUp.set(0);
-        log.warn({ event: 'scrape_failed', kind: err.kind, code: err.code, upstream: upstream.target.display, ms: Math.round(seconds() * 1000) }, err.message);
-      } else {
-        log.info({ event: 'client_abort', upstream: upstream.target.display, ms: Math.round(seconds() * 1000) }, 'client went away; upstream request aborted');
-      }
+      byOutcome[o].scrapes.inc();
+      byOutcome[o].duration.observe(seconds());
+      if (o === 'client_abort') log.info({ event: 'client_abort', upstream: upstream.target.display, ms: Math.round(seconds() * 1000) }, 'client went away before the end of the answer');
+      if (o === 'ok' && isClosing(app)) setImmediate(() => app.server.closeIdleConnections());
     };
 
+    const accept = request.headers.accept;
+    const key = accept ?? '';
+    let relay = ctx.coalesce ? inFlight.get(key) : undefined;
+    if (relay?.joinable) metrics.coalescedScrapes.inc();
+    else relay = newFetch(key, accept, scrapeTimeout(upstream.options.timeoutMs, request.headers['x-prometheus-scrape-timeout-seconds']));
+    const sub = relay.join(finish);
+
     // Listen from the start: a client can leave while the upstream is still
-    // answering, and then nothing is sent and nothing counts as an upstream error.
-    let clientGone = false;
-    const leaving = new Cancellation();
-    let onClientGone = () => leaving.cancel();
+    // answering; the fetch is aborted when nobody else shares it.
     reply.raw.once('close', () => {
       if (reply.raw.writableFinished) return;
       clientGone = true;
-      onClientGone();
+      sub.leave();
     });
 
-    const timeout = scrapeTimeout(upstream.options.timeoutMs, request.headers['x-prometheus-scrape-timeout-seconds']);
-    let res: UpstreamResponse;
     try {
-      res = await upstream.open(request.headers.accept, timeout, leaving);
+      await sub.ready;
     } catch (err) {
-      if (clientGone) return clientLeft();
-      finish('error', err as UpstreamError);
-      return reply.code((err as UpstreamError).statusCode).type('text/plain; charset=utf-8').send(`${(err as Error).message}\n`);
+      if (clientGone) return reply.hijack();
+      const e = err as UpstreamError;
+      return reply.code(e.statusCode).type('text/plain; charset=utf-8').send(`${e.message}\n`);
     }
-
-    if (clientGone) {
-      res.abort();
-      return clientLeft();
-    }
-    const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision, onInput });
-    const relay = new DirectRelay(res.body, writer, (err) => {
-      metrics.upstreamBytes.inc(writer.bytes);
-      if (!err) {
-        metrics.droppedLines.inc(writer.sanitizer.droppedLines);
-        metrics.renamedNames.set(writer.sanitizer.renamedNames);
-        finish('ok');
-        if (isClosing(app)) setImmediate(() => app.server.closeIdleConnections());
-      } else if (clientGone) {
-        finish('client_abort');
-      } else {
-        finish('error', res.mapError(err));
-      }
-    });
-    onClientGone = () => {
-      res.abort();
-      relay.destroy();
-    };
-
-    try {
-      await relay.started;
-    } catch (err) {
-      if (clientGone) return reply;
-      const mapped = res.mapError(err);
-      finish('error', mapped);
-      return reply.code(mapped.statusCode).type('text/plain; charset=utf-8').send(`${mapped.message}\n`);
-    }
+    if (clientGone) return reply.hijack(); // nothing to answer, and nobody to answer it to
     // Past this point the status is committed: a later failure cuts the
     // response short (the client sees an incomplete body, never a fake 200).
     // The answer is written on the raw response, past Fastify's send path
-    // and its stream plumbing: see DirectRelay for the measured reason.
+    // and its stream plumbing: see SharedRelay for the measured reason.
     reply.hijack();
     const raw = reply.raw;
-    const headers: OutgoingHttpHeaders = { 'content-type': res.contentType ?? DEFAULT_CONTENT_TYPE, 'cache-control': 'no-store', vary: 'accept-encoding' };
+    const headers: OutgoingHttpHeaders = { 'content-type': relay.contentType ?? DEFAULT_CONTENT_TYPE, 'cache-control': 'no-store', vary: 'accept-encoding' };
     if (isClosing(app)) headers.connection = 'close';
     let sink: Writable = raw;
     if (acceptsGzip(request.headers['accept-encoding'])) {
@@ -168,7 +161,7 @@ function streamRoute(app: FastifyInstance, ctx: ProxyContext, upstream: Upstream
       sink = gzip;
     }
     raw.writeHead(200, headers);
-    relay.attach(sink);
+    sub.attach(sink);
     return reply;
   });
 }
