@@ -1,9 +1,10 @@
 // Child processes of the benchmark, one role each, so that the upstream, the
 // thing measured and the load generator do not share an event loop.
-//   node bench/servers.js static <file> <content-type>   serve a file from memory
+//   node bench/servers.js static <file> <content-type> [n]  serve a file from memory (on n ports)
 //   node bench/servers.js passthrough <upstream-url>     no-op undici passthrough
 //   node bench/servers.js stream <bytes>                 generate a huge exposition
-// Each prints {"url": ...} on its first stdout line when listening.
+// Each prints {"url": ...} on its first stdout line when listening ({"urls": [...]}
+// for static on several ports).
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { pipeline } from 'node:stream';
@@ -21,12 +22,24 @@ function listen(server) {
 
 if (role === 'static') {
   const body = readFileSync(arg);
-  listen(
-    createServer((req, res) => {
-      res.writeHead(200, { 'content-type': arg2, 'content-length': body.length });
-      res.end(body);
-    }),
-  );
+  const n = Number(process.argv[5] ?? 1);
+  const serve = (req, res) => {
+    res.writeHead(200, { 'content-type': arg2, 'content-length': body.length });
+    res.end(body);
+  };
+  if (n === 1) listen(createServer(serve));
+  else {
+    // A fleet of upstreams in one process: the bench machine has two cores, not sixteen.
+    const urls = [];
+    for (let i = 0; i < n; i++) {
+      const server = createServer(serve);
+      server.keepAliveTimeout = 60_000;
+      server.listen(0, '127.0.0.1', () => {
+        urls.push(`http://127.0.0.1:${server.address().port}`);
+        if (urls.length === n) process.stdout.write(`${JSON.stringify({ urls })}\n`);
+      });
+    }
+  }
 } else if (role === 'passthrough') {
   // What a minimal Node proxy costs with no transformation: the baseline the
   // sanitizing proxy is held to.

@@ -1,12 +1,16 @@
 import { request } from 'undici';
 import t from 'tap';
 import { renameNames, underscore } from './helpers/oracle.js';
-import { runCli, spawnCli } from './helpers/cli.js';
+import { runCliAsync, spawnCli } from './helpers/cli.js';
 import { get, rawServer } from './helpers/net.js';
 import { startSimulator } from '../src/simulator/start.js';
 import { encodeProtobuf } from '../src/otlp/proto.js';
 import { ParseableStandIn } from './helpers/parseable.js';
 import { eventually } from './helpers/wait.js';
+import { startPushgateway } from './helpers/pushgateway.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 t.test('bad flags and variables: exit 2 with an error naming the flag', async (t) => {
   const cases: Array<[string[], Record<string, string>, RegExp]> = [
@@ -32,14 +36,24 @@ t.test('bad flags and variables: exit 2 with an error naming the flag', async (t
     [['serve', '--otlp-forward-url', 'http://p/v1/metrics', '--otlp-stream', 'a b'], {}, /--otlp-stream: "a b" is not a stream name/],
     [['serve', '--otlp-push-interval', 'often'], {}, /--otlp-push-interval.*"often" is not a duration/],
     [['serve', '--otlp-queue-max-bytes', '0'], {}, /--otlp-queue-max-bytes.*greater than zero/],
+    [['serve', '--target-label', '__name'], {}, /--target-label.*"__name" is not a label name/],
+    [['serve', '--target-label', 'a-b'], {}, /--target-label.*"a-b" is not a label name/],
+    [['serve', '--discover', 'http://vllm:8000/metrics'], {}, /--discover: unsupported scheme http:/],
+    [['serve', '--max-staleness', '1s'], {}, /--max-staleness: only applies with --poll-interval/],
+    [['serve', '--poll-interval', 'soon'], {}, /--poll-interval.*"soon" is not a duration/],
+    [['serve', '--targets-file', '/nonexistent/targets.yaml'], {}, /--targets-file: cannot read \/nonexistent\/targets.yaml/],
+    [['serve', '--upstream', 'a=http://x/metrics', '--upstream', 'a=http://y/metrics'], {}, /--upstream: two targets are named "a"/],
+    [['serve'], { VLLM_METRICS_URL: 'a=http://x/metrics,a=http://y/metrics' }, /--upstream: two targets are named "a"/],
+    [['serve', '--push-url', 'pushgateway:9091'], {}, /--push-url: unsupported scheme pushgateway:/],
     [['nonsense'], {}, /unknown command 'nonsense'/],
   ];
-  for (const [args, env, expected] of cases) {
-    const r = runCli(args, env);
+  const results = await Promise.all(cases.map(([args, env]) => runCliAsync(args, env)));
+  cases.forEach(([args, env, expected], i) => {
+    const r = results[i]!;
     const label = `${args.join(' ')} ${JSON.stringify(env)}`;
     t.equal(r.status, 2, `${label}: exit 2`);
     t.match(r.stderr, expected, label);
-  }
+  });
 });
 
 t.test('a token given on the command line never reaches the logs', async (t) => {
@@ -127,4 +141,52 @@ t.test('serve with the relay and the direct push: both reach Parseable, credenti
   proc.child.kill('SIGTERM');
   t.equal(await proc.exited, 0);
   t.notMatch(JSON.stringify(proc.lines), /Pa55-never-logged|UGE1NS1uZXZlci1sb2dnZWQ/);
+});
+
+t.test('fleet from the command line: named upstreams, a list in VLLM_METRICS_URL, aggregates; SIGHUP re-reads the targets file', async (t) => {
+  const [a, b] = await Promise.all([startSimulator({ tickMs: 0, seed: 1 }, { host: '127.0.0.1', port: 0 }), startSimulator({ tickMs: 0, seed: 2, engines: 2 }, { host: '127.0.0.1', port: 0 })]);
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  const proc = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--fleet-aggregates'], { VLLM_METRICS_URL: `gpu-a=${a.url}/metrics,gpu-b=${b.url}/metrics` });
+  t.teardown(() => proc.child.kill('SIGKILL'));
+  const listening = await proc.waitFor((l) => l.event === 'listening');
+  t.equal(listening.targets, 2);
+  const text = (await get(`${listening.url}/metrics`)).body.toString();
+  t.match(text, /^vllm_metrics_proxy_target_up\{instance="gpu-a"\} 1$/m);
+  t.match(text, /^vllm_metrics_proxy_target_up\{instance="gpu-b"\} 1$/m);
+  const running = a.sim.engines.concat(b.sim.engines).reduce((n, e) => n + e.running, 0);
+  t.match(text, new RegExp(`^vllm_metrics_proxy_fleet_num_requests_running\\{model_name="[^"]+"\\} ${running}$`, 'm'), 'the fleet sum');
+  proc.child.kill('SIGTERM');
+  t.equal(await proc.exited, 0);
+
+  const dir = mkdtempSync(join(tmpdir(), 'vmp-cli-'));
+  const file = join(dir, 'targets.json');
+  writeFileSync(file, JSON.stringify([`gpu-a=${a.url}/metrics`]));
+  const watched = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--targets-file', file]);
+  t.teardown(() => watched.child.kill('SIGKILL'));
+  await watched.waitFor((l) => l.event === 'listening');
+  watched.child.kill('SIGHUP');
+  await watched.waitFor((l) => l.event === 'sighup');
+  const loaded = await watched.waitFor((l) => l.event === 'targets_file_loaded');
+  t.equal(loaded.count, 1, 'SIGHUP re-reads the file and the process lives on');
+  watched.child.kill('SIGTERM');
+  t.equal(await watched.exited, 0);
+});
+
+t.test('push to a real Pushgateway from the command line; the group deleted on SIGTERM', async (t) => {
+  const sim = await startSimulator({ tickMs: 0 }, { host: '127.0.0.1', port: 0 });
+  t.teardown(() => sim.close());
+  const gw = await startPushgateway();
+  t.teardown(() => gw.close());
+  const proc = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--upstream', `${sim.url}/metrics`, '--push-job', 'bench', '--push-delete-on-shutdown'], { PUSHGATEWAY_URL: gw.url });
+  t.teardown(() => proc.child.kill('SIGKILL'));
+  await proc.waitFor((l) => l.event === 'pushgateway_push');
+  const instance = new URL(sim.url).host;
+  const seen = await eventually('the pushed group', async () => {
+    const text = await gw.metrics();
+    return text.includes(`vllm_num_requests_running{engine="0",instance="${instance}",job="bench"`) ? text : undefined;
+  });
+  t.ok(seen);
+  proc.child.kill('SIGTERM');
+  t.equal(await proc.exited, 0);
+  t.notMatch(await gw.metrics(), /job="bench"/, 'deleted on shutdown');
 });

@@ -8,8 +8,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { backoffDelay } from '../backoff.js';
 import { renderText } from '../exposition/render.js';
 import type { MergeIssueLog } from '../fleet/issue-log.js';
-import { mergeTargets, moveReservedLabels } from '../fleet/merge.js';
-import { scrapeTarget, targetMeta, type TargetHealth } from '../fleet/targets-scrape.js';
+import { mergeOutcomes, scrapeTarget, targetMeta, type TargetHealth } from '../fleet/targets-scrape.js';
+import { TextMerge } from '../fleet/text-merge.js';
 import type { Logger } from '../logger.js';
 import type { SelfMetrics } from '../server/self-metrics.js';
 import type { Target } from '../targets/target-set.js';
@@ -75,12 +75,12 @@ export class GatewayPusher {
   private async pushTarget(t: Target): Promise<void> {
     const { metrics, health, issues } = this.o;
     const outcome = await scrapeTarget(t, this.o.scrapeTimeoutMs);
+    // The gateway overwrites the grouping labels without a word: the target's own values move aside.
+    const merge = new TextMerge({ reserved: GROUPING_LABELS });
+    mergeOutcomes(merge, [outcome]);
     health.observe(outcome);
-    const merged = outcome.families ? mergeTargets([{ target: t.name, families: outcome.families }], undefined) : undefined;
-    for (const issue of merged?.issues ?? []) issues.report(issue);
-    // The gateway overwrites these with the grouping key without a word: keep the target's own values visible.
-    if (merged) moveReservedLabels(merged.families, GROUPING_LABELS);
-    const body = renderText([...targetMeta([outcome], undefined), ...(merged?.families ?? [])]);
+    for (const issue of merge.issues) issues.report(issue);
+    const body = renderText(targetMeta([outcome], undefined)) + merge.render();
     const key = this.groupOf(t.name);
     try {
       await this.deliver(key, body);

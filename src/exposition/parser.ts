@@ -488,6 +488,8 @@ export class ExpositionParser {
 
   /** Grouping and timestamp order; the histogram consistency checks hang off the group change. */
   #checkOrder(state: FamilyState, sample: Sample, suffix: string): void {
+    // Grouping and order are OpenMetrics rules; the classic format leaves them open.
+    if (!this.#om) return;
     const type = state.family.type;
     const groupLabels = type === 'histogram' || type === 'gaugehistogram' ? 'le' : type === 'summary' ? 'quantile' : '';
     const key = labelKey(sample.labels, groupLabels);
@@ -496,10 +498,9 @@ export class ExpositionParser {
         this.#finishGroup(state);
         state.closedGroups.add(state.groupKey);
       }
-      if (this.#om && state.closedGroups.has(key)) throw this.#error(`samples of ${state.family.name}{${key}} are not grouped together`);
+      if (state.closedGroups.has(key)) throw this.#error(`samples of ${state.family.name}{${key}} are not grouped together`);
       state.groupKey = key;
     }
-    if (!this.#om) return;
     const seriesKey = `${suffix}\u0000${labelKey(sample.labels, '')}`;
     const ts = sample.timestampMs ?? null;
     if (state.series.has(seriesKey)) {

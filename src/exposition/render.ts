@@ -25,6 +25,12 @@ export function formatValue(v: number): string {
   return String(v);
 }
 
+/** Whole milliseconds, in digits even where String() would switch to an exponent. */
+export function formatTimestamp(ms: number): string {
+  const r = Math.round(ms);
+  return Number.isSafeInteger(r) ? String(r) : BigInt(r).toString();
+}
+
 const escapeLabelValue = (v: string) => (/[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v);
 const escapeHelp = (v: string) => (/[\\\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n') : v);
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -51,7 +57,7 @@ export function renderFamily(f: MetricFamily, out: string[]): void {
   if (f.help !== undefined) out.push(`# HELP ${name} ${escapeHelp(f.help)}\n`);
   out.push(`# TYPE ${name} ${CLASSIC_TYPE[f.type]}\n`);
   for (const s of f.samples) {
-    const ts = s.timestampMs === undefined ? '' : ` ${Math.round(s.timestampMs)}`;
+    const ts = s.timestampMs === undefined ? '' : ` ${formatTimestamp(s.timestampMs)}`;
     out.push(`${sanitizeName(s.name)}${renderLabels(s.labels)} ${formatValue(s.value)}${ts}\n`);
   }
 }

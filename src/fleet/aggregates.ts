@@ -46,6 +46,9 @@ const HITS = 'vllm_prefix_cache_hits_total';
 const QUERIES = 'vllm_prefix_cache_queries_total';
 const COUNTERS = [...RATES.map((r) => r.counter), HITS, QUERIES];
 
+/** Every family the aggregates read (the merge keeps these as samples). */
+export const AGGREGATED_FAMILIES: ReadonlySet<string> = new Set([...INSTANT.flatMap((a) => a.from), ...COUNTERS]);
+
 interface Snapshot {
   t: number;
   /** counter family → series key → [model_name, value] */

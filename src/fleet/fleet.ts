@@ -3,10 +3,10 @@ import type { Logger } from '../logger.js';
 import type { SelfMetrics } from '../server/self-metrics.js';
 import { ExpositionSnapshot, TEXT_CONTENT_TYPE } from '../server/snapshot.js';
 import type { TargetSet } from '../targets/target-set.js';
-import { FleetAggregator } from './aggregates.js';
+import { AGGREGATED_FAMILIES, FleetAggregator } from './aggregates.js';
 import type { MergeIssueLog } from './issue-log.js';
-import { mergeTargets } from './merge.js';
-import { scrapeTarget, targetMeta, type TargetHealth, type TargetOutcome } from './targets-scrape.js';
+import { mergeOutcomes, scrapeTarget, targetMeta, type TargetHealth, type TargetOutcome } from './targets-scrape.js';
+import { TextMerge } from './text-merge.js';
 
 export interface FleetOptions {
   targets: TargetSet;
@@ -49,18 +49,17 @@ export class Fleet {
   private async run(timeoutMs: number): Promise<FleetScrape> {
     const targets = this.options.targets.list();
     const outcomes = await Promise.all(targets.map((t) => scrapeTarget(t, timeoutMs)));
-    for (const o of outcomes) this.options.health.observe(o);
     const timeMs = Date.now();
-    const merged = mergeTargets(
-      outcomes.filter((o) => o.families).map((o) => ({ target: o.target.name, families: o.families! })),
-      this.options.label,
-    );
-    for (const issue of merged.issues) this.options.issues.report(issue);
+    const label = this.options.label;
+    const merge = new TextMerge({ label, collect: this.aggregator ? AGGREGATED_FAMILIES : undefined });
+    mergeOutcomes(merge, outcomes);
+    for (const o of outcomes) this.options.health.observe(o);
+    for (const issue of merge.issues) this.options.issues.report(issue);
     const upCount = outcomes.filter((o) => !o.error).length;
-    const families = [...targetMeta(outcomes, this.options.label), ...merged.families];
-    if (this.aggregator) families.push(...this.aggregator.aggregate(merged.families, timeMs, upCount, outcomes.length));
+    const aggregates = this.aggregator ? this.aggregator.aggregate(merge.collected(), timeMs, upCount, outcomes.length) : [];
     this.options.metrics.targets.set({ state: 'up' }, upCount);
     this.options.metrics.targets.set({ state: 'down' }, outcomes.length - upCount);
-    return { snapshot: new ExpositionSnapshot(Buffer.from(renderText(families)), TEXT_CONTENT_TYPE, timeMs), outcomes };
+    const body = renderText(targetMeta(outcomes, label)) + merge.render() + renderText(aggregates);
+    return { snapshot: new ExpositionSnapshot(Buffer.from(body), TEXT_CONTENT_TYPE, timeMs), outcomes };
   }
 }

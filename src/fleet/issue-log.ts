@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { SelfMetrics } from '../server/self-metrics.js';
-import type { MergeIssue } from './merge.js';
+import type { MergeIssue } from './text-merge.js';
 
 /** Distinct issues logged at most; counting goes on past it. */
 const MAX_REPORTED = 10_000;

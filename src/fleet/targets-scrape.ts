@@ -1,24 +1,50 @@
-import type { UpstreamError } from '../errors.js';
+import { UpstreamGarbage, type UpstreamError } from '../errors.js';
 import { newLabels, type MetricFamily } from '../exposition/model.js';
+import { ExpositionParseError, parseExposition } from '../exposition/parser.js';
+import { renderText, toClassicFamilies } from '../exposition/render.js';
 import type { Logger } from '../logger.js';
 import type { Target } from '../targets/target-set.js';
-import { sharedScrape } from '../upstream/scrape.js';
+import { sharedText } from '../upstream/scrape.js';
+import type { TextMerge } from './text-merge.js';
 
 export interface TargetOutcome {
   target: Target;
-  families?: MetricFamily[];
+  /** The exposition in the classic format. */
+  text?: string;
   error?: UpstreamError;
   seconds: number;
+  /** Samples it gave the merge. */
+  samples?: number;
 }
 
 /** Scrape one target; failure is an outcome, not an exception. */
 export async function scrapeTarget(target: Target, timeoutMs: number): Promise<TargetOutcome> {
   const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
   try {
-    const { families } = await sharedScrape(target.upstream, timeoutMs);
-    return { target, families, seconds: (performance.now() - started) / 1000 };
+    const { text, format } = await sharedText(target.upstream, timeoutMs);
+    // Asked for the classic format; an upstream that answers OpenMetrics anyway is reshaped into it.
+    return { target, text: format === 'openmetrics' ? renderText(parseExposition(text, format).flatMap(toClassicFamilies)) : text, seconds: seconds() };
   } catch (err) {
-    return { target, error: err as UpstreamError, seconds: (performance.now() - started) / 1000 };
+    const e = err instanceof ExpositionParseError ? UpstreamGarbage(err.message) : (err as UpstreamError);
+    if (err instanceof ExpositionParseError) target.upstream.recordFailure(e);
+    return { target, error: e, seconds: seconds() };
+  }
+}
+
+/** Merge every answer; a target whose text is not a valid exposition fails as garbage and adds nothing. */
+export function mergeOutcomes(merge: TextMerge, outcomes: TargetOutcome[]): void {
+  for (const o of outcomes) {
+    if (o.text === undefined) continue;
+    try {
+      merge.add(o.target.name, o.text);
+      o.samples = merge.samples.get(o.target.name);
+    } catch (err) {
+      if (!(err instanceof ExpositionParseError)) throw err;
+      o.error = UpstreamGarbage(err.message);
+      o.target.upstream.recordFailure(o.error);
+    }
+    o.text = undefined; // the merge holds what it needs
   }
 }
 
@@ -48,7 +74,7 @@ export function targetMeta(outcomes: TargetOutcome[], label: string | undefined)
   return [
     gauge('up', 'Whether the target answered this scrape with a valid exposition (1) or not (0).', outcomes.map((o) => [o, o.error ? 0 : 1])),
     gauge('scrape_duration_seconds', 'How long the target took to answer this scrape, or to fail.', outcomes.map((o) => [o, o.seconds])),
-    gauge('samples', 'Samples the target contributed to this scrape.', outcomes.map((o) => [o, o.families?.reduce((n, f) => n + f.samples.length, 0) ?? 0])),
+    gauge('samples', 'Samples the target contributed to this scrape.', outcomes.map((o) => [o, o.samples ?? 0])),
     gauge('error', 'Why a target is down: 1 with the kind of error (unreachable, timeout, status, garbage, ...).', outcomes.filter((o) => o.error).map((o) => [o, 1, { kind: o.error!.kind }])),
   ];
 }

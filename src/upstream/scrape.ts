@@ -1,66 +1,93 @@
 import { UpstreamGarbage, UpstreamTooLarge, type UpstreamError } from '../errors.js';
 import { formatOfContentType, type ExpositionFormat, type MetricFamily } from '../exposition/model.js';
-import { ExpositionParseError, ExpositionParser } from '../exposition/parser.js';
+import { ExpositionParseError, parseExposition } from '../exposition/parser.js';
+import { firstContentProblem } from '../exposition/sanitize-stream.js';
 import type { Upstream } from './upstream.js';
 
 /** What a parsing consumer asks for: the classic format, whose family names match what Fluent Bit sees. */
 export const CLASSIC_ACCEPT = 'text/plain;version=0.0.4;q=1,*/*;q=0.1';
 
-export interface Scrape {
-  families: MetricFamily[];
+export interface ExpositionText {
+  text: string;
   format: ExpositionFormat;
   /** When the upstream answered. */
   timeMs: number;
 }
 
+export interface Scrape {
+  families: MetricFamily[];
+  format: ExpositionFormat;
+  timeMs: number;
+}
+
 /**
- * Fetch and parse the whole upstream exposition, streaming: the body is parsed
- * chunk by chunk and never held as text. Failures are UpstreamErrors, recorded
- * on the upstream like the proxy's own scrapes.
+ * The whole exposition as text, for consumers that need all of it at once (the
+ * fleet merge, the pushes). Bounded by --max-body-bytes while it is read; a
+ * body that is not UTF-8 or cannot start an exposition is an UpstreamGarbage.
+ * Failures are recorded on the upstream like the proxy's own scrapes.
  */
-export async function scrapeFamilies(upstream: Upstream, accept = CLASSIC_ACCEPT, timeoutMs?: number): Promise<Scrape> {
+export async function fetchText(upstream: Upstream, timeoutMs?: number): Promise<ExpositionText> {
   let res;
   try {
-    res = await upstream.open(accept, timeoutMs);
+    res = await upstream.open(CLASSIC_ACCEPT, timeoutMs);
   } catch (err) {
     upstream.recordFailure(err as UpstreamError);
     throw err;
   }
   const timeMs = Date.now();
-  const format = formatOfContentType(res.contentType);
-  const families: MetricFamily[] = [];
-  const parser = new ExpositionParser({ format, onFamily: (f) => families.push(f) });
   const max = upstream.options.maxBodyBytes;
+  const chunks: Buffer[] = [];
   let bytes = 0;
+  let text: string;
   try {
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       bytes += chunk.length;
       if (bytes > max) throw UpstreamTooLarge(max);
-      parser.write(chunk);
+      chunks.push(chunk);
     }
-    parser.end();
+    const body = Buffer.concat(chunks, bytes);
+    const bad = firstContentProblem(body);
+    if (bad) throw UpstreamGarbage(bad);
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    } catch {
+      throw UpstreamGarbage('the body is not UTF-8');
+    }
   } catch (err) {
     res.abort();
-    const mapped = err instanceof ExpositionParseError ? UpstreamGarbage(err.message) : res.mapError(err);
+    const mapped = res.mapError(err);
     upstream.recordFailure(mapped);
     throw mapped;
   }
   upstream.recordSuccess();
-  return { families, format, timeMs };
+  return { text, format: formatOfContentType(res.contentType), timeMs };
 }
 
-const inFlight = new WeakMap<Upstream, Promise<Scrape>>();
+const inFlight = new WeakMap<Upstream, Promise<ExpositionText>>();
 
 /**
- * scrapeFamilies in the classic format, shared: callers that ask while a scrape
- * of the same upstream is in flight get its result instead of a fetch of their
- * own (the merged /metrics, the pushes and /ready all land on one fetch).
+ * fetchText, shared: callers that ask while a fetch of the same upstream is in
+ * flight get its result instead of a request of their own (the merged
+ * /metrics, the pushes and /ready all land on one fetch).
  */
-export function sharedScrape(upstream: Upstream, timeoutMs?: number): Promise<Scrape> {
+export function sharedText(upstream: Upstream, timeoutMs?: number): Promise<ExpositionText> {
   let p = inFlight.get(upstream);
   if (!p) {
-    p = scrapeFamilies(upstream, CLASSIC_ACCEPT, timeoutMs).finally(() => inFlight.delete(upstream));
+    p = fetchText(upstream, timeoutMs).finally(() => inFlight.delete(upstream));
     inFlight.set(upstream, p);
   }
   return p;
+}
+
+/** The exposition as families (shared fetch). A body that does not parse is an UpstreamGarbage. */
+export async function sharedScrape(upstream: Upstream, timeoutMs?: number): Promise<Scrape> {
+  const { text, format, timeMs } = await sharedText(upstream, timeoutMs);
+  try {
+    return { families: parseExposition(text, format), format, timeMs };
+  } catch (err) {
+    if (!(err instanceof ExpositionParseError)) throw err;
+    const mapped = UpstreamGarbage(err.message);
+    upstream.recordFailure(mapped);
+    throw mapped;
+  }
 }

@@ -1,15 +1,13 @@
 import t from 'tap';
 import type { MetricFamily } from '../../src/exposition/model.js';
-import { parseExposition } from '../../src/exposition/parser.js';
-import { FleetAggregator } from '../../src/fleet/aggregates.js';
-import { mergeTargets } from '../../src/fleet/merge.js';
+import { AGGREGATED_FAMILIES, FleetAggregator } from '../../src/fleet/aggregates.js';
+import { TextMerge } from '../../src/fleet/text-merge.js';
 
-/** What the aggregator sees: merged families, from per-target text. */
+/** What the aggregator sees: the families the merge collects, from per-target text. */
 function merged(targets: Record<string, string>): MetricFamily[] {
-  return mergeTargets(
-    Object.entries(targets).map(([target, text]) => ({ target, families: parseExposition(text, 'prometheus') })),
-    'instance',
-  ).families;
+  const m = new TextMerge({ label: 'instance', collect: AGGREGATED_FAMILIES });
+  for (const [target, text] of Object.entries(targets)) m.add(target, text);
+  return m.collected();
 }
 
 function target(o: { running: number; waiting: number; kv: number; stop: number; length?: number; hits: number; queries: number; gen: number; model?: string }): string {

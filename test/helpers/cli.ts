@@ -8,13 +8,30 @@ export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 /** Only what the test gives: no VLLM_* or PORT from the developer's shell. */
 function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VLLM_|PORT$|HOST$|LOG_LEVEL$|READY_MAX_AGE$)/.test(k)));
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VLLM_|OTLP_|PUSH_|FLEET_|PORT$|HOST$|LOG_LEVEL$|READY_MAX_AGE$|POLL_INTERVAL$|MAX_STALENESS$|PUSHGATEWAY_URL$)/.test(k)));
   return { ...base, ...env };
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], { env: cleanEnv(env), encoding: 'utf8', timeout: 20_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** runCli without blocking, so a table of cases runs in parallel. */
+export async function runCliAsync(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [status] = (await once(child, 'close')) as [number | null];
+  return { status, stdout, stderr };
 }
 
 export interface CliProcess {
