@@ -6,6 +6,8 @@ const gzipAsync = promisify(gzip);
 /** A whole exposition held in memory: a merged fleet scrape, or the latest poll. */
 export class ExpositionSnapshot {
   private gzipped: Promise<Buffer> | undefined;
+  /** The compressed body once made, for callers that cannot wait. */
+  gzippedBody: Buffer | undefined;
 
   constructor(
     readonly body: Buffer,
@@ -16,7 +18,7 @@ export class ExpositionSnapshot {
 
   /** Compressed once, however many clients ask (level 1, as the streaming path). */
   gzip(): Promise<Buffer> {
-    this.gzipped ??= gzipAsync(this.body, { level: 1 });
+    this.gzipped ??= gzipAsync(this.body, { level: 1 }).then((b) => (this.gzippedBody = b));
     return this.gzipped;
   }
 }
