@@ -68,7 +68,9 @@ async function throughputRuns() {
     { name: '128 series sets (16 models x 8 engines)', opts: { engines: 8, models: 16 } },
   ];
   const rows = [];
-  for (const size of sizes) {
+  // BENCH_SIZES=1,8 runs only those engine counts (for quick comparisons while working).
+  const pick = process.env.BENCH_SIZES?.split(',');
+  for (const size of sizes.filter((z) => !pick || pick.includes(z.name.split(' ')[0]))) {
     const sim = new Simulator({ ...size.opts, tickMs: 0 }, 1_760_000_000);
     const body = sim.exposition('text');
     const file = join(dir, `${size.opts.engines}x${size.opts.models ?? 1}.prom`);

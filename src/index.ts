@@ -6,7 +6,13 @@ export type { Exemplar, ExpositionFormat, Labels, MetricFamily, MetricType, Samp
 export { toResourceMetrics, StartTimes } from './otlp/from-exposition.js';
 export { encodeForParseable } from './otlp/parseable-json.js';
 export { decodeJson, decodeProtobuf, encodeProtobuf } from './otlp/proto.js';
-export { startProxy, type OtlpConfig, type ProxyConfig, type RunningProxy } from './server/proxy.js';
+export { startProxy, type FleetConfig, type OtlpConfig, type ProxyConfig, type PushgatewayConfig, type RunningProxy } from './server/proxy.js';
+export { renderText, toClassicFamilies } from './exposition/render.js';
+export { TextMerge, type MergeIssue, type TextMergeOptions } from './fleet/text-merge.js';
+export { FleetAggregator } from './fleet/aggregates.js';
+export { PushgatewayClient, GatewayError, type GroupingKey } from './export/pushgateway.js';
+export { parseTargetsText } from './targets/file.js';
+export type { TargetSpec } from './targets/spec.js';
 export { Simulator, DEFAULT_SIMULATOR_OPTIONS, type SimulatorOptions } from './simulator/simulator.js';
 export { startSimulator, type RunningSimulator } from './simulator/start.js';
 export { ConfigError, type UpstreamError } from './errors.js';

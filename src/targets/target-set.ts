@@ -174,7 +174,8 @@ export class TargetSet extends EventEmitter {
       this.log.info({ event: 'target_added', target: t.name, upstream: t.upstream.target.display, source: t.source }, `target ${t.name} added: ${t.upstream.target.display} (${t.source})`);
     }
     const empty = this.targets.size === 0;
-    if (empty && (!this.wasEmpty || added.length + removed.length > 0 || this.listenerCount('change') === 0)) {
+    // Said once when the set becomes empty (or starts empty), not on every re-resolve.
+    if (empty && !this.wasEmpty) {
       this.log.warn({ event: 'no_targets', file: this.options.targetsFile, discover: this.discovery?.display }, 'no targets found: /metrics serves only the proxy\'s own target gauges until one appears');
     }
     this.wasEmpty = empty;

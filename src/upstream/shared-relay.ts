@@ -115,7 +115,7 @@ export class SharedRelay {
         this.history.push(b);
         this.historyBytes += b.length;
       }
-      if (this.historyBytes > this.o.joinWindowBytes) this.history = null;
+      this.trimHistory();
     }
     for (const sub of this.subs) if (sub.sink && !writeAll(sub.sink, out)) this.block(sub);
   }
@@ -153,7 +153,19 @@ export class SharedRelay {
     });
     if (this.history && !writeAll(sink, this.history)) this.block(sub);
     if (this.ended) sink.end();
+    this.trimHistory();
     this.maybeResume();
+  }
+
+  /**
+   * Past the window nobody else may join, and the kept output goes, unless a
+   * client told "ready" has yet to attach and needs it (the body is paused
+   * then, so the window is passed by one chunk at most).
+   */
+  private trimHistory(): void {
+    if (!this.history || this.historyBytes <= this.o.joinWindowBytes) return;
+    for (const sub of this.subs) if (!sub.sink) return;
+    this.history = null;
   }
 
   private block(sub: Subscriber): void {

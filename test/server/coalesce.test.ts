@@ -145,3 +145,36 @@ t.test('fleet mode: 50 concurrent merged scrapes, one request per target', async
   t.match([...bodies][0], /vllm_b\{instance="b",engine="199"\} 398\n/);
   t.same([a.up.hits, b.up.hits], [1, 1], 'each target was asked once');
 });
+
+t.test('a scrape arriving after 8 MiB of a fetch has gone by starts its own (the replay is bounded)', async (t) => {
+  const line = (i: number) => `vllm:big{i="${i}"} ${i}\n`;
+  const head = Array.from({ length: 400_000 }, (_, i) => line(i)).join(''); // about 9.6 MB
+  const held: ServerResponse[] = [];
+  const up = await rawServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.write(head);
+    held.push(res);
+  });
+  t.teardown(() => up.close());
+  const proxy = await testProxy({ url: `${up.url}/metrics` });
+  t.teardown(() => proxy.close());
+
+  const first = await request(`${proxy.url}/metrics`);
+  let got = 0;
+  const firstBody = (async () => {
+    const parts: Buffer[] = [];
+    for await (const c of first.body) {
+      parts.push(c as Buffer);
+      got += (c as Buffer).length;
+    }
+    return Buffer.concat(parts).toString();
+  })();
+  await eventually('the first client past 8 MiB', async () => (got > 8.5 * 2 ** 20 ? true : undefined));
+  const second = get(`${proxy.url}/metrics`);
+  await eventually('a second upstream request', async () => (up.hits === 2 ? true : undefined));
+  for (const res of held.splice(0)) res.end('vllm:end 1\n');
+  const want = (head + 'vllm:end 1\n').replace(/^vllm:/gm, 'vllm_');
+  t.equal(await firstBody, want);
+  t.equal((await second).body.toString(), want);
+  t.equal(await selfMetric(proxy, 'vllm_metrics_proxy_coalesced_scrapes_total'), 0);
+});

@@ -81,7 +81,8 @@ function streamRoute(app: FastifyInstance, ctx: ProxyContext, upstream: Upstream
     const relay: SharedRelay = new SharedRelay({
       open: (cancel) => upstream.open(accept, timeoutMs, cancel),
       writer,
-      joinWindowBytes: JOIN_WINDOW_BYTES,
+      // Nobody joins when coalescing is off: keep nothing past the first client's attach.
+      joinWindowBytes: ctx.coalesce ? JOIN_WINDOW_BYTES : 0,
       // Once per fetch, however many clients shared it.
       onSettled: (o) => {
         if (inFlight.get(key) === relay) inFlight.delete(key);
