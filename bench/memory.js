@@ -1,13 +1,10 @@
-// Run with --expose-gc (bench/run.js does): the heap held by the fleet path
-// per 100k series, for the parsed and merged model (alive during one merged
-// scrape) and for the rendered exposition (kept in poll mode).
-import { parseExposition } from '../dist/exposition/parser.js';
-import { renderText } from '../dist/exposition/render.js';
-import { mergeTargets } from '../dist/fleet/merge.js';
+// Run with --expose-gc (bench/run.js does): the heap the fleet path holds per
+// 100k series during one merged scrape (the targets' texts and the merge's
+// lines) and after it (the rendered answer, which poll mode keeps).
+import { TextMerge } from '../dist/fleet/text-merge.js';
 import { Simulator } from '../dist/simulator/simulator.js';
 
 const TARGETS = 16;
-const texts = Array.from({ length: TARGETS }, (_, i) => new Simulator({ engines: 8, models: 4, tickMs: 0, seed: i + 1 }, 1_760_000_000).exposition('text').toString());
 const heap = () => {
   globalThis.gc();
   globalThis.gc();
@@ -15,24 +12,25 @@ const heap = () => {
 };
 
 const base = heap();
-const merged = mergeTargets(
-  texts.map((t, i) => ({ target: `gpu-${i}`, families: parseExposition(t, 'prometheus') })),
-  'instance',
-);
-const withModel = heap();
-const rendered = Buffer.from(renderText(merged.families));
-const series = merged.samples;
+// As fetched: one string per target (decoded from the body).
+let texts = Array.from({ length: TARGETS }, (_, i) => new Simulator({ engines: 8, models: 4, tickMs: 0, seed: i + 1 }, 1_760_000_000).exposition('text').toString());
+const withTexts = heap();
+let merge = new TextMerge({ label: 'instance' });
+texts.forEach((t, i) => merge.add(`gpu-${i}`, t));
+const withMerge = heap();
+const rendered = Buffer.from(merge.render());
+const series = [...merge.samples.values()].reduce((a, b) => a + b, 0);
+texts = undefined;
+merge = undefined;
+const after = heap();
 const per100k = (bytes) => bytes / 2 ** 20 / (series / 100_000);
-const modelBytes = withModel - base;
-merged.families.length = 0; // let the model go; keep the rendered bytes
-const afterDrop = heap();
 process.stdout.write(
   JSON.stringify({
     targets: TARGETS,
     series,
-    mergedMBPer100k: per100k(modelBytes),
+    textsMBPer100k: per100k(withTexts - base),
+    mergeMBPer100k: per100k(withMerge - withTexts),
     renderedMBPer100k: per100k(rendered.length),
-    renderedBytes: rendered.length,
-    heapAfterDropMB: (afterDrop - base) / 2 ** 20,
+    heapAfterRoundMB: (after - base) / 2 ** 20,
   }),
 );

@@ -306,9 +306,9 @@ if (only.includes('poll')) {
 }
 if (only.includes('memory')) {
   memory = await memoryRun();
-  console.log(`\nmemory per 100k series (${fmt(memory.series)} series from ${memory.targets} targets):`);
-  console.log(`  parsed and merged (held during one fleet scrape): ${fmt(memory.mergedMBPer100k, 1)} MB`);
-  console.log(`  rendered merged exposition (held in poll mode): ${fmt(memory.renderedMBPer100k, 1)} MB`);
+  console.log(`\nfleet memory per 100k series (${fmt(memory.series)} series from ${memory.targets} targets):`);
+  console.log(`  during a merged scrape: the targets' texts ${fmt(memory.textsMBPer100k, 1)} MB + the merge ${fmt(memory.mergeMBPer100k, 1)} MB`);
+  console.log(`  the rendered answer (all that poll mode keeps between polls): ${fmt(memory.renderedMBPer100k, 1)} MB`);
 }
 
 mkdirSync(join(here, 'results'), { recursive: true });
