@@ -9,6 +9,7 @@ import t from 'tap';
 import { request } from 'undici';
 import { fleetProxy, selfMetric } from '../helpers/fleet.js';
 import { get, rawServer } from '../helpers/net.js';
+import { JOIN_WINDOW_BYTES } from '../../src/server/routes/metrics.js';
 import { testProxy } from '../helpers/proxy.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -146,9 +147,9 @@ t.test('fleet mode: 50 concurrent merged scrapes, one request per target', async
   t.same([a.up.hits, b.up.hits], [1, 1], 'each target was asked once');
 });
 
-t.test('a scrape arriving after 8 MiB of a fetch has gone by starts its own (the replay is bounded)', async (t) => {
+t.test('a scrape arriving after the join window of a fetch has gone by starts its own (the replay is bounded)', async (t) => {
   const line = (i: number) => `vllm:big{i="${i}"} ${i}\n`;
-  const head = Array.from({ length: 400_000 }, (_, i) => line(i)).join(''); // about 9.6 MB
+  const head = Array.from({ length: Math.ceil((JOIN_WINDOW_BYTES * 1.5) / 20) }, (_, i) => line(i)).join('');
   const held: ServerResponse[] = [];
   const up = await rawServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
@@ -169,7 +170,7 @@ t.test('a scrape arriving after 8 MiB of a fetch has gone by starts its own (the
     }
     return Buffer.concat(parts).toString();
   })();
-  await eventually('the first client past 8 MiB', async () => (got > 8.5 * 2 ** 20 ? true : undefined));
+  await eventually('the first client past the window', async () => (got > JOIN_WINDOW_BYTES + 64 * 1024 ? true : undefined));
   const second = get(`${proxy.url}/metrics`);
   await eventually('a second upstream request', async () => (up.hits === 2 ? true : undefined));
   for (const res of held.splice(0)) res.end('vllm:end 1\n');

@@ -22,9 +22,11 @@ const MAX_REPORTED = 10_000;
 const GC_EVERY_BYTES = 8 * 1024 * 1024;
 /**
  * A scrape arriving while a fetch is in flight joins it if the output so far is
- * under this size (it is replayed to the newcomer); most expositions are far smaller.
+ * under this size (it is replayed to the newcomer). Kept small: chunks held
+ * across young-generation collections get promoted and then stay until a full
+ * one, and 8 MiB here doubled the RSS growth of a 200 MB stream (bench/README.md).
  */
-const JOIN_WINDOW_BYTES = 8 * 1024 * 1024;
+export const JOIN_WINDOW_BYTES = 2 * 1024 * 1024;
 
 /** Prometheus tells how long it will wait; stop upstream work before it gives up. */
 export function scrapeTimeout(configured: number, header: string | string[] | undefined): number {
