@@ -1,8 +1,7 @@
-import type { UpstreamError } from '../errors.js';
 import type { Collision } from '../exposition/sanitizer.js';
 import { SanitizingWriter } from '../exposition/sanitize-stream.js';
 import { ExpositionSnapshot, TEXT_CONTENT_TYPE } from '../server/snapshot.js';
-import { CLASSIC_ACCEPT } from './scrape.js';
+import { readUpstream } from './scrape.js';
 import type { Upstream } from './upstream.js';
 
 /**
@@ -10,28 +9,15 @@ import type { Upstream } from './upstream.js';
  * client). Bounded by --max-body-bytes; the sanitizer works in place, so the
  * only copy is the final concatenation.
  */
-export async function fetchSanitized(upstream: Upstream, onCollision?: (c: Collision) => void): Promise<ExpositionSnapshot> {
-  let res;
-  try {
-    res = await upstream.open(CLASSIC_ACCEPT);
-  } catch (err) {
-    upstream.recordFailure(err as UpstreamError);
-    throw err;
-  }
-  const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision });
-  const out: Buffer[] = [];
-  try {
+export function fetchSanitized(upstream: Upstream, onCollision?: (c: Collision) => void): Promise<ExpositionSnapshot> {
+  return readUpstream(upstream, undefined, async (res) => {
+    const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision });
+    const out: Buffer[] = [];
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       const err = writer.write(chunk, out);
       if (err) throw err;
     }
     writer.end(out);
-  } catch (err) {
-    res.abort();
-    const mapped = res.mapError(err);
-    upstream.recordFailure(mapped);
-    throw mapped;
-  }
-  upstream.recordSuccess();
-  return new ExpositionSnapshot(Buffer.concat(out), res.contentType ?? TEXT_CONTENT_TYPE, Date.now());
+    return new ExpositionSnapshot(Buffer.concat(out), res.contentType ?? TEXT_CONTENT_TYPE, Date.now());
+  });
 }

@@ -2,6 +2,7 @@ import { UpstreamGarbage, UpstreamTooLarge, type UpstreamError } from '../errors
 import { formatOfContentType, type ExpositionFormat, type MetricFamily } from '../exposition/model.js';
 import { ExpositionParseError, parseExposition } from '../exposition/parser.js';
 import { firstContentProblem } from '../exposition/sanitize-stream.js';
+import type { UpstreamResponse } from './fetch.js';
 import type { Upstream } from './upstream.js';
 
 /** What a parsing consumer asks for: the classic format, whose family names match what Fluent Bit sees. */
@@ -27,19 +28,11 @@ export interface Scrape {
  * Failures are recorded on the upstream like the proxy's own scrapes.
  */
 export async function fetchText(upstream: Upstream, timeoutMs?: number): Promise<ExpositionText> {
-  let res;
-  try {
-    res = await upstream.open(CLASSIC_ACCEPT, timeoutMs);
-  } catch (err) {
-    upstream.recordFailure(err as UpstreamError);
-    throw err;
-  }
-  const timeMs = Date.now();
-  const max = upstream.options.maxBodyBytes;
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  let text: string;
-  try {
+  return readUpstream(upstream, timeoutMs, async (res) => {
+    const timeMs = Date.now();
+    const max = upstream.options.maxBodyBytes;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       bytes += chunk.length;
       if (bytes > max) throw UpstreamTooLarge(max);
@@ -48,11 +41,32 @@ export async function fetchText(upstream: Upstream, timeoutMs?: number): Promise
     const body = Buffer.concat(chunks, bytes);
     const bad = firstContentProblem(body);
     if (bad) throw UpstreamGarbage(bad);
+    let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(body);
     } catch {
       throw UpstreamGarbage('the body is not UTF-8');
     }
+    return { text, format: formatOfContentType(res.contentType), timeMs };
+  });
+}
+
+/**
+ * One fetch in the classic format, its response handed to `read`. Every
+ * failure, opening or reading, is mapped to an UpstreamError, recorded on the
+ * upstream and thrown; a success is recorded once `read` is done.
+ */
+export async function readUpstream<T>(upstream: Upstream, timeoutMs: number | undefined, read: (res: UpstreamResponse) => Promise<T>): Promise<T> {
+  let res: UpstreamResponse;
+  try {
+    res = await upstream.open(CLASSIC_ACCEPT, timeoutMs);
+  } catch (err) {
+    upstream.recordFailure(err as UpstreamError);
+    throw err;
+  }
+  let out: T;
+  try {
+    out = await read(res);
   } catch (err) {
     res.abort();
     const mapped = res.mapError(err);
@@ -60,7 +74,7 @@ export async function fetchText(upstream: Upstream, timeoutMs?: number): Promise
     throw mapped;
   }
   upstream.recordSuccess();
-  return { text, format: formatOfContentType(res.contentType), timeMs };
+  return out;
 }
 
 const inFlight = new WeakMap<Upstream, Promise<ExpositionText>>();

@@ -3,13 +3,13 @@
  * prometheus-pushgateway): groups per target, replaced on every push, deleted
  * on shutdown or when a target leaves; a gateway that is down or refuses.
  */
-import { mkdtemp, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { groupPath } from '../../src/export/pushgateway.js';
 import type { PushgatewayConfig } from '../../src/server/proxy.js';
-import { fleetProxy, selfMetric, simulators } from '../helpers/fleet.js';
+import { fleetProxy, replaceFile, selfMetric, simulators } from '../helpers/fleet.js';
 import { rawServer } from '../helpers/net.js';
 import { freePort } from '../helpers/prometheus.js';
 import { testProxy } from '../helpers/proxy.js';
@@ -87,10 +87,7 @@ t.test('fleet mode: one group per target; a removed target loses its group', asy
   t.teardown(() => Promise.all([a!.close(), b!.close()]));
   const dir = await mkdtemp(join(tmpdir(), 'vmp-push-'));
   const file = join(dir, 'targets.yaml');
-  const write = async (text: string) => {
-    await writeFile(`${file}.tmp`, text);
-    await rename(`${file}.tmp`, file);
-  };
+  const write = (text: string) => replaceFile(file, text);
   await write(`- gpu-a=${a!.url}/metrics\n- gpu-b=${b!.url}/metrics\n`);
   const proxy = await fleetProxy({ targetsFile: file }, { pushgateway: gatewayConfig(gw.url) });
   t.teardown(() => proxy.close());

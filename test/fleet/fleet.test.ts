@@ -3,7 +3,7 @@
  * that hangs and one that is down, targets that come and go through a file and
  * through DNS, and a real Prometheus scraping the merged output.
  */
-import { mkdtemp, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -11,7 +11,7 @@ import type { MetricFamily } from '../../src/exposition/model.js';
 import { parseExposition } from '../../src/exposition/parser.js';
 import { startSimulator } from '../../src/simulator/start.js';
 import { startDns } from '../helpers/dns.js';
-import { fleetProxy, simulators } from '../helpers/fleet.js';
+import { fleetProxy, replaceFile, simulators } from '../helpers/fleet.js';
 import { get, rawServer } from '../helpers/net.js';
 import { freePort, promtoolCheck, startPrometheus } from '../helpers/prometheus.js';
 import { parseSamples, seriesKey, type Sample } from '../helpers/samples.js';
@@ -88,11 +88,7 @@ t.test('targets file: targets added and removed while serving; a broken file cha
   t.teardown(() => Promise.all([a!.close(), b!.close()]));
   const dir = await mkdtemp(join(tmpdir(), 'vmp-fleet-'));
   const file = join(dir, 'targets.yaml');
-  // Replaced by rename, as editors and ConfigMaps do.
-  const write = async (text: string) => {
-    await writeFile(`${file}.tmp`, text);
-    await rename(`${file}.tmp`, file);
-  };
+  const write = (text: string) => replaceFile(file, text);
   await write(`targets:\n  - a=${a!.url}/metrics\n`);
   const proxy = await fleetProxy({ targetsFile: file });
   t.teardown(() => proxy.close());

@@ -1,3 +1,4 @@
+import { rename, writeFile } from 'node:fs/promises';
 import type { FleetConfig, ProxyConfig } from '../../src/server/proxy.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/start.js';
 import type { SimulatorOptions } from '../../src/simulator/simulator.js';
@@ -22,4 +23,10 @@ export async function selfMetric(proxy: TestProxy, name: string, labels = ''): P
     if (line.startsWith(`${name}{${labels}`) || (labels === '' && line.startsWith(`${name} `))) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
+}
+
+/** Replace a file by rename, as editors and Kubernetes ConfigMaps do (a watcher must notice). */
+export async function replaceFile(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.tmp`, text);
+  await rename(`${file}.tmp`, file);
 }

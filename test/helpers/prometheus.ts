@@ -62,17 +62,7 @@ export async function startPrometheus(jobs: ScrapeJob[]): Promise<RunningPrometh
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  try {
-    await eventually('prometheus to be ready', async () => {
-      if (child.exitCode !== null) throw new Error(`prometheus exited: ${stderr}`);
-      const res = await request(`${url}/-/ready`);
-      await res.body.dump();
-      return res.statusCode === 200 ? true : undefined;
-    });
-  } catch (err) {
-    await close();
-    throw err;
-  }
+  await untilReady('prometheus', url, child, () => stderr, close);
   return {
     url,
     async query(promql) {
@@ -83,6 +73,21 @@ export async function startPrometheus(jobs: ScrapeJob[]): Promise<RunningPrometh
     },
     close,
   };
+}
+
+/** Wait for a Prometheus-family server's /-/ready; if it never comes (or the process dies), close it and throw. */
+export async function untilReady(name: string, url: string, child: ChildProcess, stderr: () => string, close: () => Promise<void>): Promise<void> {
+  try {
+    await eventually(`${name} to be ready`, async () => {
+      if (child.exitCode !== null) throw new Error(`${name} exited: ${stderr()}`);
+      const res = await request(`${url}/-/ready`);
+      await res.body.dump();
+      return res.statusCode === 200 ? true : undefined;
+    });
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 /** `promtool check metrics` on an exposition: its exit code and complaints. */

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { request } from 'undici';
-import { freePort } from './prometheus.js';
-import { eventually } from './wait.js';
+import { freePort, untilReady } from './prometheus.js';
 
 export interface RunningPushgateway {
   url: string;
@@ -32,16 +31,6 @@ export async function startPushgateway(): Promise<RunningPushgateway> {
     const res = await request(`${url}/metrics`);
     return res.body.text();
   };
-  try {
-    await eventually('the Pushgateway to be ready', async () => {
-      if (child.exitCode !== null) throw new Error(`pushgateway exited: ${stderr}`);
-      const res = await request(`${url}/-/ready`);
-      await res.body.dump();
-      return res.statusCode === 200 ? true : undefined;
-    });
-  } catch (err) {
-    await close();
-    throw err;
-  }
+  await untilReady('the Pushgateway', url, child, () => stderr, close);
   return { url, metrics, close };
 }

@@ -41,18 +41,6 @@ function failure(proxy: TestProxy, kind: string) {
   return proxy.logs.waitFor((l) => l.event === 'scrape_failed' && l.kind === kind);
 }
 
-/** Read a response that the proxy cuts short: the client must see an error, not a clean end. */
-async function readCut(url: string): Promise<{ status: number; error: Error | undefined; received: number }> {
-  const res = await request(url);
-  let received = 0;
-  try {
-    for await (const chunk of res.body) received += (chunk as Buffer).length;
-    return { status: res.statusCode, error: undefined, received };
-  } catch (err) {
-    return { status: res.statusCode, error: err as Error, received };
-  }
-}
-
 t.test('upstream refused: 502 with the reason', async (t) => {
   const probe = createServer();
   probe.listen(0, '127.0.0.1');
