@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { collectCommand } from './commands/collect.js';
 import { demoCommand } from './commands/demo.js';
 import { serveCommand } from './commands/serve.js';
 import { simulateCommand } from './commands/simulate.js';
@@ -14,6 +15,7 @@ const program = new Command('vllm-metrics-proxy')
   .exitOverride();
 
 serveCommand(program);
+collectCommand(program);
 simulateCommand(program);
 demoCommand(program);
 

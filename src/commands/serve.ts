@@ -1,17 +1,12 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
-import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg, readSecret } from '../config.js';
+import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg } from '../config.js';
 import { createLogger } from '../logger.js';
 import { startProxy, type ProxyConfig } from '../server/proxy.js';
-import { parseTargetSpec } from '../targets/spec.js';
 import { onShutdown } from './shutdown.js';
+import { addTargetOptions, collectValues, DEFAULT_UPSTREAM, reloadOnSighup, targetSpecs, upstreamOptions, type TargetFlags } from './target-flags.js';
 
-interface ServeFlags {
-  upstream?: string[];
-  targetsFile?: string;
-  discover?: string;
-  discoverInterval: number;
-  dnsServer?: string;
+interface ServeFlags extends TargetFlags {
   merge?: boolean;
   targetLabel: string;
   fleetAggregates?: boolean;
@@ -25,13 +20,6 @@ interface ServeFlags {
   pushDeleteOnShutdown?: boolean;
   host: string;
   port: number;
-  timeout: number;
-  maxBodyBytes: number;
-  upstreamToken?: string;
-  upstreamTokenFile?: string;
-  caFile?: string;
-  insecure?: boolean;
-  upstreamGzip?: boolean;
   readyMaxAge: number;
   logLevel: string;
   otlpForwardUrl?: string;
@@ -43,15 +31,6 @@ interface ServeFlags {
   otlpTimeout: number;
   otlpQueueMaxBytes: number;
   otlpMaxRequestBytes: number;
-}
-
-const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
-
-const DEFAULT_UPSTREAM = 'http://localhost:8000/metrics';
-
-/** VLLM_METRICS_URL may list several targets: `a=http://x/metrics,http://y/metrics`. */
-function splitUrlList(raw: string): string[] {
-  return raw.split(/,(?=\s*(?:[^=,/:]+=)?https?:\/\/)/).filter((s) => s.trim() !== '');
 }
 
 const labelNameArg = (text: string) => {
@@ -73,18 +52,9 @@ function headersFromEnv(raw: string | undefined): string[] {
 }
 
 export function serveCommand(program: Command): void {
-  program
-    .command('serve')
+  const cmd = program.command('serve');
+  addTargetOptions(cmd)
     .description('serve the upstream vLLM /metrics with Prometheus-legal names on /metrics')
-    .addOption(
-      new Option('--upstream <[name=]url>', 'upstream metrics URL, repeatable (user:pass@ in it for basic auth; name= names the target); default http://localhost:8000/metrics')
-        .env('VLLM_METRICS_URL')
-        .argParser(collect),
-    )
-    .addOption(envOption('--targets-file <path>', 'YAML or JSON list of targets, re-read when it changes or on SIGHUP (fleet mode)', 'VLLM_METRICS_TARGETS_FILE'))
-    .addOption(envOption('--discover <dns-url>', 'scrape every A/AAAA record of a name: dns://name:port/path (fleet mode)', 'VLLM_METRICS_DISCOVER'))
-    .addOption(envOption('--discover-interval <duration>', 'how often --discover re-resolves the name', 'VLLM_METRICS_DISCOVER_INTERVAL', durationArg, 30_000, '30s'))
-    .addOption(envOption('--dns-server <host:port>', 'DNS server for --discover instead of the system resolver', 'VLLM_METRICS_DNS_SERVER'))
     .option('--merge', 'fleet mode with a single --upstream: label its samples and add the target gauges (env VLLM_METRICS_MERGE=true)')
     .addOption(envOption('--target-label <name>', 'label that names each sample\'s target in fleet mode', 'VLLM_METRICS_TARGET_LABEL', labelNameArg, 'instance'))
     .option('--fleet-aggregates', 'add vllm_metrics_proxy_fleet_* families: sums, maxima, rates across targets (env FLEET_AGGREGATES=true)')
@@ -98,13 +68,6 @@ export function serveCommand(program: Command): void {
     .option('--push-delete-on-shutdown', 'delete the pushed groups when the proxy stops (env PUSH_DELETE_ON_SHUTDOWN=true)')
     .addOption(envOption('--host <address>', 'address to listen on', 'HOST', undefined, '0.0.0.0'))
     .addOption(envOption('--port <port>', 'port to listen on', 'PORT', portArg, 9090))
-    .addOption(envOption('--timeout <duration>', 'deadline for one upstream scrape, headers and body (500ms, 10s, 1m)', 'VLLM_METRICS_TIMEOUT', durationArg, 10_000, '10s'))
-    .addOption(envOption('--max-body-bytes <size>', 'largest upstream exposition accepted (bytes, or 64MiB)', 'VLLM_METRICS_MAX_BODY_BYTES', bytesArg, 64 * 1024 * 1024, '64MiB'))
-    .addOption(envOption('--upstream-token <token>', 'bearer token for the upstream (prefer the variable or the file)', 'VLLM_METRICS_TOKEN'))
-    .addOption(envOption('--upstream-token-file <path>', 'file holding the bearer token', 'VLLM_METRICS_TOKEN_FILE'))
-    .addOption(envOption('--ca-file <path>', 'PEM file of CAs that sign the upstream certificate', 'VLLM_METRICS_CA_FILE'))
-    .option('--insecure', 'do not verify the upstream TLS certificate (env VLLM_METRICS_INSECURE=true)')
-    .option('--upstream-gzip', 'ask the upstream for gzip (env VLLM_METRICS_UPSTREAM_GZIP=true)')
     .addOption(envOption('--ready-max-age <duration>', '/ready answers from memory if the upstream answered this recently', 'READY_MAX_AGE', durationArg, 30_000, '30s'))
     .addOption(envOption('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'LOG_LEVEL', logLevelArg, 'info'))
     .addOption(envOption('--otlp-forward-url <url>', 'turn on the OTLP relay (POST /v1/metrics) and forward OTLP/JSON here, e.g. http://parseable:8000/v1/metrics', 'OTLP_FORWARD_URL'))
@@ -112,16 +75,14 @@ export function serveCommand(program: Command): void {
     .addOption(envOption('--otlp-push-interval <duration>', 'how often the direct push scrapes and exports', 'OTLP_PUSH_INTERVAL', durationArg, 10_000, '10s'))
     .addOption(envOption('--otlp-stream <name>', 'X-P-Stream header: the Parseable stream', 'OTLP_STREAM', undefined, 'vLLMmetrics'))
     .addOption(envOption('--otlp-log-source <name>', 'X-P-Log-Source header', 'OTLP_LOG_SOURCE', undefined, 'otel-metrics'))
-    .addOption(new Option('--otlp-header <header>', 'extra header "Name: value" for OTLP requests, repeatable (env OTLP_HEADERS=a=1,b=2)').argParser(collect))
+    .addOption(new Option('--otlp-header <header>', 'extra header "Name: value" for OTLP requests, repeatable (env OTLP_HEADERS=a=1,b=2)').argParser(collectValues))
     .addOption(envOption('--otlp-timeout <duration>', 'deadline for one OTLP request', 'OTLP_TIMEOUT', durationArg, 10_000, '10s'))
     .addOption(envOption('--otlp-queue-max-bytes <size>', 'relay queue bound; the oldest batch is dropped beyond it', 'OTLP_QUEUE_MAX_BYTES', bytesArg, 32 * 1024 * 1024, '32MiB'))
     .addOption(envOption('--otlp-max-request-bytes <size>', 'largest OTLP request the relay takes (compressed or not)', 'OTLP_MAX_REQUEST_BYTES', bytesArg, 16 * 1024 * 1024, '16MiB'))
     .action(async (flags: ServeFlags) => {
       const otlpOn = flags.otlpForwardUrl || flags.otlpPushUrl;
-      const given = (flags.upstream ?? []).flatMap(splitUrlList);
-      const specs = (given.length || flags.targetsFile || flags.discover ? given : [DEFAULT_UPSTREAM]).map((raw) => parseTargetSpec(raw, '--upstream'));
       // A name only means something as a label value: naming a target asks for the labelled (fleet) output.
-      const named = given.some((raw) => /^[^:/]+=/.test(raw.trim()));
+      const { specs, named } = targetSpecs(flags);
       const fleetMode = specs.length > 1 || named || flags.targetsFile || flags.discover || envFlag(flags.merge, 'VLLM_METRICS_MERGE', '--merge');
       if (flags.maxStaleness !== undefined && flags.pollInterval === undefined) throw new ConfigError('--max-staleness', 'only applies with --poll-interval');
       const config: ProxyConfig = {
@@ -151,15 +112,7 @@ export function serveCommand(program: Command): void {
               deleteOnShutdown: envFlag(flags.pushDeleteOnShutdown, 'PUSH_DELETE_ON_SHUTDOWN', '--push-delete-on-shutdown'),
             }
           : undefined,
-        upstream: {
-          url: specs[0]?.url ?? DEFAULT_UPSTREAM,
-          token: readSecret(flags.upstreamToken, flags.upstreamTokenFile, '--upstream-token'),
-          timeoutMs: flags.timeout,
-          maxBodyBytes: flags.maxBodyBytes,
-          caFile: flags.caFile,
-          insecure: envFlag(flags.insecure, 'VLLM_METRICS_INSECURE', '--insecure'),
-          gzip: envFlag(flags.upstreamGzip, 'VLLM_METRICS_UPSTREAM_GZIP', '--upstream-gzip'),
-        },
+        upstream: upstreamOptions(flags, specs[0]?.url ?? DEFAULT_UPSTREAM),
         otlp: otlpOn
           ? {
               forwardUrl: flags.otlpForwardUrl,
@@ -182,13 +135,6 @@ export function serveCommand(program: Command): void {
       const log = createLogger(config.logLevel);
       const proxy = await startProxy(config, log);
       onShutdown(log, config.upstream.timeoutMs + 5_000, () => proxy.close());
-      const targets = proxy.targets;
-      if (targets?.dynamic) {
-        process.on('SIGHUP', () => {
-          log.info({ event: 'sighup' }, 'SIGHUP: re-reading the targets file and re-resolving discovery');
-          void targets.reload();
-          void targets.resolve();
-        });
-      }
+      reloadOnSighup(log, proxy.targets);
     });
 }

@@ -1,0 +1,146 @@
+import { extname } from 'node:path';
+import { Option, type Command } from 'commander';
+import { durationArg, envOption, logLevelArg } from '../config.js';
+import { Collector } from '../collect/collector.js';
+import { selection } from '../collect/selection.js';
+import { ConfigError } from '../errors.js';
+import { createLogger, type Logger } from '../logger.js';
+import { CsvStore } from '../store/csv.js';
+import { JsonlStore } from '../store/jsonl.js';
+import { PromFileStore } from '../store/prom-file.js';
+import { PushgatewayStore } from '../store/pushgateway.js';
+import { SqliteStore } from '../store/sqlite.js';
+import type { Store } from '../store/store.js';
+import { TargetSet } from '../targets/target-set.js';
+import { onShutdown } from './shutdown.js';
+import { addTargetOptions, collectValues, reloadOnSighup, targetSpecs, upstreamOptions, type TargetFlags } from './target-flags.js';
+
+interface CollectFlags extends TargetFlags {
+  interval: number;
+  metrics?: string[];
+  store?: string[];
+  output?: string;
+  duration?: number;
+  pushUrl?: string;
+  pushJob: string;
+  debug?: boolean;
+  logLevel: string;
+}
+
+const FILE_STORES = { jsonl: '.jsonl', csv: '.csv', sqlite: '.sqlite', 'prom-file': '.prom' } as const;
+const KINDS = [...Object.keys(FILE_STORES), 'pushgateway'];
+
+/** `--output run1` names run1.jsonl, run1.sqlite, ...; a name with the store's own extension is used as it is. */
+export function outputPath(output: string, ext: string, single: boolean): string {
+  if (single && extname(output) !== '') return output;
+  return output.endsWith(ext) ? output : `${output}${ext}`;
+}
+
+function defaultOutput(now = new Date()): string {
+  return `vllm-metrics-${now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`;
+}
+
+function openStores(flags: CollectFlags): Store[] {
+  const kinds = [...new Set((flags.store?.length ? flags.store : ['jsonl']).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))];
+  for (const k of kinds) if (!KINDS.includes(k)) throw new ConfigError('--store', `"${k}" is not a store (use ${KINDS.join(', ')})`);
+  if (kinds.includes('pushgateway') && !flags.pushUrl) throw new ConfigError('--store', 'pushgateway needs --push-url (or PUSHGATEWAY_URL)');
+  const base = flags.output ?? defaultOutput();
+  const fileKinds = kinds.filter((k) => k !== 'pushgateway') as Array<keyof typeof FILE_STORES>;
+  const stores: Store[] = [];
+  try {
+    for (const k of fileKinds) {
+      const path = outputPath(base, FILE_STORES[k], fileKinds.length === 1);
+      stores.push(k === 'jsonl' ? new JsonlStore(path) : k === 'csv' ? new CsvStore(path) : k === 'sqlite' ? new SqliteStore(path) : new PromFileStore(path));
+    }
+    if (kinds.includes('pushgateway')) stores.push(new PushgatewayStore(flags.pushUrl!, flags.pushJob, flags.timeout));
+  } catch (err) {
+    void Promise.all(stores.map((s) => s.close()));
+    throw new ConfigError('--output', (err as Error).message);
+  }
+  return stores;
+}
+
+/** One line kept up to date on a terminal; nothing when stderr is not one (logs stay clean). */
+function statusLine(collector: Collector): () => void {
+  if (!process.stderr.isTTY) return () => {};
+  const draw = () => {
+    const s = collector.stats;
+    const age = s.lastRoundMs ? `${((Date.now() - s.lastRoundMs) / 1000).toFixed(0)}s ago` : 'not yet';
+    process.stderr.write(`\r\x1b[2K${s.rounds} rounds, ${s.samples} samples, ${s.errors} scrape errors, ${s.storeErrors} store errors; last round ${age}`);
+  };
+  const timer = setInterval(draw, 1_000);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    draw();
+    process.stderr.write('\n');
+  };
+}
+
+/** --debug: after the first round, what each target served and what each --metrics name found. */
+function debugReport(log: Logger, collector: Collector, patterns: readonly string[]): void {
+  collector.once('round', (r) => {
+    for (const e of r.errors) log.error({ event: 'debug_target', target: e.target, ok: false }, `target ${e.target}: ${e.error}`);
+    const served = [...collector.served];
+    log.info({ event: 'debug_families', count: served.length }, `the targets serve ${served.length} families`);
+    for (const p of patterns) {
+      const one = selection([p]);
+      const found = served.filter((f) => one.matches(f));
+      log.info({ event: 'debug_metric', metric: p, found }, found.length ? `${p}: ${found.join(', ')}` : `${p}: not served by any target`);
+    }
+  });
+}
+
+export function collectCommand(program: Command): void {
+  const cmd = program.command('collect');
+  addTargetOptions(cmd)
+    .description('poll vLLM metrics into files (JSONL, CSV, SQLite, Prometheus textfile) or a Pushgateway')
+    .addOption(envOption('--interval <duration>', 'time between rounds (10s, 1s, 500ms)', 'COLLECT_INTERVAL', durationArg, 10_000, '10s'))
+    .option('--metrics <names...>', 'families to keep: exact names or globs, vllm:x or vllm_x spelling, space- or comma-separated (default: all)')
+    .addOption(new Option('--store <kinds...>', `where to write: ${KINDS.join(', ')}; several allowed (default: jsonl)`).argParser(collectValues))
+    .option('--output <path>', 'file name, or the base name of each store\'s file (<base>.jsonl, .csv, .sqlite, .prom); default vllm-metrics-<time>')
+    .addOption(envOption('--duration <duration>', 'stop after this long (default: until Ctrl-C or SIGTERM)', 'COLLECT_DURATION', durationArg))
+    .addOption(envOption('--push-url <url>', 'the Pushgateway for --store pushgateway', 'PUSHGATEWAY_URL'))
+    .addOption(envOption('--push-job <name>', 'the job grouping label of pushed groups', 'PUSH_JOB', undefined, 'vllm'))
+    .option('--debug', 'log at debug level and report, after the first round, what each target serves and what each --metrics name finds')
+    .addOption(envOption('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'LOG_LEVEL', logLevelArg, 'info'))
+    .action(async (flags: CollectFlags) => {
+      const log = createLogger(flags.debug ? 'debug' : flags.logLevel);
+      const { specs } = targetSpecs(flags);
+      const stores = openStores(flags);
+      const targets = new TargetSet({
+        static: specs,
+        targetsFile: flags.targetsFile,
+        discover: flags.discover,
+        discoverIntervalMs: flags.discoverInterval,
+        dnsServer: flags.dnsServer,
+        upstream: upstreamOptions(flags, specs[0]?.url ?? ''),
+        log,
+      });
+      await targets.start();
+      const sel = selection(flags.metrics);
+      const collector = new Collector({ targets: () => targets.list(), intervalMs: flags.interval, timeoutMs: Math.min(flags.timeout, flags.interval), selection: sel, stores, log });
+      if (flags.debug) debugReport(log, collector, sel.patterns);
+      // Logged once the round is in every store: what a killed collector is sure to have kept.
+      collector.on('round', (r) => log.debug({ event: 'round', timeMs: r.timeMs, samples: r.samples, errors: r.errors.length, storeErrors: r.storeErrors.length }, `round: ${r.samples} samples`));
+      log.info(
+        { event: 'collecting', targets: targets.size, intervalMs: flags.interval, metrics: sel.patterns, stores: stores.map((s) => ({ store: s.name, location: s.location })) },
+        `collecting ${targets.size} target(s) every ${flags.interval} ms into ${stores.map((s) => `${s.name} ${s.location}`).join(', ')}`,
+      );
+      const endStatus = statusLine(collector);
+      const finish = async () => {
+        await collector.stop();
+        await targets.close();
+        endStatus();
+        const s = collector.stats;
+        log.info({ event: 'collected', ...s }, `${s.rounds} rounds, ${s.samples} samples written`);
+        if (s.storeErrors > 0) throw new Error(`${s.storeErrors} store writes failed (see store_failed above)`);
+      };
+      onShutdown(log, flags.timeout + 10_000, finish);
+      reloadOnSighup(log, targets);
+      collector.start();
+      if (flags.duration) {
+        setTimeout(() => process.kill(process.pid, 'SIGTERM'), flags.duration).unref();
+      }
+    });
+}

@@ -1,0 +1,51 @@
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { renderText } from '../exposition/render.js';
+import { TextMerge } from '../fleet/text-merge.js';
+import { StoreError, type Round, type Store } from './store.js';
+
+/**
+ * node_exporter's textfile format: the latest round, every target's samples
+ * labelled `instance`, in one `.prom` file that is replaced atomically (written
+ * beside it, synced, renamed over it), so the textfile collector never reads
+ * half a file.
+ */
+export class PromFileStore implements Store {
+  readonly name = 'prom-file';
+  private readonly tmp: string;
+
+  constructor(readonly location: string) {
+    this.tmp = `${location}.${process.pid}.tmp`;
+    // Fail at start on an unwritable directory, not at the first round.
+    this.replace('');
+  }
+
+  async write(round: Round): Promise<void> {
+    const merge = new TextMerge({ label: 'instance' });
+    for (const t of round.targets) if (t.families) merge.add(t.target, renderText(t.families));
+    this.replace(merge.render());
+  }
+
+  private replace(text: string): void {
+    try {
+      const fd = openSync(this.tmp, 'w');
+      try {
+        const buf = Buffer.from(text);
+        let at = 0;
+        while (at < buf.length) at += writeSync(fd, buf, at, buf.length - at);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(this.tmp, this.location);
+    } catch (err) {
+      try {
+        unlinkSync(this.tmp);
+      } catch {
+        // nothing was left behind
+      }
+      throw new StoreError(this.name, this.location, err);
+    }
+  }
+
+  async close(): Promise<void> {}
+}

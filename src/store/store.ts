@@ -1,0 +1,68 @@
+import type { MetricFamily, MetricType } from '../exposition/model.js';
+
+/** One target's part of a collection round. */
+export interface TargetScrape {
+  target: string;
+  /** Selected families, names sanitized; absent when the scrape failed. */
+  families?: MetricFamily[];
+  error?: string;
+}
+
+/** Everything one round collected, handed to every store at once. */
+export interface Round {
+  /** When the round's scrapes answered (ms since the epoch). */
+  timeMs: number;
+  targets: TargetScrape[];
+}
+
+/** One sample as a row: what the row stores (JSONL, CSV, SQLite) write. */
+export interface Row {
+  timeMs: number;
+  target: string;
+  family: string;
+  type: MetricType;
+  /** The sample's name (`_bucket`, `_sum`, ... included). */
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/**
+ * Where rounds go. `write` is called once per round, in order, never
+ * concurrently; when it resolves, the round is as durable as the store makes
+ * it (on disk for the file stores: a killed collector loses nothing written).
+ * A failure (disk full, unwritable path) rejects with an error that names the file.
+ */
+export interface Store {
+  readonly name: string;
+  /** Where it writes, for logs. */
+  readonly location: string;
+  write(round: Round): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function rowsOf(round: Round): Row[] {
+  const rows: Row[] = [];
+  for (const t of round.targets) {
+    for (const f of t.families ?? []) {
+      for (const s of f.samples) {
+        rows.push({ timeMs: s.timestampMs ?? round.timeMs, target: t.target, family: f.name, type: f.type, name: s.name, labels: { ...s.labels }, value: s.value });
+      }
+    }
+  }
+  return rows;
+}
+
+/** A store's error names its file and what went wrong, in words an operator acts on. */
+export class StoreError extends Error {
+  readonly code = 'VMP_STORE';
+  constructor(
+    readonly store: string,
+    readonly location: string,
+    cause: unknown,
+  ) {
+    const e = cause as NodeJS.ErrnoException;
+    const why = e?.code === 'ENOSPC' ? 'the disk is full' : e?.code === 'EACCES' || e?.code === 'EPERM' ? 'permission denied' : e?.code === 'ENOENT' ? 'no such directory' : (e?.message ?? String(cause));
+    super(`${store} store ${location}: ${why}`, { cause });
+  }
+}
