@@ -241,6 +241,15 @@ async function pollRun() {
   return { bytes: body.length, direct: sum(runs.direct), poll: sum(runs.poll), ratio: median(runs.poll.map((r, i) => r.rps / runs.direct[i].rps)) };
 }
 
+/** The collector's stores, in a child (bench/stores.js). */
+async function storesRun() {
+  const c = spawn(process.execPath, [join(here, 'stores.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  c.stdout.on('data', (d) => (out += d));
+  await once(c, 'exit');
+  return JSON.parse(out);
+}
+
 /** Memory of the fleet path per 100k series (a child with --expose-gc measures it). */
 async function memoryRun() {
   const c = spawn(process.execPath, ['--expose-gc', join(here, 'memory.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -255,9 +264,9 @@ const verdict = (ok) => (ok ? 'ok' : 'MISSED');
 
 const started = new Date();
 console.log(`vllm-metrics-proxy bench, ${started.toISOString()}, node ${process.version}, load by ${haveWrk ? 'wrk -t1' : 'autocannon'} -c${CONNECTIONS}, ${ROUNDS} interleaved rounds of ${SECONDS}s, medians\n`);
-const only = (process.env.BENCH_ONLY ?? 'http,transformer,rss,fleet,poll,memory').split(',');
+const only = (process.env.BENCH_ONLY ?? 'http,transformer,rss,fleet,poll,memory,stores').split(',');
 let missed = false;
-let rows, tr, rss, fleet, poll, memory;
+let rows, tr, rss, fleet, poll, memory, stores;
 if (only.includes('http')) {
   rows = await throughputRuns();
   console.log('| exposition | bytes | direct req/s (p50/p99 ms) | passthrough req/s (p50/p99 ms) | proxy req/s (p50/p99 ms) | proxy --no-coalesce req/s (p50/p99 ms) | proxy / passthrough | --no-coalesce / passthrough |');
@@ -311,7 +320,15 @@ if (only.includes('memory')) {
   console.log(`  the rendered answer (all that poll mode keeps between polls): ${fmt(memory.renderedMBPer100k, 1)} MB`);
 }
 
+if (only.includes('stores')) {
+  stores = await storesRun();
+  console.log(`\ncollector stores, 8-engine exposition (${fmt(stores.samplesPerRound)} samples a round), ${stores.rounds} rounds:`);
+  console.log('| store | samples/s | ms per round | bytes per million samples |');
+  console.log('|---|---:|---:|---:|');
+  for (const [name, r] of Object.entries(stores.stores)) console.log(`| ${name} | ${fmt(r.samplesPerSecond)} | ${fmt(r.msPerRound, 2)} | ${r.bytesPerMillionSamples === undefined ? '(latest round only)' : fmt(r.bytesPerMillionSamples)} |`);
+}
+
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ started, node: process.version, wrk: haveWrk, seconds: SECONDS, rounds: ROUNDS, rows, transformer: tr, rss, fleet, poll, memory, targets: TARGETS, missed }, null, 2));
+writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ started, node: process.version, wrk: haveWrk, seconds: SECONDS, rounds: ROUNDS, rows, transformer: tr, rss, fleet, poll, memory, stores, targets: TARGETS, missed }, null, 2));
 console.log(`\n${missed ? 'some targets MISSED' : 'all targets met'}; details in bench/results/latest.json`);
 process.exit(missed ? 1 : 0);

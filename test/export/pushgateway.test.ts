@@ -14,6 +14,7 @@ import { rawServer } from '../helpers/net.js';
 import { freePort } from '../helpers/prometheus.js';
 import { testProxy } from '../helpers/proxy.js';
 import { startPushgateway } from '../helpers/pushgateway.js';
+import { eventually } from '../helpers/wait.js';
 import { parseSamples, seriesKey, type Sample } from '../helpers/samples.js';
 
 const HOUR = 3_600_000;
@@ -59,7 +60,8 @@ t.test('each push replaces the group: new values in, vanished series out; delete
   t.ok(await selfMetric(proxy, 'vllm_metrics_proxy_pushgateway_pushes_total', 'outcome="ok"') >= 2);
 
   await proxy.close();
-  t.same(pushed(await gw.metrics(), instance), [], 'the group is deleted on shutdown');
+  // DELETE is answered 202 and applied from the gateway's queue.
+  t.ok(await eventually('the group deleted', async () => (pushed(await gw.metrics(), instance).length === 0 ? true : undefined)), 'the group is deleted on shutdown');
   await proxy.logs.waitFor((l) => l.event === 'pushgateway_group_deleted');
 });
 
@@ -101,7 +103,10 @@ t.test('fleet mode: one group per target; a removed target loses its group', asy
 
   await write(`- gpu-b=${b!.url}/metrics\n`);
   await proxy.logs.waitFor((l) => l.event === 'pushgateway_group_deleted' && l.target === 'gpu-a');
-  text = await gw.metrics();
+  text = await eventually("gpu-a's group gone", async () => {
+    const now = await gw.metrics();
+    return pushed(now, 'gpu-a').length === 0 ? now : undefined;
+  });
   t.same(pushed(text, 'gpu-a'), [], "gpu-a's group is gone");
   t.ok(pushed(text, 'gpu-b').length > 0, "gpu-b's stays");
 });

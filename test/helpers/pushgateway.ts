@@ -13,11 +13,13 @@ export interface RunningPushgateway {
 /** Debian's packaging names the binary prometheus-pushgateway; upstream tarballs name it pushgateway. */
 const BINARY = process.env.PUSHGATEWAY_BIN ?? 'prometheus-pushgateway';
 
-/** A real Prometheus Pushgateway on a free loopback port, in memory (no persistence file). */
+/** A real Prometheus Pushgateway on a free loopback port, in memory only. */
 export async function startPushgateway(): Promise<RunningPushgateway> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(BINARY, [`--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Debian's build persists to /var/lib/prometheus/pushgateway.data by default: every
+  // gateway started here would load the groups of earlier (and parallel) tests.
+  const child: ChildProcess = spawn(BINARY, [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = once(child, 'exit');
