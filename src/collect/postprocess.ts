@@ -1,0 +1,126 @@
+/**
+ * Post-processing of collected samples, pure: counters into per-interval
+ * deltas and rates with reset detection, histograms into per-interval bucket
+ * deltas with quantile estimates and a mean. The quantile follows PromQL's
+ * histogram_quantile: linear interpolation inside the bucket that holds the
+ * rank, the first bucket starting at 0, and a rank in the +Inf bucket answered
+ * with the highest finite bound.
+ */
+
+export interface Point {
+  timeMs: number;
+  value: number;
+}
+
+export interface Delta {
+  /** End of the interval. */
+  timeMs: number;
+  /** Length of the interval in seconds. */
+  seconds: number;
+  delta: number;
+  rate: number;
+  /** The counter went down: the source restarted, and the delta counts from zero. */
+  reset: boolean;
+}
+
+/** Consecutive points of one counter series into deltas; a drop is a reset (the new value is the increase). */
+export function counterDeltas(points: readonly Point[]): Delta[] {
+  const sorted = [...points].sort((a, b) => a.timeMs - b.timeMs);
+  const out: Delta[] = [];
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1]!;
+    const b = sorted[i]!;
+    if (b.timeMs === a.timeMs || Number.isNaN(a.value) || Number.isNaN(b.value)) continue;
+    const reset = b.value < a.value;
+    const delta = reset ? b.value : b.value - a.value;
+    const seconds = (b.timeMs - a.timeMs) / 1000;
+    out.push({ timeMs: b.timeMs, seconds, delta, rate: delta / seconds, reset });
+  }
+  return out;
+}
+
+/** One histogram series at one time: cumulative bucket counts by upper bound, with sum and count. */
+export interface HistogramPoint {
+  timeMs: number;
+  /** Upper bound → cumulative count; +Inf included. */
+  buckets: Map<number, number>;
+  sum: number;
+  count: number;
+}
+
+export interface HistogramWindow {
+  timeMs: number;
+  seconds: number;
+  /** Upper bound → observations that fell at or below it during the interval (cumulative). */
+  buckets: Map<number, number>;
+  count: number;
+  sum: number;
+  /** sum / count of the interval; NaN when nothing was observed. */
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  reset: boolean;
+}
+
+/**
+ * Consecutive points of one histogram into per-interval histograms. A count
+ * that went down (or any bucket that did) is a reset: the interval's values
+ * are the new point's own.
+ */
+export function histogramWindows(points: readonly HistogramPoint[]): HistogramWindow[] {
+  const sorted = [...points].sort((a, b) => a.timeMs - b.timeMs);
+  const out: HistogramWindow[] = [];
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1]!;
+    const b = sorted[i]!;
+    if (b.timeMs === a.timeMs) continue;
+    const reset = b.count < a.count || [...b.buckets].some(([le, v]) => v < (a.buckets.get(le) ?? 0));
+    const buckets = new Map<number, number>();
+    for (const [le, v] of b.buckets) buckets.set(le, reset ? v : v - (a.buckets.get(le) ?? 0));
+    const count = reset ? b.count : b.count - a.count;
+    const sum = reset ? b.sum : b.sum - a.sum;
+    out.push({
+      timeMs: b.timeMs,
+      seconds: (b.timeMs - a.timeMs) / 1000,
+      buckets,
+      count,
+      sum,
+      mean: count > 0 ? sum / count : NaN,
+      p50: histogramQuantile(0.5, buckets),
+      p90: histogramQuantile(0.9, buckets),
+      p99: histogramQuantile(0.99, buckets),
+      reset,
+    });
+  }
+  return out;
+}
+
+/**
+ * PromQL's histogram_quantile over cumulative buckets (upper bound → count).
+ * NaN with no observations or without a +Inf bucket; q outside [0, 1] gives ∓Inf.
+ */
+export function histogramQuantile(q: number, cumulative: Map<number, number>): number {
+  if (q < 0) return -Infinity;
+  if (q > 1) return Infinity;
+  const bounds = [...cumulative.keys()].sort((a, b) => a - b);
+  if (bounds.length < 2 || bounds[bounds.length - 1] !== Infinity) return NaN;
+  // Counts made monotonic, as PromQL does against scrapes that are not atomic.
+  const counts: number[] = [];
+  for (const le of bounds) counts.push(Math.max(cumulative.get(le)!, counts[counts.length - 1] ?? 0));
+  const total = counts[counts.length - 1]!;
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let b = counts.findIndex((c) => c >= rank);
+  if (b === bounds.length - 1) return bounds[bounds.length - 2]!;
+  if (b === 0 && bounds[0]! <= 0) return bounds[0]!;
+  let start = 0;
+  let below = 0;
+  if (b > 0) {
+    start = bounds[b - 1]!;
+    below = counts[b - 1]!;
+  } else b = 0;
+  const inBucket = counts[b]! - below;
+  if (inBucket === 0) return bounds[b]!;
+  return start + (bounds[b]! - start) * ((rank - below) / inBucket);
+}
