@@ -85,8 +85,8 @@ export class Collector extends EventEmitter<CollectorEvents> {
     });
   }
 
-  /** One round now (also what the timer runs). */
-  async round(): Promise<RoundResult> {
+  /** One round; only the timer runs it, so rounds never overlap and reach the stores in order. */
+  private async round(): Promise<RoundResult> {
     const targets = this.o.targets();
     const scrapes = await Promise.all(targets.map((t) => this.scrape(t)));
     const round: Round = { timeMs: Date.now(), targets: scrapes };
