@@ -619,10 +619,12 @@ export function labelKey(labels: Labels, without: string): string {
   return key;
 }
 
-function isNameChar(c: number): boolean {
+/** `[a-zA-Z0-9_:]`, the legacy metric-name characters. */
+export function isNameChar(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x3a;
 }
 
-function isLabelChar(c: number): boolean {
+/** `[a-zA-Z0-9_]`, the legacy label-name characters. */
+export function isLabelChar(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
 }

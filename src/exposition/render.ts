@@ -31,7 +31,7 @@ export function formatTimestamp(ms: number): string {
   return Number.isSafeInteger(r) ? String(r) : BigInt(r).toString();
 }
 
-const escapeLabelValue = (v: string) => (/[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v);
+export const escapeLabelValue = (v: string) => (/[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v);
 const escapeHelp = (v: string) => (/[\\\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n') : v);
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 

@@ -12,8 +12,8 @@
  * that target fail instead of breaking the merged exposition for all.
  */
 import { newLabels, type Labels, type MetricFamily, type Sample } from '../exposition/model.js';
-import { ExpositionParseError, parseNumber } from '../exposition/parser.js';
-import { legacyLabelName } from '../exposition/render.js';
+import { ExpositionParseError, isLabelChar, isNameChar, parseNumber } from '../exposition/parser.js';
+import { escapeLabelValue, legacyLabelName } from '../exposition/render.js';
 import { sanitizeName } from '../exposition/sanitizer.js';
 
 /** Something the merge had to decide, reported so it can be logged once and counted. */
@@ -71,16 +71,16 @@ interface Local {
   dropped: boolean;
 }
 
-const isNameStart = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a;
-const isNameChar = (c: number) => isNameStart(c) || (c >= 0x30 && c <= 0x39);
-const isLabelStart = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
-const isLabelChar = (c: number) => isLabelStart(c) || (c >= 0x30 && c <= 0x39);
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+const isNameStart = (c: number) => isNameChar(c) && !isDigit(c);
+const isLabelStart = (c: number) => isLabelChar(c) && !isDigit(c);
 const isWs = (c: number) => c === 0x20 || c === 0x09;
 const TIMESTAMP = /^-?\d+$/;
 /** Bound on remembered name spellings (hostile input cannot grow it further). */
 const MAX_NAMES = 100_000;
 
-export const escapeLabelValue = (v: string) => (/[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v);
+/** A quoted string's text as written (between the quotes) to the text it means. */
+const unescape = (raw: string) => raw.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
 
 export class TextMerge {
   readonly issues: MergeIssue[] = [];
@@ -298,40 +298,42 @@ class Scan {
     const own = inner.trim() === '' ? '' : inner;
     const set = this.labelText ? `{${this.labelText}${own ? `,${own}` : ''}}` : own ? `{${own}}` : '';
     f.lines.push(`${name}${set}${after}`);
-    if (f.samples) f.samples.push({ name, labels: this.labelsOf(line, labels), value });
+    if (f.samples) f.samples.push({ name, labels: this.labelsOf(line, labels, f.name), value });
   }
 
   private rebuild(line: string, l: LabelScan, family: string): string {
-    const parts: string[] = [];
-    const taken = new Set(l.keys.map(legacyLabelName));
-    for (let n = 0; n < l.keys.length; n++) {
-      const raw = line.slice(l.values[2 * n], l.values[2 * n + 1]);
-      let key = legacyLabelName(l.keys[n]!);
-      if (this.moved.includes(key)) {
-        const from = key;
-        key = `exported_${key}`;
-        while (taken.has(key)) key = `exported_${key}`;
-        taken.add(key);
-        if (!this.renamedOnce) {
-          this.renamedOnce = true;
-          this.issues.push({ kind: 'label_renamed', target: this.target, family, from, to: key });
-        }
-      }
-      parts.push(`${key}="${raw}"`);
-    }
-    return parts.join(',');
+    const keys = this.outputKeys(l, family);
+    return keys.map((key, n) => `${key}="${line.slice(l.values[2 * n], l.values[2 * n + 1])}"`).join(',');
   }
 
-  private labelsOf(line: string, l: LabelScan | undefined): Labels {
+  private labelsOf(line: string, l: LabelScan | undefined, family: string): Labels {
     const out = newLabels();
     if (this.o.label) out[this.o.label] = this.target;
-    for (let n = 0; n < (l?.keys.length ?? 0); n++) {
-      const k = l!.keys[n]!;
-      const raw = line.slice(l!.values[2 * n], l!.values[2 * n + 1]);
-      const key = this.moved.includes(legacyLabelName(k)) ? `exported_${legacyLabelName(k)}` : legacyLabelName(k);
-      out[key] = raw.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    }
+    if (!l) return out;
+    const keys = this.outputKeys(l, family);
+    keys.forEach((key, n) => (out[key] = unescape(line.slice(l.values[2 * n], l.values[2 * n + 1]))));
     return out;
+  }
+
+  /**
+   * Each label's name in the output: respelled to the legacy charset, and
+   * moved to `exported_<name>` (more `exported_` while taken) if reserved.
+   */
+  private outputKeys(l: LabelScan, family: string): string[] {
+    const taken = new Set(l.keys.map(legacyLabelName));
+    return l.keys.map((k) => {
+      let key = legacyLabelName(k);
+      if (!this.moved.includes(key)) return key;
+      const from = key;
+      key = `exported_${key}`;
+      while (taken.has(key)) key = `exported_${key}`;
+      taken.add(key);
+      if (!this.renamedOnce) {
+        this.renamedOnce = true;
+        this.issues.push({ kind: 'label_renamed', target: this.target, family, from, to: key });
+      }
+      return key;
+    });
   }
 
   /**
@@ -415,7 +417,7 @@ class Scan {
   /** A quoted name: unescaped text and the index after it. */
   private quoted(line: string, at: number): [string, number] {
     const end = this.skipQuoted(line, at);
-    return [line.slice(at + 1, end - 1).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)), end];
+    return [unescape(line.slice(at + 1, end - 1)), end];
   }
 }
 
