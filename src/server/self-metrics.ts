@@ -8,6 +8,9 @@ import type { UpstreamErrorKind } from '../errors.js';
  */
 export const SELF_PREFIX = 'vllm_metrics_proxy_';
 
+export type ScrapeOutcome = 'ok' | 'error' | 'client_abort';
+const OUTCOMES: ScrapeOutcome[] = ['ok', 'error', 'client_abort'];
+
 const ERROR_KINDS: UpstreamErrorKind[] = ['unreachable', 'tls', 'timeout', 'status', 'too_large', 'garbage', 'encoding', 'reset'];
 
 export class SelfMetrics {
@@ -37,6 +40,8 @@ export class SelfMetrics {
   readonly pollAge: Gauge;
   readonly polls: Counter<'outcome'>;
   readonly gatewayPushes: Counter<'outcome'>;
+  /** Label children bound once: prom-client hashes a label object on every call otherwise. */
+  private readonly byOutcome: Record<ScrapeOutcome, { scrapes: { inc(): void }; duration: { observe(v: number): void } }>;
   /** When the latest poll's data was scraped (ms); 0 before the first. */
   pollTimeMs = 0;
 
@@ -63,7 +68,9 @@ export class SelfMetrics {
       registers,
     });
     for (const kind of ERROR_KINDS) this.upstreamErrors.inc({ kind }, 0);
-    for (const outcome of ['ok', 'error', 'client_abort']) this.scrapes.inc({ outcome }, 0);
+    const bind = (o: ScrapeOutcome) => ({ scrapes: this.scrapes.labels(o), duration: this.scrapeDuration.labels(o) });
+    this.byOutcome = { ok: bind('ok'), error: bind('error'), client_abort: bind('client_abort') };
+    for (const outcome of OUTCOMES) this.scrapes.inc({ outcome }, 0);
     this.upstreamBytes = new Counter({
       name: `${p}upstream_bytes_total`,
       help: 'Decoded bytes read from the upstream exposition.',
@@ -188,5 +195,11 @@ export class SelfMetrics {
       registers,
     });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: p });
+  }
+
+  /** One client scrape of /metrics ended. */
+  scrapeDone(outcome: ScrapeOutcome, seconds: number): void {
+    this.byOutcome[outcome].scrapes.inc();
+    this.byOutcome[outcome].duration.observe(seconds);
   }
 }

@@ -27,10 +27,8 @@ export class AppendFile {
   }
 
   append(text: string): void {
-    const buf = Buffer.from(text);
-    let at = 0;
     try {
-      while (at < buf.length) at += writeSync(this.fd, buf, at, buf.length - at);
+      writeAllSync(this.fd, Buffer.from(text));
     } catch (err) {
       throw new StoreError(this.store, this.path, err);
     }
@@ -41,6 +39,12 @@ export class AppendFile {
     closeSync(this.fd);
     this.fd = -1;
   }
+}
+
+/** The whole buffer, however many write calls the kernel takes for it. */
+export function writeAllSync(fd: number, buf: Buffer): void {
+  let at = 0;
+  while (at < buf.length) at += writeSync(fd, buf, at, buf.length - at);
 }
 
 /** JSON has no NaN or infinities: they are written as the exposition spells them. */

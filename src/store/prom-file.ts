@@ -1,6 +1,7 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { renderText } from '../exposition/render.js';
 import { TextMerge } from '../fleet/text-merge.js';
+import { writeAllSync } from './file-append.js';
 import { StoreError, type Round, type Store } from './store.js';
 
 /**
@@ -29,9 +30,7 @@ export class PromFileStore implements Store {
     try {
       const fd = openSync(this.tmp, 'w');
       try {
-        const buf = Buffer.from(text);
-        let at = 0;
-        while (at < buf.length) at += writeSync(fd, buf, at, buf.length - at);
+        writeAllSync(fd, Buffer.from(text));
         fsyncSync(fd);
       } finally {
         closeSync(fd);

@@ -10,10 +10,10 @@ import type { Collision } from '../../exposition/sanitizer.js';
 import type { ProxyContext } from '../context.js';
 import { isClosing } from '../fastify.js';
 import { GcPacer } from '../gc-pacer.js';
+import type { ScrapeOutcome } from '../self-metrics.js';
 import type { Upstream } from '../../upstream/upstream.js';
 import { fleetHandler, polledHandler } from './snapshot-metrics.js';
 
-type Outcome = 'ok' | 'error' | 'client_abort';
 
 const DEFAULT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** Remember at most this many reported collision names (logged once each). */
@@ -70,9 +70,6 @@ function streamRoute(app: FastifyInstance, ctx: ProxyContext, upstream: Upstream
   const { metrics, log } = ctx;
   const pacer = new GcPacer(GC_EVERY_BYTES);
   const onInput = (bytes: number) => pacer.add(bytes);
-  // Label children bound once: prom-client hashes a label object on every call otherwise.
-  const outcome = (o: Outcome) => ({ scrapes: metrics.scrapes.labels(o), duration: metrics.scrapeDuration.labels(o) });
-  const byOutcome = { ok: outcome('ok'), error: outcome('error'), client_abort: outcome('client_abort') };
   const onCollision = collisionReporter(ctx);
   /** The fetch in flight per Accept header, while it still takes clients. */
   const inFlight = new Map<string, SharedRelay>();
@@ -116,10 +113,9 @@ function streamRoute(app: FastifyInstance, ctx: ProxyContext, upstream: Upstream
     const finish = (err?: Error) => {
       if (finished) return;
       finished = true;
-      const o: Outcome = !err ? 'ok' : clientGone ? 'client_abort' : 'error';
+      const o: ScrapeOutcome = !err ? 'ok' : clientGone ? 'client_abort' : 'error';
       metrics.inFlight.dec();
-      byOutcome[o].scrapes.inc();
-      byOutcome[o].duration.observe(seconds());
+      metrics.scrapeDone(o, seconds());
       if (o === 'client_abort') log.info({ event: 'client_abort', upstream: upstream.target.display, ms: Math.round(seconds() * 1000) }, 'client went away before the end of the answer');
       if (o === 'ok' && isClosing(app)) setImmediate(() => app.server.closeIdleConnections());
     };

@@ -6,8 +6,6 @@ import type { Poller } from '../poller.js';
 import type { ExpositionSnapshot } from '../snapshot.js';
 import { acceptsGzip, scrapeTimeout } from './metrics.js';
 
-type Outcome = 'ok' | 'error';
-
 /** The answer for a whole exposition held in memory, on the raw response. */
 function writeSnapshot(res: ServerResponse, snap: ExpositionSnapshot, body: Buffer, gzip: boolean, extra: Record<string, string> = {}): void {
   const headers: OutgoingHttpHeaders = { 'content-type': snap.contentType, 'content-length': body.length, 'cache-control': 'no-store', vary: 'accept-encoding', ...extra };
@@ -31,19 +29,8 @@ async function sendSnapshot(request: FastifyRequest, reply: FastifyReply, snap: 
 
 const ageHeaders = (ageMs: number) => ({ age: String(Math.floor(ageMs / 1000)), 'x-metrics-age-seconds': (ageMs / 1000).toFixed(3) });
 
-/** Label children bound once per registry: prom-client hashes a label object on every call otherwise. */
-const bound = new WeakMap<ProxyContext['metrics'], Record<Outcome, { scrapes: { inc(): void }; duration: { observe(v: number): void } }>>();
-
-function count(ctx: ProxyContext, outcome: Outcome, started: bigint) {
-  const m = ctx.metrics;
-  let b = bound.get(m);
-  if (!b) {
-    const of = (o: Outcome) => ({ scrapes: m.scrapes.labels(o), duration: m.scrapeDuration.labels(o) });
-    b = { ok: of('ok'), error: of('error') };
-    bound.set(m, b);
-  }
-  b[outcome].scrapes.inc();
-  b[outcome].duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+function count(ctx: ProxyContext, outcome: 'ok' | 'error', started: bigint) {
+  ctx.metrics.scrapeDone(outcome, Number(process.hrtime.bigint() - started) / 1e9);
 }
 
 /**
