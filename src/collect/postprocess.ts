@@ -23,18 +23,27 @@ export interface Delta {
   reset: boolean;
 }
 
+/** How much a counter grew from `before` to `after`: a drop is a restart from zero, so `after` is the increase (PromQL's rule). */
+export function counterIncrease(before: number, after: number): number {
+  return after >= before ? after - before : after;
+}
+
+/** Time-ordered pairs of consecutive points, a pair per interval (equal times make none). */
+function intervals<T extends { timeMs: number }>(points: readonly T[]): Array<[T, T]> {
+  const sorted = [...points].sort((a, b) => a.timeMs - b.timeMs);
+  const out: Array<[T, T]> = [];
+  for (let i = 1; i < sorted.length; i++) if (sorted[i]!.timeMs !== sorted[i - 1]!.timeMs) out.push([sorted[i - 1]!, sorted[i]!]);
+  return out;
+}
+
 /** Consecutive points of one counter series into deltas; a drop is a reset (the new value is the increase). */
 export function counterDeltas(points: readonly Point[]): Delta[] {
-  const sorted = [...points].sort((a, b) => a.timeMs - b.timeMs);
   const out: Delta[] = [];
-  for (let i = 1; i < sorted.length; i++) {
-    const a = sorted[i - 1]!;
-    const b = sorted[i]!;
-    if (b.timeMs === a.timeMs || Number.isNaN(a.value) || Number.isNaN(b.value)) continue;
-    const reset = b.value < a.value;
-    const delta = reset ? b.value : b.value - a.value;
+  for (const [a, b] of intervals(points)) {
+    if (Number.isNaN(a.value) || Number.isNaN(b.value)) continue;
+    const delta = counterIncrease(a.value, b.value);
     const seconds = (b.timeMs - a.timeMs) / 1000;
-    out.push({ timeMs: b.timeMs, seconds, delta, rate: delta / seconds, reset });
+    out.push({ timeMs: b.timeMs, seconds, delta, rate: delta / seconds, reset: b.value < a.value });
   }
   return out;
 }
@@ -69,12 +78,8 @@ export interface HistogramWindow {
  * are the new point's own.
  */
 export function histogramWindows(points: readonly HistogramPoint[]): HistogramWindow[] {
-  const sorted = [...points].sort((a, b) => a.timeMs - b.timeMs);
   const out: HistogramWindow[] = [];
-  for (let i = 1; i < sorted.length; i++) {
-    const a = sorted[i - 1]!;
-    const b = sorted[i]!;
-    if (b.timeMs === a.timeMs) continue;
+  for (const [a, b] of intervals(points)) {
     const reset = b.count < a.count || [...b.buckets].some(([le, v]) => v < (a.buckets.get(le) ?? 0));
     const buckets = new Map<number, number>();
     for (const [le, v] of b.buckets) buckets.set(le, reset ? v : v - (a.buckets.get(le) ?? 0));

@@ -4,6 +4,7 @@
  * models) and named `vllm_metrics_proxy_fleet_*`, a prefix vLLM never uses.
  * Pure apart from the memory of earlier scrapes that rates need.
  */
+import { counterIncrease } from '../collect/postprocess.js';
 import { labelKey } from '../exposition/parser.js';
 import { newLabels, type MetricFamily, type Sample } from '../exposition/model.js';
 
@@ -143,7 +144,7 @@ function increase(base: Snapshot, now: Snapshot, counter: string): Map<string, n
   for (const [key, [m, v]] of after) {
     const b = before.get(key)?.[1];
     if (b === undefined) continue;
-    out.set(m, (out.get(m) ?? 0) + (v >= b ? v - b : v));
+    out.set(m, (out.get(m) ?? 0) + counterIncrease(b, v));
   }
   return out;
 }
