@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { MetricFamily } from '../exposition/model.js';
 import { sanitizeName } from '../exposition/sanitizer.js';
+import { Every } from '../every.js';
 import type { Logger } from '../logger.js';
 import type { Store, Round, TargetScrape } from '../store/store.js';
 import type { Target } from '../targets/target-set.js';
@@ -56,8 +57,7 @@ export interface CollectorEvents {
  */
 export class Collector extends EventEmitter<CollectorEvents> {
   readonly stats: CollectorStats = { rounds: 0, samples: 0, errors: 0, storeErrors: 0, lastRoundMs: 0 };
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop: Every;
   private stopping: Promise<void> | undefined;
   private reportedUnknown = false;
   private readonly failingStores = new Set<string>();
@@ -66,26 +66,19 @@ export class Collector extends EventEmitter<CollectorEvents> {
 
   constructor(private readonly o: CollectorOptions) {
     super();
+    this.loop = new Every(o.intervalMs, () =>
+      this.round().then(
+        () => undefined,
+        (err: Error) => void this.o.log.error({ event: 'round_failed', err: err.message }, `collection round failed: ${err.message}`),
+      ),
+    );
   }
 
   start(): void {
-    if (this.running || this.stopping) return;
-    this.tick();
+    void this.loop.start();
   }
 
-  private tick(): void {
-    const started = Date.now();
-    this.running = this.round().then(
-      () => undefined,
-      (err: Error) => void this.o.log.error({ event: 'round_failed', err: err.message }, `collection round failed: ${err.message}`),
-    );
-    void this.running.finally(() => {
-      this.running = undefined;
-      if (!this.stopping) this.timer = setTimeout(() => this.tick(), Math.max(0, started + this.o.intervalMs - Date.now()));
-    });
-  }
-
-  /** One round; only the timer runs it, so rounds never overlap and reach the stores in order. */
+  /** One round; only the loop runs it, so rounds never overlap and reach the stores in order. */
   private async round(): Promise<RoundResult> {
     const targets = this.o.targets();
     const scrapes = await Promise.all(targets.map((t) => this.scrape(t)));
@@ -152,8 +145,7 @@ export class Collector extends EventEmitter<CollectorEvents> {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      clearTimeout(this.timer);
-      await this.running;
+      await this.loop.stop();
       await Promise.all(this.o.stores.map((s) => s.close()));
     })();
     return this.stopping;

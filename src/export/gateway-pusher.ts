@@ -6,6 +6,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { backoffDelay } from '../backoff.js';
+import { Every } from '../every.js';
 import { renderText } from '../exposition/render.js';
 import type { MergeIssueLog } from '../fleet/issue-log.js';
 import { mergeOutcomes, scrapeTarget, targetMeta, type TargetHealth } from '../fleet/targets-scrape.js';
@@ -39,25 +40,18 @@ export class GatewayPusher {
   private readonly o: GatewayPushOptions;
   /** Groups pushed and not deleted, by target name. */
   private readonly pushed = new Map<string, GroupingKey>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop: Every;
   private closed = false;
   private failing: string | undefined;
   private readonly stop = new AbortController();
 
   constructor(options: GatewayPushOptions) {
     this.o = options;
+    this.loop = new Every(options.intervalMs, () => this.pushOnce());
   }
 
   start(): void {
-    const tick = () => {
-      const started = Date.now();
-      this.running = this.pushOnce().finally(() => {
-        this.running = undefined;
-        if (!this.closed) this.timer = setTimeout(tick, Math.max(0, started + this.o.intervalMs - Date.now()));
-      });
-    };
-    tick();
+    void this.loop.start();
   }
 
   groupOf(name: string): GroupingKey {
@@ -144,9 +138,8 @@ export class GatewayPusher {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.timer);
     this.stop.abort();
-    await this.running;
+    await this.loop.stop();
     if (!this.o.deleteOnShutdown) return;
     await Promise.all([...this.pushed].map(([name, key]) => this.remove(key, name)));
     this.pushed.clear();

@@ -1,3 +1,4 @@
+import { Every } from '../every.js';
 import type { Logger } from '../logger.js';
 import type { ExpositionSnapshot } from './snapshot.js';
 import type { SelfMetrics } from './self-metrics.js';
@@ -11,9 +12,7 @@ import type { SelfMetrics } from './self-metrics.js';
 export class Poller {
   latest: ExpositionSnapshot | undefined;
   lastError: Error | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly loop: Every;
   private failing = false;
 
   constructor(
@@ -21,21 +20,13 @@ export class Poller {
     readonly intervalMs: number,
     private readonly log: Logger,
     private readonly metrics: SelfMetrics,
-  ) {}
+  ) {
+    this.loop = new Every(intervalMs, () => this.poll());
+  }
 
   /** Resolves after the first poll, whatever its outcome, so a client arriving at once finds data. */
   start(): Promise<void> {
-    return this.tick();
-  }
-
-  private tick(): Promise<void> {
-    const started = Date.now();
-    this.running = this.poll().finally(() => {
-      this.running = undefined;
-      if (this.stopped) return;
-      this.timer = setTimeout(() => void this.tick(), Math.max(0, started + this.intervalMs - Date.now()));
-    });
-    return this.running;
+    return this.loop.start();
   }
 
   private async poll(): Promise<void> {
@@ -59,9 +50,7 @@ export class Poller {
     return this.latest ? now - this.latest.timeMs : undefined;
   }
 
-  async close(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  close(): Promise<void> {
+    return this.loop.stop();
   }
 }
