@@ -136,3 +136,23 @@ t.test('the gateway down: retried, logged once; its refusal text surfaced', asyn
   t.equal(rejected.status, 400);
   t.match(rejected.msg, /Pushgateway answered HTTP 400 to PUT \/job\/vllm\/instance\/.*: pushed metrics are invalid or inconsistent with existing metrics: pushed metrics must not have timestamps/);
 });
+
+t.test('a busy gateway (503) is tried again within the interval; a refusal (400) is not', async (t) => {
+  const up = await upstream('# TYPE vllm:x gauge\nvllm:x 1\n');
+  t.teardown(() => up.close());
+  const answers = [503, 503, 200];
+  const gw = await rawServer((req, res) => {
+    req.resume();
+    res.writeHead(answers.shift() ?? 400).end('busy');
+  });
+  t.teardown(() => gw.close());
+  const proxy = await testProxy({ url: `${up.url}/metrics` }, { pushgateway: gatewayConfig(gw.url, { attempts: 3 }) });
+  t.teardown(() => proxy.close());
+  // The push at start: two 503s, then through on the third try.
+  await eventually('the first push through', async () => ((await selfMetric(proxy, 'vllm_metrics_proxy_pushgateway_pushes_total', 'outcome="ok"')) === 1 ? true : undefined));
+  t.equal(gw.hits, 3, '503, 503, 200');
+  await proxy.gateway!.pushOnce();
+  t.equal(gw.hits, 4, 'then a 400, not retried');
+  t.equal(await selfMetric(proxy, 'vllm_metrics_proxy_pushgateway_pushes_total', 'outcome="error"'), 1);
+  t.ok(proxy.logs.lines().some((l) => l.event === 'pushgateway_rejected' && /HTTP 400 .*: busy/.test(String(l.msg))));
+});
