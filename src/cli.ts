@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { collectCommand } from './commands/collect.js';
 import { demoCommand } from './commands/demo.js';
+import { postprocessCommand } from './commands/postprocess.js';
 import { serveCommand } from './commands/serve.js';
 import { simulateCommand } from './commands/simulate.js';
 import { ConfigError } from './errors.js';
@@ -16,6 +17,7 @@ const program = new Command('vllm-metrics-proxy')
 
 serveCommand(program);
 collectCommand(program);
+postprocessCommand(program);
 simulateCommand(program);
 demoCommand(program);
 

@@ -53,3 +53,15 @@ export class ConfigError extends Error {
     super(`${flag}: ${message}`);
   }
 }
+
+/** A data file (collected or post-processed) that cannot be read as one: the message names the file and, where it can, the line. */
+export class DataFileError extends Error {
+  readonly code = 'VMP_DATA_FILE';
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${path}: ${message}`, options);
+  }
+}

@@ -40,12 +40,18 @@ function intervals<T extends { timeMs: number }>(points: readonly T[]): Array<[T
 export function counterDeltas(points: readonly Point[]): Delta[] {
   const out: Delta[] = [];
   for (const [a, b] of intervals(points)) {
-    if (Number.isNaN(a.value) || Number.isNaN(b.value)) continue;
-    const delta = counterIncrease(a.value, b.value);
-    const seconds = (b.timeMs - a.timeMs) / 1000;
-    out.push({ timeMs: b.timeMs, seconds, delta, rate: delta / seconds, reset: b.value < a.value });
+    const d = counterDelta(a, b);
+    if (d) out.push(d);
   }
   return out;
+}
+
+/** The interval from `a` to a later `b`; undefined when either value is NaN (nothing to say about the interval). */
+export function counterDelta(a: Point, b: Point): Delta | undefined {
+  if (Number.isNaN(a.value) || Number.isNaN(b.value)) return undefined;
+  const delta = counterIncrease(a.value, b.value);
+  const seconds = (b.timeMs - a.timeMs) / 1000;
+  return { timeMs: b.timeMs, seconds, delta, rate: delta / seconds, reset: b.value < a.value };
 }
 
 /** One histogram series at one time: cumulative bucket counts by upper bound, with sum and count. */
@@ -78,27 +84,28 @@ export interface HistogramWindow {
  * are the new point's own.
  */
 export function histogramWindows(points: readonly HistogramPoint[]): HistogramWindow[] {
-  const out: HistogramWindow[] = [];
-  for (const [a, b] of intervals(points)) {
-    const reset = b.count < a.count || [...b.buckets].some(([le, v]) => v < (a.buckets.get(le) ?? 0));
-    const buckets = new Map<number, number>();
-    for (const [le, v] of b.buckets) buckets.set(le, reset ? v : v - (a.buckets.get(le) ?? 0));
-    const count = reset ? b.count : b.count - a.count;
-    const sum = reset ? b.sum : b.sum - a.sum;
-    out.push({
-      timeMs: b.timeMs,
-      seconds: (b.timeMs - a.timeMs) / 1000,
-      buckets,
-      count,
-      sum,
-      mean: count > 0 ? sum / count : NaN,
-      p50: histogramQuantile(0.5, buckets),
-      p90: histogramQuantile(0.9, buckets),
-      p99: histogramQuantile(0.99, buckets),
-      reset,
-    });
-  }
-  return out;
+  return intervals(points).map(([a, b]) => histogramWindow(a, b));
+}
+
+/** The interval from `a` to a later `b` of one histogram series. */
+export function histogramWindow(a: HistogramPoint, b: HistogramPoint): HistogramWindow {
+  const reset = b.count < a.count || [...b.buckets].some(([le, v]) => v < (a.buckets.get(le) ?? 0));
+  const buckets = new Map<number, number>();
+  for (const [le, v] of b.buckets) buckets.set(le, reset ? v : v - (a.buckets.get(le) ?? 0));
+  const count = reset ? b.count : b.count - a.count;
+  const sum = reset ? b.sum : b.sum - a.sum;
+  return {
+    timeMs: b.timeMs,
+    seconds: (b.timeMs - a.timeMs) / 1000,
+    buckets,
+    count,
+    sum,
+    mean: count > 0 ? sum / count : NaN,
+    p50: histogramQuantile(0.5, buckets),
+    p90: histogramQuantile(0.9, buckets),
+    p99: histogramQuantile(0.99, buckets),
+    reset,
+  };
 }
 
 /**

@@ -2,6 +2,7 @@ import { extname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { durationArg, envOption, logLevelArg } from '../config.js';
 import { Collector } from '../collect/collector.js';
+import { postprocessFile } from '../collect/postprocess-file.js';
 import { selection } from '../collect/selection.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -12,6 +13,7 @@ import { PushgatewayStore } from '../store/pushgateway.js';
 import { SqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { TargetSet } from '../targets/target-set.js';
+import { logPostprocessed } from './postprocess.js';
 import { onShutdown } from './shutdown.js';
 import { addTargetOptions, collectValues, reloadOnSighup, targetSpecs, upstreamOptions, type TargetFlags } from './target-flags.js';
 
@@ -24,11 +26,13 @@ interface CollectFlags extends TargetFlags {
   pushUrl?: string;
   pushJob: string;
   debug?: boolean;
+  autoPostprocess?: boolean;
   logLevel: string;
 }
 
 const FILE_STORES = { jsonl: '.jsonl', csv: '.csv', sqlite: '.sqlite', 'prom-file': '.prom' } as const;
 const KINDS = [...Object.keys(FILE_STORES), 'pushgateway'];
+const ROW_STORES = new Set(['jsonl', 'csv', 'sqlite']);
 
 /** `--output run1` names run1.jsonl, run1.sqlite, ...; a name with the store's own extension is used as it is. */
 export function outputPath(output: string, ext: string, single: boolean): string {
@@ -102,6 +106,7 @@ export function collectCommand(program: Command): void {
     .addOption(envOption('--duration <duration>', 'stop after this long (default: until Ctrl-C or SIGTERM)', 'COLLECT_DURATION', durationArg))
     .addOption(envOption('--push-url <url>', 'the Pushgateway for --store pushgateway', 'PUSHGATEWAY_URL'))
     .addOption(envOption('--push-job <name>', 'the job grouping label of pushed groups', 'PUSH_JOB', undefined, 'vllm'))
+    .option('--auto-postprocess', 'on stop, post-process each JSONL, CSV and SQLite file in place (originals kept as <file>.raw)')
     .option('--debug', 'log at debug level and report, after the first round, what each target serves and what each --metrics name finds')
     .addOption(envOption('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'LOG_LEVEL', logLevelArg, 'info'))
     .action(async (flags: CollectFlags) => {
@@ -135,8 +140,12 @@ export function collectCommand(program: Command): void {
         const s = collector.stats;
         log.info({ event: 'collected', ...s }, `${s.rounds} rounds, ${s.samples} samples written`);
         if (s.storeErrors > 0) throw new Error(`${s.storeErrors} store writes failed (see store_failed above)`);
+        if (flags.autoPostprocess) {
+          for (const st of stores) if (ROW_STORES.has(st.name)) logPostprocessed(log, await postprocessFile(st.location));
+        }
       };
-      onShutdown(log, flags.timeout + 10_000, finish);
+      // Post-processing a long run takes as long as it takes; a second Ctrl-C still ends it at once, and leaves the original whole.
+      onShutdown(log, flags.autoPostprocess ? undefined : flags.timeout + 10_000, finish);
       reloadOnSighup(log, targets);
       collector.start();
       if (flags.duration) {

@@ -2,9 +2,9 @@ import type { Logger } from '../logger.js';
 
 /**
  * On SIGTERM or SIGINT: stop accepting, let in-flight work finish, exit 0. A
- * second signal, or the grace period running out, exits at once with 1.
+ * second signal, or the grace period running out (if there is one), exits at once with 1.
  */
-export function onShutdown(log: Logger, graceMs: number, close: () => Promise<void>): void {
+export function onShutdown(log: Logger, graceMs: number | undefined, close: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -13,11 +13,13 @@ export function onShutdown(log: Logger, graceMs: number, close: () => Promise<vo
     }
     stopping = true;
     log.info({ event: 'shutdown', signal, graceMs }, `${signal}: finishing in-flight requests`);
-    const force = setTimeout(() => {
-      log.error({ event: 'shutdown_timeout', graceMs }, 'in-flight requests did not finish in time: exiting');
-      process.exit(1);
-    }, graceMs);
-    force.unref();
+    if (graceMs !== undefined) {
+      const force = setTimeout(() => {
+        log.error({ event: 'shutdown_timeout', graceMs }, 'in-flight requests did not finish in time: exiting');
+        process.exit(1);
+      }, graceMs);
+      force.unref();
+    }
     close().then(
       () => {
         log.info({ event: 'stopped' }, 'stopped');

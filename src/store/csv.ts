@@ -1,6 +1,6 @@
 import { AppendFile } from './file-append.js';
 import { formatValue } from '../exposition/render.js';
-import { rowsOf, type Round, type Store } from './store.js';
+import { rowsOf, type Round, type Row, type RowStore } from './store.js';
 
 export const CSV_HEADER = 'timestamp,unix_ms,target,family,type,name,labels,value';
 
@@ -15,7 +15,7 @@ export function csvField(v: string): string {
  * `value` (`NaN`, `+Inf`, `-Inf` as the exposition spells them). The header is
  * written once, when the file is new.
  */
-export class CsvStore implements Store {
+export class CsvStore implements RowStore {
   readonly name = 'csv';
   private readonly file: AppendFile;
 
@@ -25,8 +25,12 @@ export class CsvStore implements Store {
   }
 
   async write(round: Round): Promise<void> {
+    return this.writeRows(rowsOf(round));
+  }
+
+  async writeRows(rows: readonly Row[]): Promise<void> {
     let text = '';
-    for (const r of rowsOf(round)) {
+    for (const r of rows) {
       text += `${new Date(r.timeMs).toISOString()},${r.timeMs},${csvField(r.target)},${r.family},${r.type},${r.name},${csvField(JSON.stringify(r.labels))},${formatValue(r.value)}\n`;
     }
     if (text) this.file.append(text);

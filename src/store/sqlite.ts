@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { rowsOf, StoreError, type Round, type Store } from './store.js';
+import { rowsOf, StoreError, type Round, type Row, type RowStore } from './store.js';
 
 /**
  * The schema (version 1). Series are stored once and points refer to them,
@@ -37,14 +37,14 @@ const sortedJson = (labels: Record<string, string>) => JSON.stringify(Object.fro
  * committed before `write` resolves, so a killed collector leaves every
  * finished round readable and the file consistent.
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements RowStore {
   readonly name = 'sqlite';
   private readonly db: Database.Database;
   private readonly ids = new Map<string, number>();
   private readonly insertSeries: Database.Statement;
   private readonly findSeries: Database.Statement;
   private readonly insertPoint: Database.Statement;
-  private readonly writeRound: (round: Round) => void;
+  private readonly insertRows: (rows: readonly Row[]) => void;
 
   constructor(readonly location: string) {
     try {
@@ -59,8 +59,8 @@ export class SqliteStore implements Store {
     this.insertSeries = this.db.prepare('INSERT OR IGNORE INTO series (target, family, type, name, labels) VALUES (?, ?, ?, ?, ?)');
     this.findSeries = this.db.prepare('SELECT id FROM series WHERE target = ? AND name = ? AND labels = ?');
     this.insertPoint = this.db.prepare('INSERT OR REPLACE INTO points (series_id, ts, value) VALUES (?, ?, ?)');
-    this.writeRound = this.db.transaction((round: Round) => {
-      for (const r of rowsOf(round)) {
+    this.insertRows = this.db.transaction((rows: readonly Row[]) => {
+      for (const r of rows) {
         const labels = sortedJson(r.labels);
         const key = `${r.target}\u0000${r.name}\u0000${labels}`;
         let id = this.ids.get(key);
@@ -75,8 +75,13 @@ export class SqliteStore implements Store {
   }
 
   async write(round: Round): Promise<void> {
+    return this.writeRows(rowsOf(round));
+  }
+
+  /** One transaction for the whole batch. */
+  async writeRows(rows: readonly Row[]): Promise<void> {
     try {
-      this.writeRound(round);
+      this.insertRows(rows);
     } catch (err) {
       throw new StoreError(this.name, this.location, err);
     }

@@ -15,12 +15,22 @@ export interface Round {
   targets: TargetScrape[];
 }
 
-/** One sample as a row: what the row stores (JSONL, CSV, SQLite) write. */
+/**
+ * What post-processing writes in place of counters and histograms: a
+ * counter's `_delta` and `_rate`, a histogram's `_bucket_delta`,
+ * `_count_delta`, `_sum_delta`, `_p50`/`_p90`/`_p99` and `_mean`, and a
+ * `_resets` row for an interval in which the source restarted.
+ */
+export type DerivedType = 'delta' | 'rate' | 'quantile' | 'mean' | 'resets';
+
+export const DERIVED_TYPES: ReadonlySet<string> = new Set<DerivedType>(['delta', 'rate', 'quantile', 'mean', 'resets']);
+
+/** One sample as a row: what the row stores (JSONL, CSV, SQLite) write, and what post-processing reads and writes. */
 export interface Row {
   timeMs: number;
   target: string;
   family: string;
-  type: MetricType;
+  type: MetricType | DerivedType;
   /** The sample's name (`_bucket`, `_sum`, ... included). */
   name: string;
   labels: Record<string, string>;
@@ -39,6 +49,11 @@ export interface Store {
   readonly location: string;
   write(round: Round): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A store that writes rows as they are (JSONL, CSV, SQLite): post-processing writes its output through one. */
+export interface RowStore extends Store {
+  writeRows(rows: readonly Row[]): Promise<void>;
 }
 
 export function rowsOf(round: Round): Row[] {

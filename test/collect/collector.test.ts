@@ -9,7 +9,7 @@ import { JsonlStore } from '../../src/store/jsonl.js';
 import type { Target } from '../../src/targets/target-set.js';
 import { Upstream } from '../../src/upstream/upstream.js';
 import { runCliAsync, spawnCli } from '../helpers/cli.js';
-import { parseCsv } from '../helpers/csv.js';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { simulators } from '../helpers/fleet.js';
 import { captureLog } from '../helpers/net.js';
 import { freePort } from '../helpers/prometheus.js';
@@ -72,7 +72,7 @@ t.test('SIGKILL mid-run: every round logged as written is in every file, and no 
   const jsonl = readFileSync(`${base}.jsonl`, 'utf8');
   t.ok(jsonl.endsWith('\n'), 'no half-written line');
   const jsonTimes = new Set(jsonl.trim().split('\n').map((l) => (JSON.parse(l) as { unix_ms: number }).unix_ms));
-  const [header, ...csvRows] = parseCsv(readFileSync(`${base}.csv`, 'utf8'));
+  const [header, ...csvRows] = parseCsv(readFileSync(`${base}.csv`, 'utf8')) as string[][];
   t.equal(header![0], 'timestamp');
   const csvTimes = new Set(csvRows.map((r) => Number(r[1])));
   const db = new Database(`${base}.sqlite`);

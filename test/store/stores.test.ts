@@ -8,39 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { parseExposition } from '../../src/exposition/parser.js';
-import { sanitizeName } from '../../src/exposition/sanitizer.js';
-import { Simulator } from '../../src/simulator/simulator.js';
 import { CSV_HEADER, CsvStore } from '../../src/store/csv.js';
 import { JsonlStore } from '../../src/store/jsonl.js';
 import { PromFileStore } from '../../src/store/prom-file.js';
 import { PushgatewayStore } from '../../src/store/pushgateway.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { rowsOf, StoreError, type Round } from '../../src/store/store.js';
-import { parseCsv } from '../helpers/csv.js';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { promtoolCheck } from '../helpers/prometheus.js';
 import { startPushgateway } from '../helpers/pushgateway.js';
+import { rounds } from '../helpers/rounds.js';
 import { parseSamples } from '../helpers/samples.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmp-stores-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Two rounds of two simulated targets, names sanitized as the collector gives them. */
-function rounds(): Round[] {
-  const a = new Simulator({ engines: 1, seed: 1, tickMs: 0 }, 1_700_000_000);
-  const b = new Simulator({ engines: 2, seed: 2, tickMs: 0 }, 1_700_000_000);
-  const take = (sim: Simulator) =>
-    parseExposition(sim.exposition('text').toString(), 'prometheus').map((f) => ({ ...f, name: sanitizeName(f.name), samples: f.samples.map((s) => ({ ...s, name: sanitizeName(s.name) })) }));
-  const out: Round[] = [];
-  for (let i = 0; i < 2; i++) {
-    a.advance(10);
-    b.advance(10);
-    out.push({ timeMs: 1_700_000_000_000 + i * 10_000, targets: [{ target: 'gpu-a', families: take(a) }, { target: 'gpu-b', families: take(b) }, { target: 'gpu-down', error: 'upstream unreachable' }] });
-  }
-  // One sample that JSON, CSV and SQLite each have to spell: NaN, and a label value with a quote, comma and newline.
-  out[1]!.targets[0]!.families!.push({ name: 'odd', type: 'gauge', samples: [{ name: 'odd', labels: { v: 'a "b", c\nd' }, value: NaN }] });
-  return out;
-}
 
 const key = (r: { target: string; name: string; labels: Record<string, string> }, ts: number) => `${ts} ${r.target} ${r.name} ${JSON.stringify(Object.entries(r.labels).sort())}`;
 const fmt = (v: number) => (Number.isNaN(v) ? 'NaN' : String(v));
@@ -75,7 +56,7 @@ t.test('csv: RFC 4180 with a header, read back by a CSV parser', async (t) => {
   const again = new CsvStore(path);
   await again.write(rs[1]!);
   await again.close();
-  const [header, ...rows] = parseCsv(readFileSync(path, 'utf8'));
+  const [header, ...rows] = parseCsv(readFileSync(path, 'utf8')) as string[][];
   t.equal(header!.join(','), CSV_HEADER);
   const got = new Map(rows.map((r) => [key({ target: r[2]!, name: r[5]!, labels: JSON.parse(r[6]!) }, Number(r[1])), r[7]!]));
   t.same(got, expected(rs));
