@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { collectCommand } from './commands/collect.js';
 import { demoCommand } from './commands/demo.js';
 import { postprocessCommand } from './commands/postprocess.js';
+import { reportCommand } from './commands/report.js';
 import { serveCommand } from './commands/serve.js';
 import { simulateCommand } from './commands/simulate.js';
 import { ConfigError } from './errors.js';
@@ -18,6 +19,7 @@ const program = new Command('vllm-metrics-proxy')
 serveCommand(program);
 collectCommand(program);
 postprocessCommand(program);
+reportCommand(program);
 simulateCommand(program);
 demoCommand(program);
 

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
@@ -120,6 +120,8 @@ async function* csvRows(path: string): AsyncGenerator<Row[]> {
 }
 
 async function* sqliteRows(path: string): AsyncGenerator<Row[]> {
+  // A reader of a WAL database creates its -wal and -shm files; those are removed again if they were not there before.
+  const sidecars = [`${path}-wal`, `${path}-shm`].filter((p) => !existsSync(p));
   let db: Database.Database;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
@@ -149,5 +151,6 @@ async function* sqliteRows(path: string): AsyncGenerator<Row[]> {
     // A reader that stopped early leaves the statement open; end it, or close() refuses.
     rows?.return?.();
     db.close();
+    if (sidecars.length && !(existsSync(`${path}-wal`) && statSync(`${path}-wal`).size > 0)) for (const p of sidecars) rmSync(p, { force: true });
   }
 }
