@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { MetricFamily } from '../exposition/model.js';
 import { sanitizeName } from '../exposition/sanitizer.js';
+import { isUpstreamError } from '../errors.js';
 import { Every } from '../every.js';
 import type { Logger } from '../logger.js';
 import type { Store, Round, TargetScrape } from '../store/store.js';
@@ -110,11 +111,13 @@ export class Collector extends EventEmitter<CollectorEvents> {
   }
 
   private async scrape(t: Target): Promise<TargetScrape> {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     try {
       const { families } = await sharedScrape(t.upstream, this.o.timeoutMs);
-      return { target: t.name, families: this.select(families) };
+      return { target: t.name, families: this.select(families), seconds: seconds() };
     } catch (err) {
-      return { target: t.name, error: (err as Error).message };
+      return { target: t.name, error: (err as Error).message, errorKind: isUpstreamError(err) ? err.kind : 'error', seconds: seconds() };
     }
   }
 

@@ -9,7 +9,7 @@ import { backoffDelay } from '../backoff.js';
 import { Every } from '../every.js';
 import { renderText } from '../exposition/render.js';
 import type { MergeIssueLog } from '../fleet/issue-log.js';
-import { mergeOutcomes, scrapeTarget, targetMeta, type TargetHealth } from '../fleet/targets-scrape.js';
+import { mergeOutcomes, scrapeTarget, statusOf, targetMeta, type TargetHealth } from '../fleet/targets-scrape.js';
 import { TextMerge } from '../fleet/text-merge.js';
 import type { Logger } from '../logger.js';
 import type { SelfMetrics } from '../server/self-metrics.js';
@@ -74,7 +74,7 @@ export class GatewayPusher {
     mergeOutcomes(merge, [outcome]);
     health.observe(outcome);
     for (const issue of merge.issues) issues.report(issue);
-    const body = renderText(targetMeta([outcome], undefined)) + merge.render();
+    const body = renderText(targetMeta([statusOf(outcome)], undefined)) + merge.render();
     const key = this.groupOf(t.name);
     try {
       await this.deliver(key, body);

@@ -5,7 +5,7 @@ import { ExpositionSnapshot, TEXT_CONTENT_TYPE } from '../server/snapshot.js';
 import type { TargetSet } from '../targets/target-set.js';
 import { AGGREGATED_FAMILIES, FleetAggregator } from './aggregates.js';
 import type { MergeIssueLog } from './issue-log.js';
-import { mergeOutcomes, scrapeTarget, targetMeta, type TargetHealth, type TargetOutcome } from './targets-scrape.js';
+import { mergeOutcomes, scrapeTarget, statusOf, targetMeta, type TargetHealth, type TargetOutcome } from './targets-scrape.js';
 import { TextMerge } from './text-merge.js';
 
 export interface FleetOptions {
@@ -59,7 +59,7 @@ export class Fleet {
     const aggregates = this.aggregator ? this.aggregator.aggregate(merge.collected(), timeMs, upCount, outcomes.length) : [];
     this.options.metrics.targets.set({ state: 'up' }, upCount);
     this.options.metrics.targets.set({ state: 'down' }, outcomes.length - upCount);
-    const body = renderText(targetMeta(outcomes, label)) + merge.render() + renderText(aggregates);
+    const body = renderText(targetMeta(outcomes.map(statusOf), label)) + merge.render() + renderText(aggregates);
     return { snapshot: new ExpositionSnapshot(Buffer.from(body), TEXT_CONTENT_TYPE, timeMs), outcomes };
   }
 }

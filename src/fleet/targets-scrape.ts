@@ -50,14 +50,25 @@ export function mergeOutcomes(merge: TextMerge, outcomes: TargetOutcome[]): void
 
 export const TARGET_META_PREFIX = 'vllm_metrics_proxy_target_';
 
+/** What the per-target gauges say of one scrape: the merge's outcomes and the collector's scrapes both give it. */
+export interface TargetStatus {
+  name: string;
+  /** The kind of error when the target failed. */
+  errorKind?: string;
+  seconds: number;
+  samples?: number;
+}
+
+export const statusOf = (o: TargetOutcome): TargetStatus => ({ name: o.target.name, errorKind: o.error?.kind, seconds: o.seconds, samples: o.samples });
+
 /**
  * What a scrape of each target gave, as gauges beside its data: `up`, how long
  * it took, how many samples, and for a failed one, why (`error{kind=...}`).
  * With `label`, one series per target (the merged /metrics); without, the
  * caller's grouping names the target (a Pushgateway group).
  */
-export function targetMeta(outcomes: TargetOutcome[], label: string | undefined): MetricFamily[] {
-  const gauge = (name: string, help: string, rows: Array<[TargetOutcome, number, Record<string, string>?]>): MetricFamily => {
+export function targetMeta(statuses: TargetStatus[], label: string | undefined): MetricFamily[] {
+  const gauge = (name: string, help: string, rows: Array<[TargetStatus, number, Record<string, string>?]>): MetricFamily => {
     const full = `${TARGET_META_PREFIX}${name}`;
     return {
       name: full,
@@ -65,17 +76,17 @@ export function targetMeta(outcomes: TargetOutcome[], label: string | undefined)
       help,
       samples: rows.map(([o, value, extra]) => {
         const labels = newLabels();
-        if (label !== undefined) labels[label] = o.target.name;
+        if (label !== undefined) labels[label] = o.name;
         Object.assign(labels, extra);
         return { name: full, labels, value };
       }),
     };
   };
   return [
-    gauge('up', 'Whether the target answered this scrape with a valid exposition (1) or not (0).', outcomes.map((o) => [o, o.error ? 0 : 1])),
-    gauge('scrape_duration_seconds', 'How long the target took to answer this scrape, or to fail.', outcomes.map((o) => [o, o.seconds])),
-    gauge('samples', 'Samples the target contributed to this scrape.', outcomes.map((o) => [o, o.samples ?? 0])),
-    gauge('error', 'Why a target is down: 1 with the kind of error (unreachable, timeout, status, garbage, ...).', outcomes.filter((o) => o.error).map((o) => [o, 1, { kind: o.error!.kind }])),
+    gauge('up', 'Whether the target answered this scrape with a valid exposition (1) or not (0).', statuses.map((o) => [o, o.errorKind ? 0 : 1])),
+    gauge('scrape_duration_seconds', 'How long the target took to answer this scrape, or to fail.', statuses.map((o) => [o, o.seconds])),
+    gauge('samples', 'Samples the target contributed to this scrape.', statuses.map((o) => [o, o.samples ?? 0])),
+    gauge('error', 'Why a target is down: 1 with the kind of error (unreachable, timeout, status, garbage, ...).', statuses.filter((o) => o.errorKind).map((o) => [o, 1, { kind: o.errorKind! }])),
   ];
 }
 

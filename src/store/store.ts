@@ -6,6 +6,10 @@ export interface TargetScrape {
   /** Selected families, names sanitized; absent when the scrape failed. */
   families?: MetricFamily[];
   error?: string;
+  /** The kind of error (unreachable, timeout, status, garbage, ...) when the scrape failed. */
+  errorKind?: string;
+  /** How long the scrape took, or took to fail. */
+  seconds?: number;
 }
 
 /** Everything one round collected, handed to every store at once. */

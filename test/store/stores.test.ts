@@ -95,7 +95,7 @@ t.test('prom-file: the latest round, labelled, replaced whole; promtool reads it
   t.throws(() => new PromFileStore(join(dir, 'missing-dir', 'x.prom')), /prom-file store .*missing-dir\/x\.prom: no such directory/);
 });
 
-t.test('pushgateway: one group per target, replaced each round', async (t) => {
+t.test('pushgateway: one group per target, replaced each round; a failed target pushed as down', async (t) => {
   const gw = await startPushgateway();
   t.teardown(() => gw.close());
   const store = new PushgatewayStore(gw.url, 'bench', 2_000);
@@ -104,6 +104,11 @@ t.test('pushgateway: one group per target, replaced each round', async (t) => {
   const got = parseSamples(await gw.metrics()).filter((s) => s.labels.job === 'bench' && s.name === 'vllm_num_requests_running');
   const want = rowsOf(rs[1]!).filter((r) => r.name === 'vllm_num_requests_running');
   t.same(got.map((s) => [s.labels.instance, s.labels.engine, s.value]).sort(), want.map((r) => [r.target, r.labels.engine, r.value]).sort());
+  const meta = parseSamples(await gw.metrics()).filter((s) => s.labels.job === 'bench' && s.name.startsWith('vllm_metrics_proxy_target_'));
+  const of = (name: string) => meta.filter((s) => s.name === name).map((s) => [s.labels.instance, s.labels.kind, s.value]).sort();
+  t.same(of('vllm_metrics_proxy_target_up'), [['gpu-a', undefined, 1], ['gpu-b', undefined, 1], ['gpu-down', undefined, 0]], 'as serve\'s push mode does: up per target');
+  t.same(of('vllm_metrics_proxy_target_error'), [['gpu-down', 'unreachable', 1]], 'and why the failed one is down');
+  t.notOk(parseSamples(await gw.metrics()).some((s) => s.labels.instance === 'gpu-down' && s.name.startsWith('vllm_num')), 'with no data of its own');
 });
 
 t.test('an unwritable path and a full disk: errors that say which file and why', async (t) => {
