@@ -145,11 +145,10 @@ export function collectCommand(program: Command): void {
         }
       };
       // Post-processing a long run takes as long as it takes; a second Ctrl-C still ends it at once, and leaves the original whole.
-      onShutdown(log, flags.autoPostprocess ? undefined : flags.timeout + 10_000, finish);
+      const stop = onShutdown(log, flags.autoPostprocess ? undefined : flags.timeout + 10_000, finish);
       reloadOnSighup(log, targets);
       collector.start();
-      if (flags.duration) {
-        setTimeout(() => process.kill(process.pid, 'SIGTERM'), flags.duration).unref();
-      }
+      const { duration } = flags;
+      if (duration) setTimeout(() => stop(`--duration ${duration / 1000}s reached`), duration).unref();
     });
 }

@@ -93,6 +93,7 @@ t.test('the command: --duration stops it with everything flushed; --debug says w
   const proc = spawnCli(['collect', '--upstream', `${sim!.url}/metrics`, '--interval', '100ms', '--duration', '500ms', '--metrics', 'vllm:num_requests_*', 'vllm:request_latency', '--store', 'sqlite', '--output', base, '--debug']);
   t.teardown(() => proc.child.kill('SIGKILL'));
   t.equal(await proc.exited, 0, 'exits 0 after --duration');
+  t.match(proc.lines.find((l) => l.event === 'shutdown'), { reason: '--duration 0.5s reached' }, 'and says so, rather than naming a signal nobody sent');
   const found = proc.lines.find((l) => l.event === 'debug_metric' && l.metric === 'vllm:num_requests_*');
   t.same(found?.found, ['vllm_num_requests_running', 'vllm_num_requests_waiting']);
   t.ok(proc.lines.some((l) => l.event === 'unknown_metric' && /use vllm:e2e_request_latency_seconds/.test(String(l.msg))));
