@@ -326,6 +326,11 @@ if (only.includes('stores')) {
   console.log('| store | samples/s | ms per round | bytes per million samples |');
   console.log('|---|---:|---:|---:|');
   for (const [name, r] of Object.entries(stores.stores)) console.log(`| ${name} | ${fmt(r.samplesPerSecond)} | ${fmt(r.msPerRound, 2)} | ${r.bytesPerMillionSamples === undefined ? '(latest round only)' : fmt(r.bytesPerMillionSamples)} |`);
+  console.log(`\npostprocess, the same files (${fmt(stores.postprocess.jsonl.rows)} rows), against reading them alone:`);
+  console.log('| format | read rows/s | postprocess rows/s | ratio |');
+  console.log('|---|---:|---:|---:|');
+  for (const [name, r] of Object.entries(stores.postprocess)) console.log(`| ${name} | ${fmt(r.readRowsPerSecond)} | ${fmt(r.postprocessRowsPerSecond)} | ${fmt(r.ratio, 2)}x |`);
+  console.log(`report of the SQLite file: ${fmt(stores.report.seconds, 2)} s, ${fmt(stores.report.bytes / 1024)} KiB of HTML`);
 }
 
 mkdirSync(join(here, 'results'), { recursive: true });

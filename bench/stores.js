@@ -11,6 +11,9 @@ import { CsvStore } from '../dist/store/csv.js';
 import { JsonlStore } from '../dist/store/jsonl.js';
 import { PromFileStore } from '../dist/store/prom-file.js';
 import { SqliteStore } from '../dist/store/sqlite.js';
+import { readRows } from '../dist/store/read.js';
+import { postprocessFile } from '../dist/collect/postprocess-file.js';
+import { writeReport } from '../dist/report/report-file.js';
 
 const ROUNDS = Number(process.env.BENCH_STORE_ROUNDS ?? 120);
 const sim = new Simulator({ engines: 8, tickMs: 0 }, 1_760_000_000);
@@ -38,5 +41,21 @@ for (const [name, make, file] of [
   const bytes = statSync(path).size;
   out.stores[name] = { samplesPerSecond: (perRound * ROUNDS) / s, msPerRound: (s * 1000) / ROUNDS, bytesPerMillionSamples: name === 'prom-file' ? undefined : (bytes / (perRound * ROUNDS)) * 1e6 };
 }
+// Post-processing each file into the same format, against reading it alone (the baseline: the floor of any pass over the file).
+out.postprocess = {};
+for (const [name, file] of [['jsonl', 'run.jsonl'], ['csv', 'run.csv'], ['sqlite', 'run.sqlite']]) {
+  const path = join(dir, file);
+  let t0 = performance.now();
+  let rows = 0;
+  for await (const batch of readRows(path)) rows += batch.length;
+  const read = (performance.now() - t0) / 1000;
+  t0 = performance.now();
+  await postprocessFile(path, join(dir, `derived-${file}`));
+  const derive = (performance.now() - t0) / 1000;
+  out.postprocess[name] = { rows, readRowsPerSecond: rows / read, postprocessRowsPerSecond: rows / derive, ratio: read / derive };
+}
+const t0 = performance.now();
+const report = await writeReport(join(dir, 'run.sqlite'), { output: join(dir, 'run.html') });
+out.report = { seconds: (performance.now() - t0) / 1000, bytes: report.bytes, rows: perRound * ROUNDS };
 rmSync(dir, { recursive: true, force: true });
 process.stdout.write(JSON.stringify(out));
