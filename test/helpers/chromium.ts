@@ -1,6 +1,17 @@
 import { existsSync } from 'node:fs';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 
+/**
+ * The page's globals, as far as these functions use them. The tests are typed
+ * without the DOM library, whose fetch and body types clash with Node's.
+ */
+interface PageCanvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+}
+declare const document: { body: { dataset: Record<string, string | undefined> }; querySelector(selector: string): PageCanvas | null };
+
 /** Debian's chromium (`.ci/run` installs it); CHROMIUM names another. */
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
@@ -38,7 +49,7 @@ export async function openReport(browser: Browser, file: string): Promise<Opened
 export function pixelsOfColor(page: Page, chartId: string, rgb: [number, number, number]): Promise<number> {
   return page.evaluate(
     (id, [r, g, b]) => {
-      const canvas = document.querySelector<HTMLCanvasElement>(`#chart-${id} canvas`);
+      const canvas = document.querySelector(`#chart-${id} canvas`);
       if (!canvas) return -1;
       const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
       let n = 0;
