@@ -15,6 +15,27 @@ const TYPES = new Set<string>(['counter', 'gauge', 'histogram', 'gaugehistogram'
 /** Rows handed on at a time: big enough that a SQLite batch is one cheap transaction, small enough to stay a few MB. */
 const BATCH = 4096;
 
+/** Collects rows into batches; a generator per row would cost a promise per row. */
+class Batcher {
+  private rows: Row[] = [];
+
+  /** True when a batch is full and should be taken. */
+  add(row: Row): boolean {
+    this.rows.push(row);
+    return this.rows.length >= BATCH;
+  }
+
+  get empty(): boolean {
+    return this.rows.length === 0;
+  }
+
+  take(): Row[] {
+    const rows = this.rows;
+    this.rows = [];
+    return rows;
+  }
+}
+
 /** What a file holds, from its first bytes rather than its name, so `run.jsonl.raw` reads like `run.jsonl`. */
 export async function sniffFormat(path: string): Promise<RowFormat> {
   let head: string;
@@ -56,6 +77,15 @@ function checkRow(path: string, where: string, r: Row): Row {
   return r;
 }
 
+/** The labels column of CSV and SQLite: a JSON object (checkRow checks it is one). */
+function labelsOf(path: string, where: string, text: string): Record<string, string> {
+  try {
+    return JSON.parse(text) as Record<string, string>;
+  } catch (err) {
+    throw new DataFileError(path, `${where}: labels are not a JSON object`, { cause: err });
+  }
+}
+
 function valueOf(path: string, where: string, v: unknown): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' ? parseNumber(v, true) : undefined;
   if (n === undefined) throw new DataFileError(path, `${where}: ${JSON.stringify(v)} is not a sample value`);
@@ -64,7 +94,7 @@ function valueOf(path: string, where: string, v: unknown): number {
 
 async function* jsonlRows(path: string): AsyncGenerator<Row[]> {
   const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-  let batch: Row[] = [];
+  const batch = new Batcher();
   let n = 0;
   for await (const line of lines) {
     n++;
@@ -76,19 +106,15 @@ async function* jsonlRows(path: string): AsyncGenerator<Row[]> {
     } catch (err) {
       throw new DataFileError(path, `${where}: not JSON (${(err as Error).message})`, { cause: err });
     }
-    batch.push(checkRow(path, where, { timeMs: Number(o.unix_ms ?? Date.parse(String(o.ts))), target: o.target as string, family: o.family as string, type: o.type as Row['type'], name: o.name as string, labels: o.labels as Record<string, string>, value: valueOf(path, where, o.value) }));
-    if (batch.length >= BATCH) {
-      yield batch;
-      batch = [];
-    }
+    if (batch.add(checkRow(path, where, { timeMs: Number(o.unix_ms ?? Date.parse(String(o.ts))), target: o.target as string, family: o.family as string, type: o.type as Row['type'], name: o.name as string, labels: o.labels as Record<string, string>, value: valueOf(path, where, o.value) }))) yield batch.take();
   }
-  if (batch.length) yield batch;
+  if (!batch.empty) yield batch.take();
 }
 
 async function* csvRows(path: string): AsyncGenerator<Row[]> {
   const parser = createReadStream(path).pipe(parseCsv({ relax_column_count: false, info: true }));
   let col: Record<string, number> | undefined;
-  let batch: Row[] = [];
+  const batch = new Batcher();
   try {
     // With `info`, each record carries its own line: the parser's running count is ahead by a chunk.
     for await (const { record: fields, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
@@ -100,23 +126,14 @@ async function* csvRows(path: string): AsyncGenerator<Row[]> {
       }
       const where = `line ${info.lines}`;
       const f = (c: string) => fields[col![c]!]!;
-      let labels: Record<string, string>;
-      try {
-        labels = JSON.parse(f('labels')) as Record<string, string>;
-      } catch (err) {
-        throw new DataFileError(path, `${where}: labels are not a JSON object`, { cause: err });
-      }
-      batch.push(checkRow(path, where, { timeMs: Number(f('unix_ms')), target: f('target'), family: f('family'), type: f('type') as Row['type'], name: f('name'), labels, value: valueOf(path, where, f('value')) }));
-      if (batch.length >= BATCH) {
-        yield batch;
-        batch = [];
-      }
+      const labels = labelsOf(path, where, f('labels'));
+      if (batch.add(checkRow(path, where, { timeMs: Number(f('unix_ms')), target: f('target'), family: f('family'), type: f('type') as Row['type'], name: f('name'), labels, value: valueOf(path, where, f('value')) }))) yield batch.take();
     }
   } catch (err) {
     if (err instanceof DataFileError) throw err;
     throw new DataFileError(path, `not valid CSV: ${(err as Error).message}`, { cause: err });
   }
-  if (batch.length) yield batch;
+  if (!batch.empty) yield batch.take();
 }
 
 async function* sqliteRows(path: string): AsyncGenerator<Row[]> {
@@ -136,17 +153,13 @@ async function* sqliteRows(path: string): AsyncGenerator<Row[]> {
     } catch (err) {
       throw new DataFileError(path, `not a database written by collect (${(err as Error).message})`, { cause: err });
     }
-    let batch: Row[] = [];
+    const batch = new Batcher();
     for (const raw of rows) {
       const r = raw as { ts: number; target: string; family: string; type: Row['type']; name: string; labels: string; value: number | null };
       const where = `series ${r.target} ${r.name}`;
-      batch.push(checkRow(path, where, { timeMs: r.ts, target: r.target, family: r.family, type: r.type, name: r.name, labels: JSON.parse(r.labels) as Record<string, string>, value: r.value ?? NaN }));
-      if (batch.length >= BATCH) {
-        yield batch;
-        batch = [];
-      }
+      if (batch.add(checkRow(path, where, { timeMs: r.ts, target: r.target, family: r.family, type: r.type, name: r.name, labels: labelsOf(path, where, r.labels), value: r.value ?? NaN }))) yield batch.take();
     }
-    if (batch.length) yield batch;
+    if (!batch.empty) yield batch.take();
   } finally {
     // A reader that stopped early leaves the statement open; end it, or close() refuses.
     rows?.return?.();
