@@ -80,7 +80,8 @@ export async function postprocessFile(input: string, output?: string): Promise<P
   const raw = inPlace ? `${input}.raw` : undefined;
   if (raw && existsSync(raw)) throw new DataFileError(input, `${raw} exists already: was this file post-processed before? Move the .raw copy away, or give --output`);
   if (!inPlace && existsSync(dest)) throw new ConfigError('--output', `${dest} exists already (postprocess does not overwrite or append)`);
-  if (from === 'sqlite') foldSqliteWal(input);
+  // Only in place: with --output the input is only read, and a reader sees the log's rounds anyway.
+  if (raw && from === 'sqlite') foldSqliteWal(input);
 
   const tmp = join(dirname(resolve(dest)), `.${basename(dest)}.postprocess-${process.pid}.tmp`);
   const deriver = new Deriver();

@@ -60,7 +60,6 @@ interface GaugeAt {
 /** Everything kept per source name: one small record per round, whatever the number of series. */
 class Source {
   readonly rates = new Map<number, number>();
-  readonly deltas = new Map<number, number>();
   readonly gauges = new Map<number, GaugeAt>();
   /** Time → upper bound → summed cumulative bucket delta. */
   readonly buckets = new Map<number, Map<number, number>>();
@@ -111,10 +110,8 @@ export class RunBuilder {
     const s = this.source(source.name);
     s.seen = true;
     if (source.part === 'rate') s.rates.set(r.timeMs, (s.rates.get(r.timeMs) ?? 0) + r.value);
-    else if (source.part === 'delta') {
-      s.deltas.set(r.timeMs, (s.deltas.get(r.timeMs) ?? 0) + r.value);
-      s.total += r.value;
-    } else if (source.part === 'gauge') {
+    else if (source.part === 'delta') s.total += r.value;
+    else if (source.part === 'gauge') {
       if (Number.isNaN(r.value)) return;
       const g = s.gauges.get(r.timeMs) ?? { sum: 0, max: -Infinity, n: 0 };
       g.sum += r.value;
