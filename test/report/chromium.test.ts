@@ -3,7 +3,7 @@
  * Chromium (Debian's), with no network, no console errors, every chart drawn,
  * and both runs drawn in compare mode; a screenshot is kept of each.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -40,6 +40,11 @@ t.test('report and compare, opened in Chromium', async (t) => {
   const compared = join(dir, 'compare.html');
   const both = await runCliAsync(['report', a, '--compare', b, '--output', compared]);
   t.equal(both.status, 0, both.stderr);
+
+  const missing = await runCliAsync(['report', a, '--compare', join(dir, 'gone.sqlite')]);
+  t.equal(missing.status, 1, 'a second run that is not there: exit 1');
+  t.match(missing.stderr, /error: .*gone\.sqlite: no such file/);
+  t.notOk(existsSync(join(dir, 'baseline-vs-gone.html')), 'and no half report');
 
   const browser = await launchChromium();
   t.teardown(() => browser.close());
