@@ -6,7 +6,7 @@ import { readRows } from '../store/read.js';
 import { DERIVED_TYPES } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { renderReport, type ReportAssets } from './html.js';
-import { RunBuilder, type Run } from './run.js';
+import { feedsReport, RunBuilder, type Run } from './run.js';
 
 /**
  * One run from a file, raw or post-processed: derived rows are taken as they
@@ -19,8 +19,9 @@ export async function readRun(path: string, label = basename(path)): Promise<Run
   for await (const batch of readRows(path)) {
     const collected = [];
     for (const r of batch) {
-      if (DERIVED_TYPES.has(r.type)) run.add(r);
-      else collected.push(r);
+      // Deriving only what the report draws: most of a vLLM exposition is not charted.
+      if (!DERIVED_TYPES.has(r.type) && feedsReport(r)) collected.push(r);
+      else run.add(r);
     }
     for (const r of deriver.push(collected)) run.add(r);
   }

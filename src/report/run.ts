@@ -94,6 +94,9 @@ export interface Run {
 
 const WANTED = new Set(CHARTS.flatMap(chartSources));
 
+/** Whether a collected row feeds the report: the others need not be derived at all. */
+export const feedsReport = (r: Row): boolean => WANTED.has(r.family) || WANTED.has(r.name);
+
 /** Collects one run's rows (gauges and derived rows) into what the report draws. */
 export class RunBuilder {
   private readonly sources = new Map<string, Source>();
