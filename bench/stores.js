@@ -20,7 +20,8 @@ const sim = new Simulator({ engines: 8, tickMs: 0 }, 1_760_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'vmp-bench-stores-'));
 const rounds = [];
 for (let i = 0; i < ROUNDS; i++) {
-  sim.advance(1);
+  // One second of simulated load per round (advance takes the new time, then the step).
+  sim.advance(1_760_000_000 + i + 1, 1);
   const families = parseExposition(sim.exposition('text').toString(), 'prometheus').map((f) => ({ ...f, name: sanitizeName(f.name), samples: f.samples.map((s) => ({ ...s, name: sanitizeName(s.name) })) }));
   rounds.push({ timeMs: 1_760_000_000_000 + i * 1000, targets: [{ target: 'gpu-a', families }] });
 }
