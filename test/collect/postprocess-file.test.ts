@@ -177,3 +177,43 @@ t.test('the commands: postprocess in place and to another format; collect --auto
   t.same(await readAll(`${base}.csv`), want, 'the CSV holds the derived rows of what was collected');
   t.same(await readAll(`${base}.sqlite`), want, 'and so does the SQLite file');
 });
+
+t.test('a vLLM restarted mid-run: the interval across it counts from zero, marked as a reset, and no delta is negative', async (t) => {
+  const [before] = await simulators([{ engines: 2 }]);
+  // Thirty seconds of load on the first process, so its counters stand above a fresh one's.
+  before!.sim.advance(Date.now() / 1000 + 30, 30);
+  const port = Number(new URL(before!.url).port);
+  const base = join(dir, 'restart');
+  const proc = spawnCli(['collect', '--upstream', `gpu-a=${before!.url}/metrics`, '--interval', '100ms', '--store', 'jsonl', '--output', base, '--auto-postprocess', '--log-level', 'debug']);
+  t.teardown(() => proc.child.kill('SIGKILL'));
+  const rounds = () => proc.lines.filter((l) => l.event === 'round' && l.errors === 0).length;
+  await proc.waitFor(() => rounds() >= 3);
+  await before!.close();
+  const [after] = await simulators([{ engines: 2 }], '127.0.0.1', port);
+  t.teardown(() => after!.close());
+  const seen = rounds();
+  await proc.waitFor(() => rounds() >= seen + 3);
+  proc.child.kill('SIGTERM');
+  t.equal(await proc.exited, 0);
+
+  const raw: Row[] = [];
+  for await (const b of readRows(`${base}.jsonl.raw`)) raw.push(...b);
+  const derived: Row[] = [];
+  for await (const b of readRows(`${base}.jsonl`)) derived.push(...b);
+  const prompt = (r: Row) => r.labels.engine === '0' && r.name.startsWith('vllm_prompt_tokens_total');
+  const values = raw.filter((r) => r.name === 'vllm_prompt_tokens_total' && r.labels.engine === '0');
+  const drop = values.findIndex((r, i) => i > 0 && r.value < values[i - 1]!.value);
+  t.ok(drop > 0, 'the raw counter went down once the new process answered');
+  const at = values[drop]!.timeMs;
+  t.same(
+    derived.filter((r) => prompt(r) && r.timeMs === at).map((r) => [r.name, r.value]).sort(),
+    [
+      ['vllm_prompt_tokens_total_delta', values[drop]!.value],
+      ['vllm_prompt_tokens_total_rate', values[drop]!.value / ((at - values[drop - 1]!.timeMs) / 1000)],
+      ['vllm_prompt_tokens_total_resets', 1],
+    ],
+    'the interval across the restart counts from zero, as PromQL increase() does',
+  );
+  t.ok(derived.some((r) => r.name === 'vllm_time_to_first_token_seconds_resets' && r.timeMs === at), 'the histograms are marked reset too');
+  t.same(derived.filter((r) => r.type === 'delta' && r.value < 0), [], 'no negative delta anywhere');
+});
