@@ -2,10 +2,8 @@ import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSyn
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError, DataFileError } from '../errors.js';
-import { CsvStore } from '../store/csv.js';
-import { JsonlStore } from '../store/jsonl.js';
-import { readRows, sniffFormat, type RowFormat } from '../store/read.js';
-import { SqliteStore } from '../store/sqlite.js';
+import { readRows, sniffFormat } from '../store/read.js';
+import { openRowStore, type RowFormat } from '../store/row-formats.js';
 import type { RowStore } from '../store/store.js';
 import { Deriver, type DeriveStats } from './derive.js';
 
@@ -26,10 +24,6 @@ export function formatOfPath(path: string): RowFormat {
   const f = FORMAT_OF_EXT[extname(path).toLowerCase()];
   if (!f) throw new ConfigError('--output', `${path}: name the format by the extension (.jsonl, .csv or .sqlite)`);
   return f;
-}
-
-function openRowStore(format: RowFormat, path: string): RowStore {
-  return format === 'jsonl' ? new JsonlStore(path) : format === 'csv' ? new CsvStore(path) : new SqliteStore(path);
 }
 
 function fsyncPath(path: string): void {

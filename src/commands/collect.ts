@@ -6,11 +6,9 @@ import { postprocessFile } from '../collect/postprocess-file.js';
 import { selection } from '../collect/selection.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
-import { CsvStore } from '../store/csv.js';
-import { JsonlStore } from '../store/jsonl.js';
 import { PromFileStore } from '../store/prom-file.js';
 import { PushgatewayStore } from '../store/pushgateway.js';
-import { SqliteStore } from '../store/sqlite.js';
+import { isRowFormat, openRowStore, ROW_EXTENSIONS } from '../store/row-formats.js';
 import type { Store } from '../store/store.js';
 import { TargetSet } from '../targets/target-set.js';
 import { logPostprocessed } from './postprocess.js';
@@ -30,9 +28,8 @@ interface CollectFlags extends TargetFlags {
   logLevel: string;
 }
 
-const FILE_STORES = { jsonl: '.jsonl', csv: '.csv', sqlite: '.sqlite', 'prom-file': '.prom' } as const;
+const FILE_STORES = { ...ROW_EXTENSIONS, 'prom-file': '.prom' } as const;
 const KINDS = [...Object.keys(FILE_STORES), 'pushgateway'];
-const ROW_STORES = new Set(['jsonl', 'csv', 'sqlite']);
 
 /** `--output run1` names run1.jsonl, run1.sqlite, ...; a name with the store's own extension is used as it is. */
 export function outputPath(output: string, ext: string, single: boolean): string {
@@ -54,7 +51,7 @@ function openStores(flags: CollectFlags): Store[] {
   try {
     for (const k of fileKinds) {
       const path = outputPath(base, FILE_STORES[k], fileKinds.length === 1);
-      stores.push(k === 'jsonl' ? new JsonlStore(path) : k === 'csv' ? new CsvStore(path) : k === 'sqlite' ? new SqliteStore(path) : new PromFileStore(path));
+      stores.push(k === 'prom-file' ? new PromFileStore(path) : openRowStore(k, path));
     }
     if (kinds.includes('pushgateway')) stores.push(new PushgatewayStore(flags.pushUrl!, flags.pushJob, flags.timeout));
   } catch (err) {
@@ -141,7 +138,7 @@ export function collectCommand(program: Command): void {
         log.info({ event: 'collected', ...s }, `${s.rounds} rounds, ${s.samples} samples written`);
         if (s.storeErrors > 0) throw new Error(`${s.storeErrors} store writes failed (see store_failed above)`);
         if (flags.autoPostprocess) {
-          for (const st of stores) if (ROW_STORES.has(st.name)) logPostprocessed(log, await postprocessFile(st.location));
+          for (const st of stores) if (isRowFormat(st.name)) logPostprocessed(log, await postprocessFile(st.location));
         }
       };
       // Post-processing a long run takes as long as it takes; a second Ctrl-C still ends it at once, and leaves the original whole.

@@ -6,9 +6,9 @@ import { parse as parseCsv } from 'csv-parse';
 import { DataFileError } from '../errors.js';
 import { parseNumber } from '../exposition/parser.js';
 import { CSV_HEADER } from './csv.js';
+import type { RowFormat } from './row-formats.js';
 import { DERIVED_TYPES, type Row } from './store.js';
 
-export type RowFormat = 'jsonl' | 'csv' | 'sqlite';
 
 const SQLITE_MAGIC = 'SQLite format 3\u0000';
 const TYPES = new Set<string>(['counter', 'gauge', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset', 'unknown', ...DERIVED_TYPES]);

@@ -13,11 +13,9 @@ import t from 'tap';
 import { Deriver } from '../../src/collect/derive.js';
 import { postprocessFile } from '../../src/collect/postprocess-file.js';
 import { labelKey } from '../../src/exposition/parser.js';
-import { CsvStore } from '../../src/store/csv.js';
-import { JsonlStore } from '../../src/store/jsonl.js';
-import { readRows, type RowFormat } from '../../src/store/read.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
-import { rowsOf, type Row, type RowStore } from '../../src/store/store.js';
+import { readRows } from '../../src/store/read.js';
+import { openRowStore, ROW_EXTENSIONS as EXT, type RowFormat } from '../../src/store/row-formats.js';
+import { rowsOf, type Row } from '../../src/store/store.js';
 import { runCliAsync, spawnCli } from '../helpers/cli.js';
 import { simulators } from '../helpers/fleet.js';
 import { rounds } from '../helpers/rounds.js';
@@ -25,9 +23,7 @@ import { rounds } from '../helpers/rounds.js';
 const dir = mkdtempSync(join(tmpdir(), 'vmp-postprocess-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
-const EXT: Record<RowFormat, string> = { jsonl: '.jsonl', csv: '.csv', sqlite: '.sqlite' };
 const FORMATS = Object.keys(EXT) as RowFormat[];
-const open = (f: RowFormat, path: string): RowStore => (f === 'jsonl' ? new JsonlStore(path) : f === 'csv' ? new CsvStore(path) : new SqliteStore(path));
 
 const RUN = rounds(4);
 const RAW_ROWS = RUN.flatMap(rowsOf);
@@ -35,7 +31,7 @@ const RAW_ROWS = RUN.flatMap(rowsOf);
 /** A collected file of the four rounds, written by the store collect uses. */
 async function collected(f: RowFormat, name: string): Promise<string> {
   const path = join(dir, `${name}${EXT[f]}`);
-  const store = open(f, path);
+  const store = openRowStore(f, path);
   for (const r of RUN) await store.write(r);
   await store.close();
   return path;
