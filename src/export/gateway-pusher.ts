@@ -14,7 +14,7 @@ import { TextMerge } from '../fleet/text-merge.js';
 import type { Logger } from '../logger.js';
 import type { SelfMetrics } from '../server/self-metrics.js';
 import type { Target } from '../targets/target-set.js';
-import { GatewayError, type GroupingKey, type PushgatewayClient } from './pushgateway.js';
+import { GatewayError, GROUPING_LABELS, targetGroup, type GroupingKey, type PushgatewayClient } from './pushgateway.js';
 
 export interface GatewayPushOptions {
   client: PushgatewayClient;
@@ -34,8 +34,6 @@ export interface GatewayPushOptions {
   issues: MergeIssueLog;
 }
 
-const GROUPING_LABELS = ['job', 'instance'] as const;
-
 export class GatewayPusher {
   private readonly o: GatewayPushOptions;
   /** Groups pushed and not deleted, by target name. */
@@ -54,13 +52,6 @@ export class GatewayPusher {
     void this.loop.start();
   }
 
-  groupOf(name: string): GroupingKey {
-    return [
-      ['job', this.o.job],
-      ['instance', name],
-    ];
-  }
-
   /** One push of every target; resolves when the gateway has answered each. */
   async pushOnce(): Promise<void> {
     await Promise.all(this.o.targets().map((t) => this.pushTarget(t)));
@@ -69,13 +60,12 @@ export class GatewayPusher {
   private async pushTarget(t: Target): Promise<void> {
     const { metrics, health, issues } = this.o;
     const outcome = await scrapeTarget(t, this.o.scrapeTimeoutMs);
-    // The gateway overwrites the grouping labels without a word: the target's own values move aside.
     const merge = new TextMerge({ reserved: GROUPING_LABELS });
     mergeOutcomes(merge, [outcome]);
     health.observe(outcome);
     for (const issue of merge.issues) issues.report(issue);
     const body = renderText(targetMeta([statusOf(outcome)], undefined)) + merge.render();
-    const key = this.groupOf(t.name);
+    const key = targetGroup(this.o.job, t.name);
     try {
       await this.deliver(key, body);
     } catch (err) {

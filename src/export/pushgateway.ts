@@ -25,6 +25,17 @@ export class GatewayError extends Error {
 
 export type GroupingKey = Array<[string, string]>;
 
+/** The labels of a target's group; the gateway overwrites them in the pushed samples without a word, so those move aside. */
+export const GROUPING_LABELS = ['job', 'instance'] as const;
+
+/** A target's group: `job/<job>/instance/<target>`. */
+export function targetGroup(job: string, target: string): GroupingKey {
+  return [
+    ['job', job],
+    ['instance', target],
+  ];
+}
+
 /**
  * `/metrics/job/<job>/<label>/<value>...`. A value with a `/` (or an empty one)
  * is sent base64url-encoded (`label@base64/...`), as the Pushgateway documents.

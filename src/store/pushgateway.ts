@@ -1,5 +1,5 @@
 import { renderText } from '../exposition/render.js';
-import { PushgatewayClient } from '../export/pushgateway.js';
+import { GROUPING_LABELS, PushgatewayClient, targetGroup } from '../export/pushgateway.js';
 import { targetMeta } from '../fleet/targets-scrape.js';
 import { TextMerge } from '../fleet/text-merge.js';
 import { StoreError, type Round, type Store } from './store.js';
@@ -31,20 +31,14 @@ export class PushgatewayStore implements Store {
         let data = '';
         let samples = 0;
         if (t.families) {
-          const merge = new TextMerge({ reserved: ['job', 'instance'] });
+          const merge = new TextMerge({ reserved: GROUPING_LABELS });
           merge.add(t.target, renderText(t.families));
           data = merge.render();
           samples = merge.samples.get(t.target) ?? 0;
         }
         const status = { name: t.target, errorKind: t.families ? undefined : (t.errorKind ?? 'error'), seconds: t.seconds ?? 0, samples };
         try {
-          await this.client.put(
-            [
-              ['job', this.job],
-              ['instance', t.target],
-            ],
-            renderText(targetMeta([status], undefined)) + data,
-          );
+          await this.client.put(targetGroup(this.job, t.target), renderText(targetMeta([status], undefined)) + data);
         } catch (err) {
           throw new StoreError(this.name, this.location, err);
         }
