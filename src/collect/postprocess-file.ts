@@ -1,7 +1,8 @@
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, linkSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError, DataFileError } from '../errors.js';
+import { fsyncPath } from '../store/durable.js';
 import { readRows, sniffFormat } from '../store/read.js';
 import { openRowStore, type RowFormat } from '../store/row-formats.js';
 import type { RowStore } from '../store/store.js';
@@ -24,15 +25,6 @@ export function formatOfPath(path: string): RowFormat {
   const f = FORMAT_OF_EXT[extname(path).toLowerCase()];
   if (!f) throw new ConfigError('--output', `${path}: name the format by the extension (.jsonl, .csv or .sqlite)`);
   return f;
-}
-
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 const sqliteSidecars = (path: string) => [`${path}-wal`, `${path}-shm`, `${path}-journal`];

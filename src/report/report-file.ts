@@ -1,7 +1,8 @@
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { Deriver } from '../collect/derive.js';
+import { replaceFileSync } from '../store/durable.js';
 import { readRows } from '../store/read.js';
 import { DERIVED_TYPES } from '../store/store.js';
 import { VERSION } from '../version.js';
@@ -53,19 +54,12 @@ export interface ReportResult {
   bytes: number;
 }
 
-/** Reads the run(s) and writes the report, whole or not at all (temporary file, then rename). */
+/** Reads the run(s) and writes the report, whole or not at all. */
 export async function writeReport(file: string, options: { compare?: string; output?: string } = {}): Promise<ReportResult> {
   const runs = [await readRun(file)];
   if (options.compare) runs.push(await readRun(options.compare));
   const html = renderReport(runs, reportAssets(), { version: VERSION, generatedAt: new Date() });
   const output = options.output ?? defaultReportPath(file, options.compare);
-  const tmp = join(dirname(resolve(output)), `.${basename(output)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, html);
-    renameSync(tmp, output);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  replaceFileSync(output, html);
   return { output, runs, bytes: Buffer.byteLength(html) };
 }

@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { writeAllSync } from './durable.js';
 import { StoreError } from './store.js';
 
 /**
@@ -39,12 +40,6 @@ export class AppendFile {
     closeSync(this.fd);
     this.fd = -1;
   }
-}
-
-/** The whole buffer, however many write calls the kernel takes for it. */
-export function writeAllSync(fd: number, buf: Buffer): void {
-  let at = 0;
-  while (at < buf.length) at += writeSync(fd, buf, at, buf.length - at);
 }
 
 /** JSON has no NaN or infinities: they are written as the exposition spells them. */

@@ -1,7 +1,6 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { renderText } from '../exposition/render.js';
 import { TextMerge } from '../fleet/text-merge.js';
-import { writeAllSync } from './file-append.js';
+import { replaceFileSync } from './durable.js';
 import { StoreError, type Round, type Store } from './store.js';
 
 /**
@@ -12,10 +11,8 @@ import { StoreError, type Round, type Store } from './store.js';
  */
 export class PromFileStore implements Store {
   readonly name = 'prom-file';
-  private readonly tmp: string;
 
   constructor(readonly location: string) {
-    this.tmp = `${location}.${process.pid}.tmp`;
     // Fail at start on an unwritable directory, not at the first round.
     this.replace('');
   }
@@ -28,20 +25,8 @@ export class PromFileStore implements Store {
 
   private replace(text: string): void {
     try {
-      const fd = openSync(this.tmp, 'w');
-      try {
-        writeAllSync(fd, Buffer.from(text));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(this.tmp, this.location);
+      replaceFileSync(this.location, text);
     } catch (err) {
-      try {
-        unlinkSync(this.tmp);
-      } catch {
-        // nothing was left behind
-      }
       throw new StoreError(this.name, this.location, err);
     }
   }
