@@ -1,10 +1,11 @@
-import { existsSync, linkSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, linkSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError, DataFileError } from '../errors.js';
 import { fsyncPath } from '../store/durable.js';
 import { readRows, sniffFormat } from '../store/read.js';
 import { openRowStore, type RowFormat } from '../store/row-formats.js';
+import { sqliteSidecars, walHasContent } from '../store/sqlite.js';
 import type { RowStore } from '../store/store.js';
 import { Deriver, type DeriveStats } from './derive.js';
 
@@ -27,8 +28,6 @@ export function formatOfPath(path: string): RowFormat {
   return f;
 }
 
-const sqliteSidecars = (path: string) => [`${path}-wal`, `${path}-shm`, `${path}-journal`];
-
 /**
  * A killed collector can leave rounds in the write-ahead log. Fold them into
  * the file, so that the .raw copy is whole on its own and no stale log sits
@@ -45,8 +44,7 @@ function foldSqliteWal(path: string): void {
 
 /** The reader's empty log and shared-memory files; a log with content means a writer is still at work. */
 function dropSqliteSidecars(path: string): void {
-  const wal = `${path}-wal`;
-  if (existsSync(wal) && statSync(wal).size > 0) throw new DataFileError(path, 'the database is being written to (is a collector still running on it?)');
+  if (walHasContent(path)) throw new DataFileError(path, 'the database is being written to (is a collector still running on it?)');
   for (const s of sqliteSidecars(path)) rmSync(s, { force: true });
 }
 

@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
@@ -7,6 +7,7 @@ import { DataFileError } from '../errors.js';
 import { parseNumber } from '../exposition/parser.js';
 import { CSV_HEADER } from './csv.js';
 import type { RowFormat } from './row-formats.js';
+import { walHasContent, walSidecars } from './sqlite.js';
 import { DERIVED_TYPES, type Row } from './store.js';
 
 
@@ -138,7 +139,7 @@ async function* csvRows(path: string): AsyncGenerator<Row[]> {
 
 async function* sqliteRows(path: string): AsyncGenerator<Row[]> {
   // A reader of a WAL database creates its -wal and -shm files; those are removed again if they were not there before.
-  const sidecars = [`${path}-wal`, `${path}-shm`].filter((p) => !existsSync(p));
+  const sidecars = walSidecars(path).filter((p) => !existsSync(p));
   let db: Database.Database;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
@@ -164,6 +165,6 @@ async function* sqliteRows(path: string): AsyncGenerator<Row[]> {
     // A reader that stopped early leaves the statement open; end it, or close() refuses.
     rows?.return?.();
     db.close();
-    if (sidecars.length && !(existsSync(`${path}-wal`) && statSync(`${path}-wal`).size > 0)) for (const p of sidecars) rmSync(p, { force: true });
+    if (!walHasContent(path)) for (const p of sidecars) rmSync(p, { force: true });
   }
 }

@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { rowsOf, StoreError, type Round, type Row, type RowStore } from './store.js';
 
@@ -31,6 +32,18 @@ CREATE VIEW IF NOT EXISTS samples AS
 `;
 
 const sortedJson = (labels: Record<string, string>) => JSON.stringify(Object.fromEntries(Object.keys(labels).sort().map((k) => [k, labels[k]])));
+
+/** The files of WAL mode beside a database: the write-ahead log and its shared memory. */
+export const walSidecars = (path: string): string[] => [`${path}-wal`, `${path}-shm`];
+
+/** Every file SQLite may keep beside a database: the WAL pair and a rollback journal. */
+export const sqliteSidecars = (path: string): string[] => [...walSidecars(path), `${path}-journal`];
+
+/** Rounds sit in the write-ahead log that are not in the file yet: a writer is at work, or was killed. */
+export function walHasContent(path: string): boolean {
+  const wal = `${path}-wal`;
+  return existsSync(wal) && statSync(wal).size > 0;
+}
 
 /**
  * SQLite through better-sqlite3, in WAL mode: each round is one transaction,
