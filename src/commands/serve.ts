@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg } from '../config.js';
 import { createLogger } from '../logger.js';
+import { parseResourceAttributes } from '../otlp/resource.js';
 import { startProxy, type ProxyConfig } from '../server/proxy.js';
 import { onShutdown } from './shutdown.js';
 import { addTargetOptions, collectValues, DEFAULT_UPSTREAM, reloadOnSighup, targetSpecs, upstreamOptions, type TargetFlags } from './target-flags.js';
@@ -28,6 +29,7 @@ interface ServeFlags extends TargetFlags {
   otlpStream: string;
   otlpLogSource: string;
   otlpHeader: string[];
+  otlpResource?: string[];
   otlpTimeout: number;
   otlpQueueMaxBytes: number;
   otlpMaxRequestBytes: number;
@@ -76,6 +78,7 @@ export function serveCommand(program: Command): void {
     .addOption(envOption('--otlp-stream <name>', 'X-P-Stream header: the Parseable stream', 'OTLP_STREAM', undefined, 'vLLMmetrics'))
     .addOption(envOption('--otlp-log-source <name>', 'X-P-Log-Source header', 'OTLP_LOG_SOURCE', undefined, 'otel-metrics'))
     .addOption(new Option('--otlp-header <header>', 'extra header "Name: value" for OTLP requests, repeatable (env OTLP_HEADERS=a=1,b=2)').argParser(collectValues))
+    .addOption(new Option('--otlp-resource <key=value>', 'resource attribute on every OTLP resource (relay and push), repeatable (env OTLP_RESOURCE=a=1,b=2)').argParser(collectValues))
     .addOption(envOption('--otlp-timeout <duration>', 'deadline for one OTLP request', 'OTLP_TIMEOUT', durationArg, 10_000, '10s'))
     .addOption(envOption('--otlp-queue-max-bytes <size>', 'relay queue bound; the oldest batch is dropped beyond it', 'OTLP_QUEUE_MAX_BYTES', bytesArg, 32 * 1024 * 1024, '32MiB'))
     .addOption(envOption('--otlp-max-request-bytes <size>', 'largest OTLP request the relay takes (compressed or not)', 'OTLP_MAX_REQUEST_BYTES', bytesArg, 16 * 1024 * 1024, '16MiB'))
@@ -121,6 +124,7 @@ export function serveCommand(program: Command): void {
               timeoutMs: flags.otlpTimeout,
               maxQueueBytes: flags.otlpQueueMaxBytes,
               maxRequestBytes: flags.otlpMaxRequestBytes,
+              resource: parseResourceAttributes(flags.otlpResource?.length ? flags.otlpResource : (process.env.OTLP_RESOURCE ?? '').split(',').filter((p) => p.trim() !== '')),
               destination: {
                 stream: flags.otlpStream,
                 logSource: flags.otlpLogSource,

@@ -13,6 +13,7 @@ export interface SimulateFlags {
   multiprocess?: boolean;
   maxModelLen: number;
   specDecode?: boolean;
+  frozen?: boolean;
 }
 
 /** Simulator flags shared by `simulate` and `demo`. */
@@ -25,7 +26,8 @@ export function addSimulatorOptions(cmd: Command): Command {
     .option('--seed <n>', 'random seed, for reproducible runs', positiveIntArg, 1)
     .option('--multiprocess', "render like prometheus_client's multiprocess mode (no _created, _sum before _bucket, le first)")
     .option('--max-model-len <tokens>', 'max_model_len, the top of the token histograms', positiveIntArg, 32768)
-    .option('--spec-decode', 'add the speculative decoding counters');
+    .option('--spec-decode', 'add the speculative decoding counters')
+    .option('--frozen', 'serve one exposition that never moves (the first minute of load, then nothing): for comparing outputs');
 }
 
 export function simulatorOptions(flags: SimulateFlags) {
@@ -33,7 +35,7 @@ export function simulatorOptions(flags: SimulateFlags) {
     engines: flags.engines,
     models: flags.models,
     rate: flags.rate,
-    tickMs: flags.tick,
+    tickMs: flags.frozen ? 0 : flags.tick,
     seed: flags.seed,
     multiprocess: Boolean(flags.multiprocess),
     maxModelLen: flags.maxModelLen,

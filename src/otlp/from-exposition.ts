@@ -23,6 +23,8 @@ import { AggregationTemporality, DataPointType, type MetricData, type ResourceMe
 import type { Labels, MetricFamily, Sample } from '../exposition/model.js';
 import { labelKey } from '../exposition/parser.js';
 import { sanitizeName } from '../exposition/sanitizer.js';
+import { CREATED_OWNER_KINDS, createdOwnerNames } from './created.js';
+import { MODEL_ATTRIBUTE, MODEL_LABEL } from './resource.js';
 
 export const SCOPE = { name: 'vllm-metrics-proxy', version: '0.1.0' };
 
@@ -39,14 +41,27 @@ interface SeriesStart {
  */
 export class StartTimes {
   readonly #series = new Map<string, SeriesStart>();
+  readonly #forgetAfterMs: number | undefined;
   #round = 0;
+
+  /**
+   * By default a round is one whole scrape, and a series missing from it is gone.
+   * A receiver of pieces of scrapes (the relay) passes `forgetAfterMs` instead:
+   * a series is forgotten when not seen for that long.
+   */
+  constructor(options: { forgetAfterMs?: number } = {}) {
+    this.#forgetAfterMs = options.forgetAfterMs;
+  }
 
   beginRound(): void {
     this.#round++;
   }
 
-  endRound(): void {
-    for (const [key, s] of this.#series) if (s.seenRound !== this.#round) this.#series.delete(key);
+  endRound(nowMs = Date.now()): void {
+    const forget = this.#forgetAfterMs;
+    for (const [key, s] of this.#series) {
+      if (forget === undefined ? s.seenRound !== this.#round : nowMs - s.lastMs > forget) this.#series.delete(key);
+    }
   }
 
   get size(): number {
@@ -80,8 +95,6 @@ export interface SourceInfo {
   /** Resource attributes shared by every resource (service.name, server.address, ...). */
   attributes: Attributes;
 }
-
-const MODEL_LABEL = 'model_name';
 
 export function toResourceMetrics(families: MetricFamily[], scrapeMs: number, starts: StartTimes, source: SourceInfo): ResourceMetrics[] {
   starts.beginRound();
@@ -201,10 +214,10 @@ function createdIndex(families: MetricFamily[]): CreatedIndex {
   const values = new Map<string, number>();
   const consumed = new Set<MetricFamily>();
   for (const f of families) {
-    if (f.name.endsWith('_created') && f.type !== 'counter') {
+    const owner = f.type === 'counter' ? undefined : createdOwnerNames(f.name).map((n) => byName.get(n)).find((o) => o !== undefined);
+    if (owner) {
+      if (!CREATED_OWNER_KINDS.has(owner.type)) continue;
       const base = f.name.slice(0, -'_created'.length);
-      const owner = byName.get(`${base}_total`) ?? byName.get(base);
-      if (!owner || !['counter', 'histogram', 'summary'].includes(owner.type)) continue;
       consumed.add(f);
       for (const s of f.samples) values.set(`${base}\u0000${labelKey(s.labels, '')}`, s.value * 1000);
     } else {
@@ -259,7 +272,7 @@ function group(builders: Builder[], source: SourceInfo): ResourceMetrics[] {
         });
       }
     }
-    const attributes: Attributes = { ...source.attributes, ...(model ? { 'vllm.model_name': model } : {}) };
+    const attributes: Attributes = { ...source.attributes, ...(model ? { [MODEL_ATTRIBUTE]: model } : {}) };
     out.push({ resource: resourceFromAttributes(attributes), scopeMetrics: [{ scope: SCOPE, metrics }] });
   }
   return out;

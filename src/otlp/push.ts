@@ -15,6 +15,7 @@ import type { Target } from '../targets/target-set.js';
 import { sharedScrape } from '../upstream/scrape.js';
 import type { Destination } from './destination.js';
 import { StartTimes, toResourceMetrics } from './from-exposition.js';
+import { targetAttributes, type ResourceAttributes } from './resource.js';
 
 export interface PushOptions {
   /** Every target is pushed as resources of its own. */
@@ -22,6 +23,8 @@ export interface PushOptions {
   destination: Destination;
   intervalMs: number;
   timeoutMs: number;
+  /** `--otlp-resource` attributes, on every resource. */
+  resource?: ResourceAttributes;
   log: Logger;
   metrics: SelfMetrics;
 }
@@ -44,17 +47,7 @@ export class OtlpPusher {
   #stateOf(t: Target): { starts: StartTimes; source: Attributes } {
     let s = this.#state.get(t);
     if (!s) {
-      const url = t.upstream.target.url;
-      s = {
-        starts: new StartTimes(),
-        source: {
-          'service.name': 'vllm',
-          'service.instance.id': t.name,
-          'server.address': url.hostname,
-          'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
-          'url.full': t.upstream.target.display,
-        },
-      };
+      s = { starts: new StartTimes(), source: { ...targetAttributes(t), ...this.#o.resource } };
       this.#state.set(t, s);
     }
     return s;

@@ -8,6 +8,8 @@ import { createLogger, type Logger } from '../logger.js';
 import { resolveDestination, type DestinationOptions } from '../otlp/destination.js';
 import { OtlpForwarder } from '../otlp/forwarder.js';
 import { OtlpPusher } from '../otlp/push.js';
+import { RelayRepair } from '../otlp/relay-repair.js';
+import { SERVICE_NAME, targetAttributes, type ResourceAttributes } from '../otlp/resource.js';
 import type { TargetSpec } from '../targets/spec.js';
 import { TargetSet, type Target } from '../targets/target-set.js';
 import { fetchSanitized } from '../upstream/sanitized-body.js';
@@ -74,6 +76,8 @@ export interface OtlpConfig {
   maxRequestBytes: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** `--otlp-resource`: attributes on every resource of both paths. */
+  resource?: ResourceAttributes;
 }
 
 export interface RunningProxy {
@@ -141,7 +145,10 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
     otlp && forwardTo
       ? new OtlpForwarder({ destination: forwardTo, maxQueueBytes: otlp.maxQueueBytes, timeoutMs: otlp.timeoutMs, retryBaseMs: otlp.retryBaseMs, retryMaxMs: otlp.retryMaxMs, log, metrics })
       : undefined;
-  const relay = otlp && forwarder ? { forwarder, maxRequestBytes: otlp.maxRequestBytes } : undefined;
+  const relay =
+    otlp && forwarder
+      ? { forwarder, maxRequestBytes: otlp.maxRequestBytes, repair: new RelayRepair({ sourceOf: scrapeSource(listTargets, targets, config.fleet?.label), extra: otlp.resource, log }) }
+      : undefined;
   const ctx: ProxyContext = {
     upstream,
     fleet,
@@ -171,7 +178,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
     log.info({ event: 'listening', url, targets: targets!.size, label: config.fleet!.label, timeoutMs: config.upstream.timeoutMs, pollMs: config.poll?.intervalMs }, `merging ${targets!.size} target(s) on ${url}/metrics${mode}`);
   }
   if (forwardTo) log.info({ event: 'otlp_relay', url: `${url}/v1/metrics`, destination: forwardTo.display }, `relaying OTLP from ${url}/v1/metrics to ${forwardTo.display}`);
-  const pusher = otlp && pushTo ? new OtlpPusher({ targets: listTargets, destination: pushTo, intervalMs: otlp.pushIntervalMs, timeoutMs: otlp.timeoutMs, log, metrics }) : undefined;
+  const pusher = otlp && pushTo ? new OtlpPusher({ targets: listTargets, destination: pushTo, resource: otlp.resource, intervalMs: otlp.pushIntervalMs, timeoutMs: otlp.timeoutMs, log, metrics }) : undefined;
   if (pusher && pushTo) {
     log.info({ event: 'otlp_push', destination: pushTo.display, intervalMs: otlp!.pushIntervalMs }, `pushing OTLP to ${pushTo.display} every ${otlp!.pushIntervalMs} ms`);
     pusher.start();
@@ -219,5 +226,19 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
       })();
       return closing;
     },
+  };
+}
+
+/**
+ * Where a scrape of this proxy came from, for the relay: the one upstream, or in
+ * fleet mode the target a sample's target label names.
+ */
+function scrapeSource(listTargets: () => Target[], targets: TargetSet | undefined, targetLabel: string | undefined) {
+  return (label: (key: string) => string | undefined): ResourceAttributes => {
+    if (!targets) return targetAttributes(listTargets()[0]!);
+    const name = targetLabel ? label(targetLabel) : undefined;
+    const target = name === undefined ? undefined : targets.get(name);
+    if (target) return targetAttributes(target);
+    return name === undefined ? { 'service.name': SERVICE_NAME } : { 'service.name': SERVICE_NAME, 'service.instance.id': name };
   };
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { UpstreamErrorKind } from '../errors.js';
+import type { RepairCounts } from '../otlp/relay-repair.js';
 
 /**
  * The proxy's own metrics, served on their own path (/proxy/metrics) so they can
@@ -30,6 +31,8 @@ export class SelfMetrics {
   readonly otlpForwardedPoints: Counter<'path'>;
   readonly otlpDroppedPoints: Counter<'reason'>;
   readonly otlpRetries: Counter;
+  readonly otlpRepairs: Counter<'reason'>;
+  readonly otlpUnrepaired: Counter<'reason'>;
   readonly otlpQueueBytes: Gauge;
   readonly otlpQueueBatches: Gauge;
   readonly otlpPushes: Counter<'outcome'>;
@@ -129,6 +132,18 @@ export class SelfMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.otlpRepairs = new Counter({
+      name: `${p}otlp_repaired_points_total`,
+      help: 'Relay points repaired before forwarding, by reason (cumulative_buckets: histogram buckets made per-bucket; temporality_unspecified: histograms marked cumulative; created_folded: _created gauge points folded into start times; start_from_created, start_first_seen: start times filled in).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.otlpUnrepaired = new Counter({
+      name: `${p}otlp_unrepaired_points_total`,
+      help: 'Relay points forwarded as they came although wrong, by reason (inconsistent_buckets: histogram buckets neither per-bucket nor cumulative).',
+      labelNames: ['reason'],
+      registers,
+    });
     this.otlpRetries = new Counter({
       name: `${p}otlp_forward_retries_total`,
       help: 'Relay deliveries retried after a network error, a timeout, 429 or 5xx.',
@@ -195,6 +210,14 @@ export class SelfMetrics {
       registers,
     });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: p });
+  }
+
+  /** What the relay repaired in one request. */
+  countRepairs(counts: RepairCounts): void {
+    for (const reason of ['cumulative_buckets', 'temporality_unspecified', 'created_folded', 'start_from_created', 'start_first_seen'] as const) {
+      if (counts[reason] > 0) this.otlpRepairs.inc({ reason }, counts[reason]);
+    }
+    if (counts.inconsistentBuckets > 0) this.otlpUnrepaired.inc({ reason: 'inconsistent_buckets' }, counts.inconsistentBuckets);
   }
 
   /** One client scrape of /metrics ended. */

@@ -91,6 +91,11 @@ export class TargetSet extends EventEmitter {
     return [...this.targets.values()];
   }
 
+  /** The target of this name, if it is being scraped. */
+  get(name: string): Target | undefined {
+    return this.targets.get(name);
+  }
+
   get size(): number {
     return this.targets.size;
   }

@@ -1,77 +1,75 @@
 /**
- * What Fluent Bit's `opentelemetry` output sends after a `prometheus_scrape` of
- * the proxy (Fluent Bit cannot run here): cmetrics maps counters to cumulative
- * monotonic sums, gauges and untyped to gauges, histograms to cumulative
- * explicit-bucket histograms with per-bucket counts, summaries to summaries;
- * labels become string attributes; times are nanoseconds. Encoded as protobuf
- * with the official OpenTelemetry protos, gzip'd with `Compress gzip`.
- * Built from our parser's families, independently of src/otlp's own mapping.
+ * The real Fluent Bit 5.1.1 (../shared/fluent-bit/fluent-bit, or FLUENT_BIT),
+ * run with the project's own fluent-bit.conf: only the compose service names and
+ * ports are replaced by loopback addresses, everything else is as shipped.
  */
-import { gzipSync } from 'node:zlib';
-import type { MetricFamily } from '../../src/exposition/model.js';
-import { encodeProtobuf } from '../../src/otlp/proto.js';
-import type { KeyValue, Metric, MetricsRequest } from '../../src/otlp/types.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const attrs = (labels: Record<string, string>, without = ''): KeyValue[] =>
-  Object.entries(labels)
-    .filter(([k]) => k !== without)
-    .map(([key, v]) => ({ key, value: { stringValue: v } }));
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const FLUENT_BIT = process.env.FLUENT_BIT ?? resolve(REPO, '..', 'shared', 'fluent-bit', 'fluent-bit');
 
-export function fluentBitRequest(families: MetricFamily[], timeNs: bigint): MetricsRequest {
-  const t = timeNs.toString();
-  const metrics: Metric[] = [];
-  for (const f of families) {
-    const help = f.help ?? '';
-    if (f.type === 'counter') {
-      metrics.push({ name: f.name, description: help, sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: f.samples.map((s) => ({ attributes: attrs(s.labels), timeUnixNano: t, asDouble: s.value })) } });
-    } else if (f.type === 'histogram') {
-      const groups = new Map<string, { labels: Record<string, string>; buckets: Array<[number, number]>; sum: number; count: number }>();
-      for (const s of f.samples) {
-        const key = JSON.stringify(attrs(s.labels, 'le'));
-        const g = groups.get(key) ?? { labels: { ...s.labels }, buckets: [], sum: 0, count: 0 };
-        delete g.labels.le;
-        groups.set(key, g);
-        if (s.name.endsWith('_bucket')) g.buckets.push([s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), s.value]);
-        else if (s.name.endsWith('_sum')) g.sum = s.value;
-        else if (s.name.endsWith('_count')) g.count = s.value;
-      }
-      const dataPoints = [...groups.values()].map((g) => {
-        g.buckets.sort((a, b) => a[0] - b[0]);
-        const counts = g.buckets.map(([, c], i) => c - (i > 0 ? g.buckets[i - 1]![1] : 0));
-        return {
-          attributes: attrs(g.labels),
-          timeUnixNano: t,
-          count: String(g.count),
-          sum: g.sum,
-          bucketCounts: counts.map(String),
-          explicitBounds: g.buckets.filter(([le]) => le !== Infinity).map(([le]) => le),
-        };
-      });
-      metrics.push({ name: f.name, description: help, histogram: { aggregationTemporality: 2, dataPoints } });
-    } else if (f.type === 'summary') {
-      const groups = new Map<string, { labels: Record<string, string>; count: number; sum: number; quantileValues: Array<{ quantile: number; value: number }> }>();
-      for (const s of f.samples) {
-        const key = JSON.stringify(attrs(s.labels, 'quantile'));
-        const g = groups.get(key) ?? { labels: { ...s.labels }, count: 0, sum: 0, quantileValues: [] };
-        delete g.labels.quantile;
-        groups.set(key, g);
-        if (s.name.endsWith('_count')) g.count = s.value;
-        else if (s.name.endsWith('_sum')) g.sum = s.value;
-        else g.quantileValues.push({ quantile: Number(s.labels.quantile), value: s.value });
-      }
-      const dataPoints = [...groups.values()].map((g) => ({ attributes: attrs(g.labels), timeUnixNano: t, count: String(g.count), sum: g.sum, quantileValues: g.quantileValues }));
-      metrics.push({ name: f.name, description: help, summary: { dataPoints } });
-    } else {
-      metrics.push({ name: f.name, description: help, gauge: { dataPoints: f.samples.map((s) => ({ attributes: attrs(s.labels), timeUnixNano: t, asDouble: s.value })) } });
-    }
-  }
-  return { resourceMetrics: [{ resource: { attributes: [] }, scopeMetrics: [{ scope: { name: 'fluent-bit' }, metrics }] }] };
+export interface FluentBitOptions {
+  /** host:port that replaces `proxy:9090` (the proxy Fluent Bit scrapes and sends to). */
+  proxy: string;
+  /** host:port that replaces `parseable:8000`, for the request-log output. */
+  parseable?: string;
+  /** Environment for `${VAR}` in the config (OTLP_RELAY_TOKEN, P_USERNAME, ...). */
+  env?: Record<string, string>;
+  /** Replace the config's file paths under /var/log and /fluent-bit with this folder. */
+  dataDir?: string;
 }
 
-/** The HTTP request Fluent Bit makes with `Compress gzip`. */
-export function fluentBitBody(request: MetricsRequest): { body: Buffer; headers: Record<string, string> } {
+export interface RunningFluentBit {
+  process: ChildProcess;
+  /** Everything it logged so far. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** The project's fluent-bit.conf with compose's service names replaced. */
+export function projectConfig(o: FluentBitOptions): string {
+  const [proxyHost, proxyPort] = o.proxy.split(':');
+  const [pHost, pPort] = (o.parseable ?? '127.0.0.1:9').split(':');
+  let text = readFileSync(join(REPO, 'fluent-bit.conf'), 'utf8');
+  text = text.replace(/^(\s+Host\s+)proxy\s*$/gm, `$1${proxyHost}`).replace(/^(\s+Port\s+)9090\s*$/gm, `$1${proxyPort}`);
+  text = text.replace(/^(\s+Host\s+)parseable\s*$/gm, `$1${pHost}`).replace(/^(\s+Port\s+)8000\s*$/gm, `$1${pPort}`);
+  if (o.dataDir) text = text.replace(/(\s)\/(?:var\/log\/vllm-metrics-proxy|fluent-bit\/state)\//g, `$1${o.dataDir}/`);
+  return text;
+}
+
+export async function startFluentBit(o: FluentBitOptions): Promise<RunningFluentBit> {
+  if (!existsSync(FLUENT_BIT)) throw new Error(`Fluent Bit not found at ${FLUENT_BIT} (set FLUENT_BIT)`);
+  const dir = mkdtempSync(join(tmpdir(), 'vmp-fluent-bit-'));
+  const conf = join(dir, 'fluent-bit.conf');
+  writeFileSync(conf, projectConfig(o));
+  const child = spawn(FLUENT_BIT, ['-c', conf], { env: { PATH: process.env.PATH ?? '', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await Promise.race([
+    once(child, 'spawn'),
+    once(child, 'error').then(([err]) => {
+      throw err;
+    }),
+  ]);
   return {
-    body: gzipSync(encodeProtobuf(request)),
-    headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', 'user-agent': 'Fluent-Bit' },
+    process: child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        // Fluent Bit drains for up to its grace period (5 s) before it exits.
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

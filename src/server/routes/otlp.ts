@@ -5,7 +5,8 @@ import { STREAM_NAME } from '../../otlp/destination.js';
 import type { OtlpForwarder } from '../../otlp/forwarder.js';
 import { encodeForParseable } from '../../otlp/parseable-json.js';
 import { OtlpDecodeError, decodeJson, decodeProtobuf, encodeResponse } from '../../otlp/proto.js';
-import type { MetricsRequest } from '../../otlp/types.js';
+import type { RelayRepair } from '../../otlp/relay-repair.js';
+import { countPoints, type MetricsRequest } from '../../otlp/types.js';
 import type { ProxyContext } from '../context.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -15,6 +16,8 @@ export const OTLP_METRICS_PATH = '/v1/metrics';
 
 export interface RelayContext {
   forwarder: OtlpForwarder;
+  /** Fixes what Fluent Bit sends wrong (cumulative buckets, `_created`, empty resource). */
+  repair: RelayRepair;
   /** Largest request body, compressed or not. */
   maxRequestBytes: number;
 }
@@ -78,15 +81,18 @@ export function otlpRelayRoute(app: FastifyInstance, ctx: ProxyContext, relay: R
         return text(reply, 400, reason);
       }
 
+      const received = countPoints(decoded);
       let encoded;
       try {
-        encoded = encodeForParseable(decoded);
+        const { request: repaired, counts } = relay.repair.repair(decoded);
+        metrics.countRepairs(counts);
+        encoded = encodeForParseable(repaired);
       } catch (err) {
         metrics.otlpRequests.inc({ outcome: 'invalid' });
         return text(reply, 400, `invalid OTLP data: ${(err as Error).message}`);
       }
       metrics.otlpRequests.inc({ outcome: 'accepted' });
-      metrics.otlpReceivedPoints.inc(encoded.points + encoded.dropped);
+      metrics.otlpReceivedPoints.inc(received);
       if (encoded.dropped > 0) metrics.otlpDroppedPoints.inc({ reason: 'not_finite' }, encoded.dropped);
       if (encoded.points > 0) relay.forwarder.enqueue(encoded.body, encoded.points, stream);
       return reply

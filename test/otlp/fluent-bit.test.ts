@@ -1,0 +1,192 @@
+/**
+ * The Fluent Bit path as it runs in compose, with the real Fluent Bit 5.1.1:
+ * simulator -> proxy /metrics -> Fluent Bit (the project's fluent-bit.conf) ->
+ * relay -> strict Parseable stand-in. Every assertion is on what reaches the
+ * stand-in, so it holds however the relay is written.
+ */
+import t, { type Test } from 'tap';
+import { parseExposition } from '../../src/exposition/parser.js';
+import type { MetricFamily } from '../../src/exposition/model.js';
+import type { OtlpConfig } from '../../src/server/proxy.js';
+import type { RunningSimulator } from '../../src/simulator/start.js';
+import { fleetProxy, selfMetric, simulators } from '../helpers/fleet.js';
+import { startFluentBit } from '../helpers/fluent-bit.js';
+import { get } from '../helpers/net.js';
+import { ParseableStandIn, type Row } from '../helpers/parseable.js';
+import { testProxy, type TestProxy } from '../helpers/proxy.js';
+import { eventually } from '../helpers/wait.js';
+
+export const ROW_FIELDS = new Set([
+  'metric_name',
+  'metric_description',
+  'metric_unit',
+  'metric_type',
+  'aggregation_temporality',
+  'is_monotonic',
+  'start_time_unix_nano',
+  'time_unix_nano',
+]);
+
+/** A row's series: its name and every column that is a label or a resource attribute. */
+export function seriesOf(r: Row): string {
+  const labels = Object.entries(r)
+    .filter(([k]) => !ROW_FIELDS.has(k) && !k.startsWith('data_point_'))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return `${String(r.metric_name)}${JSON.stringify(labels)}`;
+}
+
+export function relayConfig(parseable: ParseableStandIn, extra: Partial<OtlpConfig> = {}): OtlpConfig {
+  return {
+    forwardUrl: `${parseable.url}/v1/metrics`,
+    pushIntervalMs: 60_000,
+    timeoutMs: 5_000,
+    maxQueueBytes: 32 * 1024 * 1024,
+    maxRequestBytes: 16 * 1024 * 1024,
+    retryBaseMs: 50,
+    retryMaxMs: 500,
+    destination: { stream: 'vLLMmetrics', logSource: 'otel-metrics', username: parseable.username, password: parseable.password },
+    ...extra,
+  };
+}
+
+/** Waits until Fluent Bit delivered `deliveries` scrapes, and returns the rows of the last one. */
+export async function deliveredScrape(parseable: ParseableStandIn, deliveries = 2, stream = 'vLLMmetrics'): Promise<Row[]> {
+  return eventually(
+    `${deliveries} deliveries from Fluent Bit`,
+    async () => {
+      const refused = parseable.requests.find((r) => r.status !== 200);
+      if (refused) throw new Error(`the stand-in refused a request: ${refused.status} ${refused.answer}`);
+      const accepted = parseable.requests.filter((r) => r.status === 200 && r.headers['x-p-stream'] === stream);
+      if (accepted.length < deliveries) return undefined;
+      // One scrape is one request from Fluent Bit: the rows of the last one.
+      const rows = parseable.rows(stream);
+      const lastTime = rows.at(-1)!.time_unix_nano;
+      return rows.filter((r) => r.time_unix_nano === lastTime);
+    },
+    30_000,
+    100,
+  );
+}
+
+/** Cumulative `_bucket` values per series (labels without `le`), as the proxy serves them. */
+function bucketsOf(families: MetricFamily[], label = ''): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const f of families) {
+    if (f.type !== 'histogram') continue;
+    for (const s of f.samples) {
+      if (!s.name.endsWith('_bucket')) continue;
+      const { le: _le, ...rest } = s.labels;
+      const key = `${f.name}${JSON.stringify(Object.entries(rest).filter(([k]) => k !== label).sort())}`;
+      const list = out.get(key) ?? [];
+      list.push(s.value);
+      out.set(key, list);
+    }
+  }
+  return out;
+}
+
+/** `_created` times (ms) per owner series, from the classic format's `_created` gauges. */
+function createdOf(families: MetricFamily[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const f of families) {
+    if (!f.name.endsWith('_created')) continue;
+    const base = f.name.slice(0, -'_created'.length);
+    for (const s of f.samples) out.set(`${base}${JSON.stringify(Object.entries(s.labels).sort())}`, s.value * 1000);
+  }
+  return out;
+}
+
+const labelsOf = (r: Row, resourceKeys: Set<string>) =>
+  Object.entries(r)
+    .filter(([k]) => !ROW_FIELDS.has(k) && !k.startsWith('data_point_') && !resourceKeys.has(k))
+    .sort();
+
+const RESOURCE_KEYS = new Set(['service.name', 'service.instance.id', 'server.address', 'server.port', 'url.full', 'vllm.model_name', 'deployment.environment']);
+
+async function checkDelivery(t: Test, proxy: TestProxy, parseable: ParseableStandIn, sims: RunningSimulator[], fleet: boolean) {
+  const rows = await deliveredScrape(parseable, 2);
+  const exposition = (await get(`${proxy.url}/metrics`)).body.toString();
+  const families = parseExposition(exposition, 'prometheus');
+  const buckets = bucketsOf(families);
+  const created = createdOf(families);
+
+  const histograms = rows.filter((r) => r.metric_type === 'histogram');
+  t.ok(histograms.length >= 14 * sims.length, `${histograms.length} histogram points arrived`);
+  let bad = 0;
+  for (const r of histograms) {
+    const counts = r.data_point_bucket_counts as number[];
+    const sum = counts.reduce((a, b) => a + b, 0);
+    if (sum !== r.data_point_count) bad++;
+    let running = 0;
+    const cumulated = counts.map((c) => (running += c));
+    const key = `${String(r.metric_name)}${JSON.stringify(labelsOf(r, RESOURCE_KEYS))}`;
+    t.same(cumulated, buckets.get(key), `${key}: cumulated buckets equal the proxy's _bucket lines`);
+  }
+  t.equal(bad, 0, "every histogram's buckets add up to its count");
+
+  t.same(rows.filter((r) => String(r.metric_name).endsWith('_created')).map((r) => r.metric_name), [], 'no _created metric arrives');
+
+  const cumulative = rows.filter((r) => (r.metric_type === 'sum' && r.is_monotonic) || r.metric_type === 'histogram');
+  t.ok(cumulative.length > 20);
+  t.same(cumulative.filter((r) => r.start_time_unix_nano === '0').map((r) => r.metric_name), [], 'every counter and histogram point has a start time');
+  let fromCreated = 0;
+  for (const r of cumulative) {
+    const name = String(r.metric_name);
+    const base = r.metric_type === 'sum' ? name.replace(/_total$/, '') : name;
+    const ms = created.get(`${base}${JSON.stringify(labelsOf(r, RESOURCE_KEYS))}`);
+    if (ms === undefined) continue;
+    fromCreated++;
+    t.equal(Math.round(Number(BigInt(String(r.start_time_unix_nano)) / 1_000_000n)), Math.round(ms), `${name}: start time is its _created`);
+  }
+  t.ok(fromCreated > 20, `${fromCreated} start times come from _created`);
+
+  t.ok(rows.every((r) => r['service.name'] === 'vllm'), 'the resource carries service.name');
+  if (!fleet) {
+    const port = new URL(sims[0]!.url).port;
+    t.ok(rows.every((r) => r['server.address'] === '127.0.0.1' && String(r['server.port']) === port), "the resource carries the vLLM's address");
+  } else {
+    const vllmRows = rows.filter((r) => String(r.metric_name).startsWith('vllm_') && r.instance !== undefined);
+    t.ok(vllmRows.length > 0);
+    t.ok(vllmRows.every((r) => r['service.instance.id'] === r.instance), "each vLLM row's resource names its target");
+    t.same([...new Set(vllmRows.map((r) => r['service.instance.id']))].sort(), ['gpu-a', 'gpu-b']);
+  }
+  t.ok(rows.every((r) => r['deployment.environment'] === 'test'), '--otlp-resource on every resource');
+  t.ok((await selfMetric(proxy, 'vllm_metrics_proxy_otlp_repaired_points_total', 'reason="cumulative_buckets"')) >= histograms.length, 'repairs are counted');
+  t.equal(proxy.logs.lines().filter((l) => l.event === 'otlp_repair_cumulative_buckets').length, 1, 'the repair is logged once');
+}
+
+t.test('real Fluent Bit, one vLLM: histograms per bucket, _created folded, start times, a resource that names the vLLM', async (t) => {
+  const sims = await simulators([{ engines: 2 }]);
+  const parseable = await new ParseableStandIn().start();
+  const proxy = await testProxy({ url: `${sims[0]!.url}/metrics` }, { otlp: relayConfig(parseable, { resource: { 'deployment.environment': 'test' } }) });
+  const fb = await startFluentBit({ proxy: new URL(proxy.url).host });
+  t.teardown(async () => {
+    await fb.stop();
+    await proxy.close();
+    await parseable.stop();
+    await Promise.all(sims.map((s) => s.close()));
+  });
+  await checkDelivery(t, proxy, parseable, sims, false);
+});
+
+t.test('real Fluent Bit, a fleet of two: the same, with each target in its own resource', async (t) => {
+  const sims = await simulators([{ engines: 2 }, { engines: 1 }]);
+  const parseable = await new ParseableStandIn().start();
+  const proxy = await fleetProxy(
+    {
+      static: [
+        { name: 'gpu-a', url: `${sims[0]!.url}/metrics` },
+        { name: 'gpu-b', url: `${sims[1]!.url}/metrics` },
+      ],
+    },
+    { otlp: relayConfig(parseable, { resource: { 'deployment.environment': 'test' } }) },
+  );
+  const fb = await startFluentBit({ proxy: new URL(proxy.url).host });
+  t.teardown(async () => {
+    await fb.stop();
+    await proxy.close();
+    await parseable.stop();
+    await Promise.all(sims.map((s) => s.close()));
+  });
+  await checkDelivery(t, proxy, parseable, sims, true);
+});
