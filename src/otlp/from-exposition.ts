@@ -33,6 +33,8 @@ interface SeriesStart {
   last: number;
   lastMs: number;
   seenRound: number;
+  /** Wall clock of the round that last saw it (a sender's clock may be off). */
+  seenAtMs: number;
 }
 
 /**
@@ -43,6 +45,7 @@ export class StartTimes {
   readonly #series = new Map<string, SeriesStart>();
   readonly #forgetAfterMs: number | undefined;
   #round = 0;
+  #roundAtMs = 0;
 
   /**
    * By default a round is one whole scrape, and a series missing from it is gone.
@@ -53,14 +56,15 @@ export class StartTimes {
     this.#forgetAfterMs = options.forgetAfterMs;
   }
 
-  beginRound(): void {
+  beginRound(nowMs = Date.now()): void {
     this.#round++;
+    this.#roundAtMs = nowMs;
   }
 
-  endRound(nowMs = Date.now()): void {
+  endRound(): void {
     const forget = this.#forgetAfterMs;
     for (const [key, s] of this.#series) {
-      if (forget === undefined ? s.seenRound !== this.#round : nowMs - s.lastMs > forget) this.#series.delete(key);
+      if (forget === undefined ? s.seenRound !== this.#round : this.#roundAtMs - s.seenAtMs > forget) this.#series.delete(key);
     }
   }
 
@@ -70,13 +74,14 @@ export class StartTimes {
 
   /** The start time for `value` observed at `timeMs`; `createdMs` wins when known. */
   start(key: string, value: number, timeMs: number, createdMs: number | undefined): number {
-    const s = this.#series.get(key);
+    let s = this.#series.get(key);
+    if (s && this.#forgetAfterMs !== undefined && this.#roundAtMs - s.seenAtMs > this.#forgetAfterMs) s = undefined;
     let startMs: number;
     if (createdMs !== undefined) startMs = createdMs;
     else if (!s) startMs = timeMs;
     else if (value < s.last) startMs = s.lastMs;
     else startMs = s.startMs;
-    this.#series.set(key, { startMs, last: value, lastMs: timeMs, seenRound: this.#round });
+    this.#series.set(key, { startMs, last: value, lastMs: timeMs, seenRound: this.#round, seenAtMs: this.#roundAtMs });
     return startMs;
   }
 }
@@ -228,11 +233,10 @@ function createdIndex(families: MetricFamily[]): CreatedIndex {
   }
   return {
     consumed,
-    lookup: (baseName, key) => {
-      // A counter family in the classic format is named `<base>_total`.
-      const base = baseName.endsWith('_total') ? baseName.slice(0, -'_total'.length) : baseName;
-      return values.get(`${base}\u0000${key}`);
-    },
+    lookup: (baseName, key) =>
+      // A counter family in the classic format is named `<base>_total`; a histogram may end in `_total` itself
+      // (vllm:iteration_tokens_total, whose `_created` is vllm:iteration_tokens_total_created).
+      values.get(`${baseName}\u0000${key}`) ?? (baseName.endsWith('_total') ? values.get(`${baseName.slice(0, -'_total'.length)}\u0000${key}`) : undefined),
   };
 }
 
