@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { collectCommand } from './commands/collect.js';
 import { demoCommand } from './commands/demo.js';
+import { healthcheckCommand } from './commands/healthcheck.js';
 import { postprocessCommand } from './commands/postprocess.js';
 import { reportCommand } from './commands/report.js';
 import { serveCommand } from './commands/serve.js';
@@ -22,6 +23,7 @@ postprocessCommand(program);
 reportCommand(program);
 simulateCommand(program);
 demoCommand(program);
+healthcheckCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
-import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg } from '../config.js';
+import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg, readSecret } from '../config.js';
 import { createLogger } from '../logger.js';
 import { parseResourceAttributes } from '../otlp/resource.js';
 import { startProxy, type ProxyConfig } from '../server/proxy.js';
@@ -30,6 +30,8 @@ interface ServeFlags extends TargetFlags {
   otlpLogSource: string;
   otlpHeader: string[];
   otlpResource?: string[];
+  otlpRelayToken?: string;
+  otlpRelayTokenFile?: string;
   otlpTimeout: number;
   otlpQueueMaxBytes: number;
   otlpMaxRequestBytes: number;
@@ -78,6 +80,8 @@ export function serveCommand(program: Command): void {
     .addOption(envOption('--otlp-stream <name>', 'X-P-Stream header: the Parseable stream', 'OTLP_STREAM', undefined, 'vLLMmetrics'))
     .addOption(envOption('--otlp-log-source <name>', 'X-P-Log-Source header', 'OTLP_LOG_SOURCE', undefined, 'otel-metrics'))
     .addOption(new Option('--otlp-header <header>', 'extra header "Name: value" for OTLP requests, repeatable (env OTLP_HEADERS=a=1,b=2)').argParser(collectValues))
+    .addOption(envOption('--otlp-relay-token <token>', 'the relay takes only requests with Authorization: Bearer <token> (prefer the variable or the file: flags show in ps)', 'OTLP_RELAY_TOKEN'))
+    .addOption(envOption('--otlp-relay-token-file <path>', 'file holding the relay token', 'OTLP_RELAY_TOKEN_FILE'))
     .addOption(new Option('--otlp-resource <key=value>', 'resource attribute on every OTLP resource (relay and push), repeatable (env OTLP_RESOURCE=a=1,b=2)').argParser(collectValues))
     .addOption(envOption('--otlp-timeout <duration>', 'deadline for one OTLP request', 'OTLP_TIMEOUT', durationArg, 10_000, '10s'))
     .addOption(envOption('--otlp-queue-max-bytes <size>', 'relay queue bound; the oldest batch is dropped beyond it', 'OTLP_QUEUE_MAX_BYTES', bytesArg, 32 * 1024 * 1024, '32MiB'))
@@ -124,6 +128,7 @@ export function serveCommand(program: Command): void {
               timeoutMs: flags.otlpTimeout,
               maxQueueBytes: flags.otlpQueueMaxBytes,
               maxRequestBytes: flags.otlpMaxRequestBytes,
+              relayToken: readSecret(flags.otlpRelayToken, flags.otlpRelayTokenFile, '--otlp-relay-token'),
               resource: parseResourceAttributes(flags.otlpResource?.length ? flags.otlpResource : (process.env.OTLP_RESOURCE ?? '').split(',').filter((p) => p.trim() !== '')),
               destination: {
                 stream: flags.otlpStream,

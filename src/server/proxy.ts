@@ -19,6 +19,7 @@ import type { ProxyContext } from './context.js';
 import { Poller } from './poller.js';
 import { collisionReporter } from './routes/metrics.js';
 import { SelfMetrics } from './self-metrics.js';
+import { BearerToken } from './bearer-token.js';
 
 export interface ProxyConfig {
   host: string;
@@ -78,6 +79,8 @@ export interface OtlpConfig {
   retryMaxMs?: number;
   /** `--otlp-resource`: attributes on every resource of both paths. */
   resource?: ResourceAttributes;
+  /** `--otlp-relay-token`: the relay takes only `Authorization: Bearer <token>`. */
+  relayToken?: string;
 }
 
 export interface RunningProxy {
@@ -147,7 +150,12 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
       : undefined;
   const relay =
     otlp && forwarder
-      ? { forwarder, maxRequestBytes: otlp.maxRequestBytes, repair: new RelayRepair({ sourceOf: scrapeSource(listTargets, targets, config.fleet?.label), extra: otlp.resource, log }) }
+      ? {
+          forwarder,
+          maxRequestBytes: otlp.maxRequestBytes,
+          token: otlp.relayToken ? new BearerToken(otlp.relayToken) : undefined,
+          repair: new RelayRepair({ sourceOf: scrapeSource(listTargets, targets, config.fleet?.label), extra: otlp.resource, log }),
+        }
       : undefined;
   const ctx: ProxyContext = {
     upstream,
@@ -177,7 +185,15 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
   } else {
     log.info({ event: 'listening', url, targets: targets!.size, label: config.fleet!.label, timeoutMs: config.upstream.timeoutMs, pollMs: config.poll?.intervalMs }, `merging ${targets!.size} target(s) on ${url}/metrics${mode}`);
   }
-  if (forwardTo) log.info({ event: 'otlp_relay', url: `${url}/v1/metrics`, destination: forwardTo.display }, `relaying OTLP from ${url}/v1/metrics to ${forwardTo.display}`);
+  if (forwardTo) {
+    log.info({ event: 'otlp_relay', url: `${url}/v1/metrics`, destination: forwardTo.display, token: Boolean(relay?.token) }, `relaying OTLP from ${url}/v1/metrics to ${forwardTo.display}`);
+    if (!relay?.token && !isLoopback(config.host)) {
+      log.warn(
+        { event: 'otlp_relay_open', host: config.host },
+        `the OTLP relay listens on ${config.host} without a token: anyone who reaches port ${port} can write into ${forwardTo.display} with the proxy's credentials. Set OTLP_RELAY_TOKEN (or --otlp-relay-token-file) here and in Fluent Bit's environment`,
+      );
+    }
+  }
   const pusher = otlp && pushTo ? new OtlpPusher({ targets: listTargets, destination: pushTo, resource: otlp.resource, intervalMs: otlp.pushIntervalMs, timeoutMs: otlp.timeoutMs, log, metrics }) : undefined;
   if (pusher && pushTo) {
     log.info({ event: 'otlp_push', destination: pushTo.display, intervalMs: otlp!.pushIntervalMs }, `pushing OTLP to ${pushTo.display} every ${otlp!.pushIntervalMs} ms`);
@@ -242,3 +258,5 @@ function scrapeSource(listTargets: () => Target[], targets: TargetSet | undefine
     return name === undefined ? { 'service.name': SERVICE_NAME } : { 'service.name': SERVICE_NAME, 'service.instance.id': name };
   };
 }
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host);

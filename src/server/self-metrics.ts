@@ -111,7 +111,7 @@ export class SelfMetrics {
     });
     this.otlpRequests = new Counter({
       name: `${p}otlp_relay_requests_total`,
-      help: 'OTLP requests received on /v1/metrics by outcome (accepted, invalid, too_large, unsupported).',
+      help: 'OTLP requests received on /v1/metrics by outcome (accepted, invalid, too_large, unsupported, unauthorized).',
       labelNames: ['outcome'],
       registers,
     });

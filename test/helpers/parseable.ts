@@ -17,8 +17,10 @@
  * It can also be down, slow, or answer a fixed error, for the fault tests.
  */
 import { once } from 'node:events';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
 
 export type Row = Record<string, unknown>;
 
@@ -27,6 +29,10 @@ export class MetricsDataError extends Error {}
 export interface ParseableOptions {
   username?: string;
   password?: string;
+  /** Keep every stream's rows in `<dataDir>/<stream>.jsonl` and load them at start, as Parseable keeps its data on disk. */
+  dataDir?: string;
+  /** Where to listen (default 127.0.0.1). */
+  host?: string;
 }
 
 export interface Received {
@@ -49,11 +55,34 @@ export class ParseableStandIn {
   delayMs = 0;
   #server: Server | undefined;
   #sockets = new Set<Socket>();
+  readonly #dataDir: string | undefined;
+  readonly #host: string;
   port = 0;
 
   constructor(options: ParseableOptions = {}) {
     this.username = options.username ?? 'parseable-test';
     this.password = options.password ?? 's3cret-test-password';
+    this.#dataDir = options.dataDir;
+    this.#host = options.host ?? '127.0.0.1';
+    if (this.#dataDir) this.#load(this.#dataDir);
+  }
+
+  #load(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    for (const file of readdirSync(dir)) {
+      const m = /^(.+)\.jsonl$/.exec(file);
+      if (!m) continue;
+      const lines = readFileSync(join(dir, file), 'utf8').split('\n').filter((l) => l !== '');
+      const [head, ...rows] = lines.map((l) => JSON.parse(l) as Row);
+      this.streams.set(m[1]!, { logSource: String(head!.logSource), rows });
+    }
+  }
+
+  #persist(stream: string, logSource: string, rows: Row[]): void {
+    if (!this.#dataDir) return;
+    const file = join(this.#dataDir, `${stream}.jsonl`);
+    const head = existsSync(file) ? '' : `${JSON.stringify({ logSource })}\n`;
+    appendFileSync(file, head + rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
   }
 
   get url(): string {
@@ -71,7 +100,7 @@ export class ParseableStandIn {
       this.#sockets.add(s);
       s.on('close', () => this.#sockets.delete(s));
     });
-    server.listen(port, '127.0.0.1');
+    server.listen(port, this.#host);
     await once(server, 'listening');
     this.port = (server.address() as AddressInfo).port;
     this.#server = server;
@@ -95,15 +124,23 @@ export class ParseableStandIn {
     // A client that gave up is not ingested (the real one may have; the relay's retry would then duplicate: see README).
     if (req.socket.destroyed) return;
     const [status, answer] = this.#ingest(req, body);
-    this.requests.push({ headers: req.headers, body, status, answer });
+    if (!req.url?.startsWith('/standin/')) this.requests.push({ headers: req.headers, body, status, answer });
     res.writeHead(status, { 'content-type': 'text/plain' }).end(answer);
   }
 
   #ingest(req: IncomingMessage, body: string): [number, string] {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'GET' && (url.pathname === '/api/v1/liveness' || url.pathname === '/api/v1/readiness')) return [200, ''];
-    if (req.method !== 'POST' || url.pathname !== '/v1/metrics') return [404, 'not found'];
     const expected = `Basic ${Buffer.from(`${this.username}:${this.password}`).toString('base64')}`;
+    // Not Parseable's: how a test in another process (the container stack test) reads what arrived.
+    if (req.method === 'GET' && url.pathname.startsWith('/standin/')) {
+      if (req.headers.authorization !== expected) return [401, 'Unauthorized'];
+      if (url.pathname === '/standin/requests') return [200, JSON.stringify(this.requests.map((r) => ({ status: r.status, answer: r.answer, stream: r.headers['x-p-stream'] })))];
+      const stream = /^\/standin\/rows\/([^/]+)$/.exec(url.pathname)?.[1];
+      if (stream) return [200, JSON.stringify(this.rows(decodeURIComponent(stream)))];
+      return [404, 'not found'];
+    }
+    if (req.method !== 'POST' || url.pathname !== '/v1/metrics') return [404, 'not found'];
     if (req.headers.authorization !== expected) return [401, 'Unauthorized'];
     if (this.failWith) return [this.failWith.status, this.failWith.text];
     const stream = req.headers['x-p-stream'];
@@ -123,6 +160,7 @@ export class ParseableStandIn {
     }
     if (!existing) this.streams.set(stream, { logSource, rows: [] });
     this.streams.get(stream)!.rows.push(...rows);
+    this.#persist(stream, logSource, rows);
     return [200, ''];
   }
 }

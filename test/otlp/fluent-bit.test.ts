@@ -169,7 +169,7 @@ t.test('real Fluent Bit, one vLLM: histograms per bucket, _created folded, start
   await checkDelivery(t, proxy, parseable, sims, false);
 });
 
-t.test('real Fluent Bit, a fleet of two: the same, with each target in its own resource', async (t) => {
+t.test('real Fluent Bit, a fleet of two, relay token set: the same, with each target in its own resource', async (t) => {
   const sims = await simulators([{ engines: 2 }, { engines: 1 }]);
   const parseable = await new ParseableStandIn().start();
   const proxy = await fleetProxy(
@@ -179,9 +179,10 @@ t.test('real Fluent Bit, a fleet of two: the same, with each target in its own r
         { name: 'gpu-b', url: `${sims[1]!.url}/metrics` },
       ],
     },
-    { otlp: relayConfig(parseable, { resource: { 'deployment.environment': 'test' } }) },
+    { otlp: relayConfig(parseable, { resource: { 'deployment.environment': 'test' }, relayToken: 'fleet-relay-token' }) },
   );
-  const fb = await startFluentBit({ proxy: new URL(proxy.url).host });
+  // With a relay token: fluent-bit.conf sends it from Fluent Bit's environment.
+  const fb = await startFluentBit({ proxy: new URL(proxy.url).host, env: { OTLP_RELAY_TOKEN: 'fleet-relay-token' } });
   t.teardown(async () => {
     await fb.stop();
     await proxy.close();

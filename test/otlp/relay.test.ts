@@ -333,3 +333,40 @@ t.test('the stand-in is strict: it turns away what Parseable turns away', async 
   t.match((await send(ok, summary))[1], /missing field `attributes`/);
   t.same(await send({ ...ok, 'x-p-log-source': 'otel-logs' }), [400, 'Log source header X-P-Log-Source must be otel-metrics for /v1/metrics']);
 });
+
+t.test('relay token: a missing or wrong token gets 401 and nothing is forwarded or queued; the right one is accepted; the token is never logged', async (t) => {
+  const token = 'relay-token-0123456789abcdef';
+  const { parseable, proxy } = await relay(t, { relayToken: token });
+  const body = encodeProtobuf(gaugeRequest('g', 3));
+  for (const [what, auth] of [
+    ['no header', undefined],
+    ['a wrong token', `Bearer ${token}x`],
+    ['a prefix of it', `Bearer ${token.slice(0, 8)}`],
+    ['basic auth', `Basic ${Buffer.from(`u:${token}`).toString('base64')}`],
+  ] as const) {
+    const res = await post(proxy, body, { ...PB, ...(auth ? { authorization: auth } : {}) });
+    t.equal(res.status, 401, `${what}: 401`);
+  }
+  t.equal(await selfMetric(proxy, 'otlp_queue_batches'), 0, 'nothing queued');
+  t.equal(await selfMetric(proxy, 'otlp_relay_requests_total', 'outcome="unauthorized"'), 4);
+  t.equal(parseable.requests.length, 0, 'nothing reached Parseable');
+  const ok = await post(proxy, body, { ...PB, authorization: `Bearer ${token}` });
+  t.equal(ok.status, 200);
+  await eventually('delivery', async () => (parseable.rows().length === 3 ? true : undefined), 10_000, 20);
+  t.notOk(JSON.stringify(proxy.logs.lines()).includes(token), 'the token is in no log line');
+});
+
+t.test('relay on a non-loopback address without a token: one warning at start saying how to set one', async (t) => {
+  const parseable = await new ParseableStandIn().start();
+  const open = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { host: '0.0.0.0', otlp: otlpConfig(parseable) });
+  const closed = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { host: '0.0.0.0', otlp: otlpConfig(parseable, { relayToken: 't' }) });
+  t.teardown(async () => {
+    await open.close();
+    await closed.close();
+    await parseable.stop();
+  });
+  const warnings = open.logs.lines().filter((l) => l.event === 'otlp_relay_open');
+  t.equal(warnings.length, 1);
+  t.match(String(warnings[0]!.msg), /OTLP_RELAY_TOKEN/);
+  t.equal(closed.logs.lines().filter((l) => l.event === 'otlp_relay_open').length, 0, 'not with a token');
+});

@@ -8,6 +8,7 @@ import { OtlpDecodeError, decodeJson, decodeProtobuf, encodeResponse } from '../
 import type { RelayRepair } from '../../otlp/relay-repair.js';
 import { countPoints, type MetricsRequest } from '../../otlp/types.js';
 import type { ProxyContext } from '../context.js';
+import type { BearerToken } from '../bearer-token.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -20,6 +21,8 @@ export interface RelayContext {
   repair: RelayRepair;
   /** Largest request body, compressed or not. */
   maxRequestBytes: number;
+  /** With a token, only `Authorization: Bearer <token>` may write. */
+  token?: BearerToken;
 }
 
 const FORMATS: Record<string, 'protobuf' | 'json'> = {
@@ -45,6 +48,16 @@ export function otlpRelayRoute(app: FastifyInstance, ctx: ProxyContext, relay: R
       metrics.otlpRequests.inc({ outcome: status === 413 ? 'too_large' : 'invalid' });
       return text(reply, status, status === 413 ? `request body exceeds --otlp-max-request-bytes (${relay.maxRequestBytes} bytes)` : err.message);
     });
+
+    // Before the body is read: a writer without the token costs nothing and leaves nothing.
+    if (relay.token) {
+      const token = relay.token;
+      scope.addHook('onRequest', async (request, reply) => {
+        if (token.accepts(request.headers.authorization)) return;
+        metrics.otlpRequests.inc({ outcome: 'unauthorized' });
+        return text(reply.header('www-authenticate', 'Bearer realm="otlp-relay"'), 401, 'the OTLP relay needs Authorization: Bearer <token> (the proxy\'s --otlp-relay-token)');
+      });
+    }
 
     scope.post(OTLP_METRICS_PATH, async (request, reply) => {
       const type = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds the Parseable stand-in image, tagged as the real one (quay.io/parseablehq/parseable:v2.9.5),
+# and like it without shell or curl: FROM scratch, Node's binary with the libraries it links, and
+# the stand-in (test/helpers/parseable.ts) compiled by the project's TypeScript. Needs the stand-in
+# node image from ../shared/stack-images/build.sh. Idempotent only with FORCE unset and the tag present.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+tag=quay.io/parseablehq/parseable:v2.9.5
+if [ "${FORCE:-0}" != 1 ] && podman image exists "$tag"; then echo "$tag exists"; exit 0; fi
+ctx=$(mktemp -d)
+trap 'rm -rf "$ctx"' EXIT
+npx tsc --outDir "$ctx/app" --rootDir test --module nodenext --moduleResolution nodenext --target es2022 --strict --skipLibCheck --types node test/stack/parseable-main.ts
+echo '{"type":"module"}' > "$ctx/app/package.json"
+printf '#!/usr/local/bin/node\nimport("/usr/lib/parseable/stack/parseable-main.js");\n' > "$ctx/parseable"
+cat > "$ctx/Containerfile" <<'EOC'
+FROM docker.io/library/node:26-slim AS node
+# Node and exactly the shared libraries it links, at their own paths.
+RUN mkdir /out && cp --parents /usr/local/bin/node /out/ \
+ && ldd /usr/local/bin/node | grep -o '/[^ ]*' | xargs -I{} cp --parents -L {} /out/ \
+ && cp --parents /etc/ssl/certs/ca-certificates.crt /out/
+FROM scratch
+COPY --from=node /out/ /
+COPY app /usr/lib/parseable
+COPY --chmod=755 parseable /usr/bin/parseable
+ENV PATH=/usr/local/bin:/usr/bin
+EXPOSE 8000
+CMD ["/usr/bin/parseable"]
+EOC
+podman build -q -t "$tag" "$ctx" >/dev/null
+echo "$tag built"
