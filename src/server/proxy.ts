@@ -186,7 +186,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
     log.info({ event: 'listening', url, targets: targets!.size, label: config.fleet!.label, timeoutMs: config.upstream.timeoutMs, pollMs: config.poll?.intervalMs }, `merging ${targets!.size} target(s) on ${url}/metrics${mode}`);
   }
   if (forwardTo) {
-    log.info({ event: 'otlp_relay', url: `${url}/v1/metrics`, destination: forwardTo.display, token: Boolean(relay?.token) }, `relaying OTLP from ${url}/v1/metrics to ${forwardTo.display}`);
+    log.info({ event: 'otlp_relay', url: `${url}/v1/metrics`, destination: forwardTo.display, tokenRequired: Boolean(relay?.token) }, `relaying OTLP from ${url}/v1/metrics to ${forwardTo.display}`);
     if (!relay?.token && !isLoopback(config.host)) {
       log.warn(
         { event: 'otlp_relay_open', host: config.host },
