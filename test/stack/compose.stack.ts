@@ -1,0 +1,280 @@
+/**
+ * The README's compose commands, run for real under podman and podman-compose on a
+ * fresh copy of the repository (the project's files unmodified), with the stand-in
+ * images of ../shared/stack-images and the Parseable stand-in image
+ * (test/stack/parseable-image.sh). `npm run test:stack`; needs root and podman
+ * (.ci/podman-setup.sh installs them).
+ *
+ * Podman runs healthchecks from systemd timers, and there is no systemd here: a
+ * loop plays its part with `podman healthcheck run`, as the README says to.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { request } from 'undici';
+import { startSimulator } from '../../src/simulator/start.js';
+import { REPO } from '../helpers/fluent-bit.js';
+import type { Row } from '../helpers/parseable.js';
+import { eventually } from '../helpers/wait.js';
+
+const run = promisify(execFile);
+const PROJECT = 'vllm-metrics';
+const PASSWORD = `stack-${process.pid}-pw`;
+const TOKEN = `relay-${process.pid}-token`;
+
+/** A fresh copy: the files git tracks, and new ones it does not ignore, as in the working tree. */
+function freshCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vmp-stack-'));
+  return dir;
+}
+
+async function copyRepo(dir: string): Promise<void> {
+  const { stdout } = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO, maxBuffer: 64 * 1024 * 1024 });
+  for (const file of stdout.split('\0').filter(Boolean)) {
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    try {
+      cpSync(join(REPO, file), join(dir, file));
+    } catch (err) {
+      // A file deleted in the working tree but still in the index.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/** The user's environment for compose: nothing of ours, only what a user would export. */
+function userEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR', 'XDG_RUNTIME_DIR']) if (process.env[k]) env[k] = process.env[k];
+  return { ...env, ...vars };
+}
+
+async function compose(cwd: string, args: string[], vars: Record<string, string>, timeoutMs = 900_000): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('podman-compose', args, { cwd, env: userEnv(vars), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, output });
+    });
+  });
+}
+
+interface Container {
+  name: string;
+  state: string;
+  health: string;
+  restarts: number;
+}
+
+async function containers(): Promise<Container[]> {
+  const { stdout } = await run('podman', ['ps', '-a', '--filter', `label=io.podman.compose.project=${PROJECT}`, '--format', '{{.Names}}']);
+  const names = stdout.split('\n').filter(Boolean);
+  if (names.length === 0) return [];
+  const { stdout: inspected } = await run('podman', ['inspect', ...names]);
+  return (JSON.parse(inspected) as Array<{ Name: string; State: { Status: string; Health?: { Status: string }; Healthcheck?: { Status: string } }; RestartCount: number }>).map((c) => ({
+    name: c.Name,
+    state: c.State.Status,
+    health: c.State.Health?.Status ?? c.State.Healthcheck?.Status ?? '',
+    restarts: c.RestartCount,
+  }));
+}
+
+/** systemd's part: run every container's healthcheck every few seconds. */
+function healthcheckLoop(): () => Promise<void> {
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const list = await containers().catch(() => []);
+      await Promise.all(list.filter((c) => c.state === 'running' && c.health !== '').map((c) => run('podman', ['healthcheck', 'run', c.name]).catch(() => undefined)));
+      await delay(3_000);
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+  };
+}
+
+async function standIn(path: string): Promise<unknown> {
+  const res = await request(`http://127.0.0.1:8080${path}`, { headers: { authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}` } });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`stand-in ${path}: ${res.statusCode} ${text}`);
+  return JSON.parse(text);
+}
+
+const rows = (stream = 'vLLMmetrics') => standIn(`/standin/rows/${stream}`) as Promise<Row[]>;
+
+async function refusedRequests(): Promise<string[]> {
+  const list = (await standIn('/standin/requests')) as Array<{ status: number; answer: string }>;
+  return list.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.answer}`);
+}
+
+async function leftovers(): Promise<string[]> {
+  const out: string[] = [];
+  for (const c of await containers()) out.push(`container ${c.name}`);
+  const { stdout: nets } = await run('podman', ['network', 'ls', '--format', '{{.Name}}']);
+  out.push(...nets.split('\n').filter((n) => n.startsWith(`${PROJECT}_`)).map((n) => `network ${n}`));
+  const { stdout: vols } = await run('podman', ['volume', 'ls', '--format', '{{.Name}}']);
+  out.push(...vols.split('\n').filter((v) => v.startsWith(`${PROJECT}_`)).map((v) => `volume ${v}`));
+  const { stdout: pods } = await run('podman', ['pod', 'ls', '--format', '{{.Name}}']);
+  out.push(...pods.split('\n').filter((p) => p === `pod_${PROJECT}`).map((p) => `pod ${p}`));
+  return out;
+}
+
+async function publishedOn(container: string): Promise<string[]> {
+  const { stdout } = await run('podman', ['port', container]);
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' -> ')[1]!);
+}
+
+const scrapeTimes = (list: Row[]) =>
+  [...new Set(list.filter((r) => r.metric_name === 'vllm_num_requests_running').map((r) => BigInt(String(r.time_unix_nano))))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+
+t.before(async () => {
+  await run('bash', [join(REPO, 'test/stack/parseable-image.sh')], { maxBuffer: 16 * 1024 * 1024 });
+  // Whatever an earlier run left behind (a killed test) would fail the "nothing left" checks.
+  if ((await leftovers()).length > 0) throw new Error(`a ${PROJECT} stack is already there: ${(await leftovers()).join(', ')}; run podman-compose down -v first`);
+});
+
+const dir = freshCopy();
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+t.test('without P_PASSWORD, exposed with BIND_ADDRESS=0.0.0.0, `up` stops with a message saying what to set, and starts nothing', async (t) => {
+  await copyRepo(dir);
+  const r = await compose(dir, ['--profile', 'demo', 'up', '-d'], { BIND_ADDRESS: '0.0.0.0' });
+  t.not(r.code, 0, 'exit status');
+  t.match(r.output, /P_PASSWORD is not set\. Export P_PASSWORD/, 'the message names the variable');
+  t.same(await containers(), [], 'no container was created');
+});
+
+t.test('the demo stack: podman compose --profile demo up -d --build, as the README runs it', async (t) => {
+  const vars = { P_PASSWORD: PASSWORD, OTLP_RELAY_TOKEN: TOKEN };
+  const stopHealthchecks = healthcheckLoop();
+  t.teardown(async () => {
+    await stopHealthchecks();
+    const down = await compose(dir, ['--profile', 'demo', 'down', '-v'], vars);
+    if (down.code !== 0) t.fail(`down -v failed: ${down.output.slice(-2000)}`);
+  });
+  const up = await compose(dir, ['--profile', 'demo', 'up', '-d', '--build'], vars);
+  t.equal(up.code, 0, 'up -d --build succeeds');
+  if (up.code !== 0) t.comment(up.output.slice(-4000));
+
+  const exposition = await eventually(
+    'the proxy on host port 9090',
+    async () => {
+      const res = await request('http://127.0.0.1:9090/metrics');
+      const text = await res.body.text();
+      return res.statusCode === 200 && text.includes('vllm_') ? text : undefined;
+    },
+    120_000,
+    500,
+  );
+  t.ok(/^vllm_num_requests_running\{/m.test(exposition), 'vllm_ names');
+  t.notOk(/^vllm:/m.test(exposition), 'no colon names');
+  t.same(await publishedOn(`${PROJECT}_proxy_1`), ['127.0.0.1:9090'], 'the proxy is published on 127.0.0.1 only');
+  t.same(await publishedOn(`${PROJECT}_parseable_1`), ['127.0.0.1:8080'], 'Parseable is published on 127.0.0.1 only');
+
+  const delivered = await eventually(
+    'gauges, counters and histograms in vLLMmetrics',
+    async () => {
+      const list = await rows();
+      const types = new Set(list.filter((r) => String(r.metric_name).startsWith('vllm_')).map((r) => `${r.metric_type}`));
+      return types.has('gauge') && types.has('sum') && types.has('histogram') ? list : undefined;
+    },
+    120_000,
+    1_000,
+  );
+  t.same(await refusedRequests(), [], 'nothing is refused');
+  const histograms = delivered.filter((r) => r.metric_type === 'histogram');
+  t.ok(histograms.length > 0);
+  t.ok(
+    histograms.every((r) => (r.data_point_bucket_counts as number[]).reduce((a, b) => a + b, 0) === r.data_point_count),
+    "every histogram's buckets add up to its count (the relay repaired Fluent Bit's)",
+  );
+  t.notOk(delivered.some((r) => String(r.metric_name).endsWith('_created')), 'no _created metric');
+  t.ok(delivered.every((r) => r['service.name'] === 'vllm'), 'the resource names the service');
+  t.ok(delivered.filter((r) => r.metric_type === 'sum').every((r) => r.start_time_unix_nano !== '0'), 'counters have start times');
+
+  // A few healthcheck rounds later: nothing unhealthy, nothing restarted.
+  await eventually('healthy proxy and simulator', async () => {
+    const list = await containers();
+    return list.filter((c) => c.health === 'healthy').length >= 2 ? list : undefined;
+  }, 60_000, 1_000);
+  for (const c of await containers()) {
+    t.equal(c.state, 'running', `${c.name} running`);
+    t.not(c.health, 'unhealthy', `${c.name} not unhealthy`);
+    t.equal(c.restarts, 0, `${c.name} never restarted`);
+  }
+
+  // Parseable away for 20 s: the relay holds what Fluent Bit scrapes meanwhile.
+  const before = scrapeTimes(await rows());
+  await run('podman', ['stop', `${PROJECT}_parseable_1`]);
+  const stoppedAt = BigInt(Date.now()) * 1_000_000n;
+  await delay(20_000); // the outage itself, not a wait for something to happen
+  await run('podman', ['start', `${PROJECT}_parseable_1`]);
+  const restartedAt = BigInt(Date.now()) * 1_000_000n;
+  const after = await eventually(
+    'the scrapes of the outage delivered',
+    async () => {
+      const times = scrapeTimes(await rows());
+      return times.some((x) => x > restartedAt + 4_000_000_000n) ? times : undefined;
+    },
+    90_000,
+    1_000,
+  );
+  t.ok(after.length > before.length, 'rows from before the outage are kept');
+  const window = after.filter((x) => x >= stoppedAt - 2_000_000_000n && x <= restartedAt + 2_000_000_000n);
+  t.ok(window.length >= 10, `${window.length} scrapes taken during the 20 s outage arrived`);
+  let gap = 0n;
+  for (let i = 1; i < window.length; i++) if (window[i]! - window[i - 1]! > gap) gap = window[i]! - window[i - 1]!;
+  t.ok(gap <= 4_500_000_000n, `no scrape missing: the longest gap between delivered scrapes is ${Number(gap / 1_000_000n)} ms (Fluent Bit scrapes every 2 s)`);
+  t.same(await refusedRequests(), [], 'nothing refused after the restart');
+  t.equal((await containers()).find((c) => c.name === `${PROJECT}_proxy_1`)?.restarts, 0, 'the proxy rode it out');
+});
+
+t.test('`down -v` leaves no container, network or volume', async (t) => {
+  t.same(await leftovers(), []);
+});
+
+t.test('with a vLLM outside compose (VLLM_METRICS_URL), exposed with BIND_ADDRESS=0.0.0.0 and a password: data arrives, ports on all addresses', async (t) => {
+  const sim = await startSimulator({ tickMs: 1000, engines: 1 }, { host: '0.0.0.0', port: 0 });
+  const port = new URL(sim.url).port;
+  const vars = { P_PASSWORD: PASSWORD, OTLP_RELAY_TOKEN: TOKEN, BIND_ADDRESS: '0.0.0.0', VLLM_METRICS_URL: `http://host.containers.internal:${port}/metrics` };
+  t.teardown(async () => {
+    const down = await compose(dir, ['down', '-v'], vars);
+    if (down.code !== 0) t.fail(`down -v failed: ${down.output.slice(-2000)}`);
+    await sim.close();
+  });
+  const up = await compose(dir, ['up', '-d'], vars);
+  t.equal(up.code, 0, 'up -d succeeds');
+  if (up.code !== 0) t.comment(up.output.slice(-4000));
+  t.same((await containers()).map((c) => c.name).sort(), [`${PROJECT}_fluent-bit_1`, `${PROJECT}_parseable_1`, `${PROJECT}_proxy_1`], 'no simulator without the demo profile');
+  t.same(await publishedOn(`${PROJECT}_proxy_1`), ['0.0.0.0:9090'], 'the proxy on all addresses');
+  t.same(await publishedOn(`${PROJECT}_parseable_1`), ['0.0.0.0:8080'], 'Parseable on all addresses');
+  const list = await eventually(
+    "the outside vLLM's metrics in vLLMmetrics",
+    async () => {
+      const r = (await rows()).filter((x) => x.metric_name === 'vllm_num_requests_running');
+      return r.length > 0 ? r : undefined;
+    },
+    120_000,
+    1_000,
+  );
+  t.equal(list[0]!['server.address'], 'host.containers.internal', 'the resource names that vLLM');
+  t.equal(String(list[0]!['server.port']), port);
+  t.same(await refusedRequests(), []);
+});
+
+t.test('`down -v` again leaves nothing', async (t) => {
+  t.same(await leftovers(), []);
+});
