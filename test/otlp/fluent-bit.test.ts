@@ -4,13 +4,15 @@
  * relay -> strict Parseable stand-in. Every assertion is on what reaches the
  * stand-in, so it holds however the relay is written.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { parseExposition } from '../../src/exposition/parser.js';
 import type { MetricFamily } from '../../src/exposition/model.js';
 import type { OtlpConfig } from '../../src/server/proxy.js';
 import type { RunningSimulator } from '../../src/simulator/start.js';
 import { fleetProxy, selfMetric, simulators } from '../helpers/fleet.js';
-import { startFluentBit } from '../helpers/fluent-bit.js';
+import { REPO, startFluentBit } from '../helpers/fluent-bit.js';
 import { get } from '../helpers/net.js';
 import { ParseableStandIn, type Row } from '../helpers/parseable.js';
 import { testProxy, type TestProxy } from '../helpers/proxy.js';
@@ -239,4 +241,85 @@ t.test('both paths, one result: Fluent Bit through the relay and the direct push
     compared++;
   }
   t.ok(compared > 60, `${compared} rows compared`);
+});
+
+/**
+ * Parseable queries with DataFusion, which has no JavaScript binding; DuckDB runs the same SQL
+ * here, with DataFusion's two functions it lacks (array_element, date_bin) defined as macros over
+ * its own. The rows are what the real Fluent Bit delivered through the relay.
+ */
+async function duckdbWithRows(rows: Row[]) {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  await c.run('CREATE MACRO array_element(a, i) AS a[i]');
+  await c.run('CREATE MACRO date_bin(stride, ts, origin) AS time_bucket(stride, ts, origin)');
+  await c.run(`CREATE TABLE "vLLMmetrics" (p_timestamp TIMESTAMP, metric_name VARCHAR, model_name VARCHAR, engine VARCHAR, finished_reason VARCHAR,
+    data_point_value DOUBLE, data_point_sum DOUBLE, data_point_count BIGINT, data_point_bucket_counts BIGINT[], data_point_explicit_bounds DOUBLE[])`);
+  const insert = await c.prepare('INSERT INTO "vLLMmetrics" VALUES (now()::TIMESTAMP, $1, $2, $3, $4, $5, $6, $7, string_split($8, \',\')::BIGINT[], string_split($9, \',\')::DOUBLE[])');
+  for (const r of rows) {
+    const str = (v: unknown) => (v === undefined ? null : String(v));
+    const num = (v: unknown) => (typeof v === 'number' ? v : null);
+    insert.bind([
+      String(r.metric_name),
+      str(r.model_name),
+      str(r.engine),
+      str(r.finished_reason),
+      num(r.data_point_value),
+      num(r.data_point_sum),
+      num(r.data_point_count),
+      Array.isArray(r.data_point_bucket_counts) ? r.data_point_bucket_counts.join(',') : null,
+      Array.isArray(r.data_point_explicit_bounds) ? r.data_point_explicit_bounds.join(',') : null,
+    ] as never);
+    await insert.run();
+  }
+  return c;
+}
+
+t.test('parseable/queries.sql on the rows Fluent Bit delivered: every query runs, and p50/p90/p99 match the proxy\'s own buckets', async (t) => {
+  const sims = await simulators([{ engines: 3 }]);
+  const parseable = await new ParseableStandIn().start();
+  const proxy = await testProxy({ url: `${sims[0]!.url}/metrics` }, { otlp: relayConfig(parseable) });
+  const fb = await startFluentBit({ proxy: new URL(proxy.url).host });
+  t.teardown(async () => {
+    await fb.stop();
+    await proxy.close();
+    await parseable.stop();
+    await Promise.all(sims.map((s) => s.close()));
+  });
+  const rows = await deliveredScrape(parseable, 1);
+  const c = await duckdbWithRows(rows);
+  const sql = readFileSync(join(REPO, 'parseable', 'queries.sql'), 'utf8');
+  const blocks = new Map(sql.split(/^-- name: /m).slice(1).map((b) => [b.split('\n')[0]!.trim(), b.slice(b.indexOf('\n') + 1)]));
+  for (const [name, query] of blocks) {
+    const result = await c.runAndReadAll(query);
+    t.ok(result.getRowObjects().length > 0, `${name} runs and answers`);
+  }
+
+  // The proxy's own answer: buckets summed over engines (histogram_quantile(q, sum by (le))), the
+  // upper bound of the bucket where the rank falls, as the query documents; null in +Inf.
+  const families = parseExposition((await get(`${proxy.url}/metrics`)).body.toString(), 'prometheus');
+  const expected = new Map<string, Record<string, number | null>>();
+  for (const metric of ['vllm_time_to_first_token_seconds', 'vllm_e2e_request_latency_seconds']) {
+    const f = families.find((x) => x.name === metric)!;
+    const byLe = new Map<number, number>();
+    for (const s of f.samples.filter((x) => x.name.endsWith('_bucket'))) {
+      const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+      byLe.set(le, (byLe.get(le) ?? 0) + s.value);
+    }
+    const les = [...byLe.keys()].sort((a, b) => a - b);
+    const total = byLe.get(Infinity)!;
+    const quantile = (q: number) => {
+      const le = les.find((x) => byLe.get(x)! >= q * total)!;
+      return le === Infinity ? null : le;
+    };
+    expected.set(metric, { p50_seconds: quantile(0.5), p90_seconds: quantile(0.9), p99_seconds: quantile(0.99) });
+  }
+  const answer = (await c.runAndReadAll(blocks.get('latency_percentiles')!)).getRowObjects();
+  t.equal(answer.length, 2, 'one row per metric for the one model');
+  for (const row of answer) {
+    const want = expected.get(String(row.metric_name))!;
+    t.same({ p50_seconds: row.p50_seconds, p90_seconds: row.p90_seconds, p99_seconds: row.p99_seconds }, want, `${row.metric_name}: p50, p90, p99`);
+  }
+  t.ok([...expected.values()].some((q) => q.p50_seconds !== q.p99_seconds), 'the quantiles differ, so the check can tell them apart');
 });
