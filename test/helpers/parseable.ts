@@ -20,6 +20,7 @@ import { once } from 'node:events';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { OtlpConfig } from '../../src/server/proxy.js';
 import { join } from 'node:path';
 
 export type Row = Record<string, unknown>;
@@ -332,4 +333,19 @@ export function metricsDataRows(data: unknown): Row[] {
     });
   });
   return rows;
+}
+
+/** OTLP settings of a proxy whose relay forwards to `parseable`, with short timeouts and retries for tests. */
+export function relayConfig(parseable: ParseableStandIn, extra: Partial<OtlpConfig> = {}): OtlpConfig {
+  return {
+    forwardUrl: `${parseable.url}/v1/metrics`,
+    pushIntervalMs: 60_000,
+    timeoutMs: 2_000,
+    maxQueueBytes: 8 * 1024 * 1024,
+    maxRequestBytes: 4 * 1024 * 1024,
+    retryBaseMs: 20,
+    retryMaxMs: 200,
+    destination: { stream: 'vLLMmetrics', logSource: 'otel-metrics', username: parseable.username, password: parseable.password },
+    ...extra,
+  };
 }

@@ -9,12 +9,11 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { parseExposition } from '../../src/exposition/parser.js';
 import type { MetricFamily } from '../../src/exposition/model.js';
-import type { OtlpConfig } from '../../src/server/proxy.js';
 import type { RunningSimulator } from '../../src/simulator/start.js';
 import { fleetProxy, selfMetric, simulators } from '../helpers/fleet.js';
 import { REPO, startFluentBit } from '../helpers/fluent-bit.js';
 import { get } from '../helpers/net.js';
-import { ParseableStandIn, type Row } from '../helpers/parseable.js';
+import { ParseableStandIn, relayConfig, type Row } from '../helpers/parseable.js';
 import { testProxy, type TestProxy } from '../helpers/proxy.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -37,19 +36,6 @@ export function seriesOf(r: Row): string {
   return `${String(r.metric_name)}${JSON.stringify(labels)}`;
 }
 
-export function relayConfig(parseable: ParseableStandIn, extra: Partial<OtlpConfig> = {}): OtlpConfig {
-  return {
-    forwardUrl: `${parseable.url}/v1/metrics`,
-    pushIntervalMs: 60_000,
-    timeoutMs: 5_000,
-    maxQueueBytes: 32 * 1024 * 1024,
-    maxRequestBytes: 16 * 1024 * 1024,
-    retryBaseMs: 50,
-    retryMaxMs: 500,
-    destination: { stream: 'vLLMmetrics', logSource: 'otel-metrics', username: parseable.username, password: parseable.password },
-    ...extra,
-  };
-}
 
 /** Waits until Fluent Bit delivered `deliveries` scrapes, and returns the rows of the last one. */
 export async function deliveredScrape(parseable: ParseableStandIn, deliveries = 2, stream = 'vLLMmetrics'): Promise<Row[]> {
@@ -104,6 +90,17 @@ const labelsOf = (r: Row, resourceKeys: Set<string>) =>
     .sort();
 
 const RESOURCE_KEYS = new Set(['service.name', 'service.instance.id', 'server.address', 'server.port', 'url.full', 'vllm.model_name', 'deployment.environment']);
+
+/** The real Fluent Bit scraping `proxy` (fluent-bit.conf), and everything stopped after the test. */
+async function withFluentBit(t: Test, parts: { proxies: TestProxy[]; parseable: ParseableStandIn; sims: RunningSimulator[]; env?: Record<string, string> }) {
+  const fb = await startFluentBit({ proxy: new URL(parts.proxies[0]!.url).host, env: parts.env });
+  t.teardown(async () => {
+    await fb.stop();
+    await Promise.all(parts.proxies.map((p) => p.close()));
+    await parts.parseable.stop();
+    await Promise.all(parts.sims.map((s) => s.close()));
+  });
+}
 
 async function checkDelivery(t: Test, proxy: TestProxy, parseable: ParseableStandIn, sims: RunningSimulator[], fleet: boolean) {
   const rows = await deliveredScrape(parseable, 2);
@@ -161,13 +158,7 @@ t.test('real Fluent Bit, one vLLM: histograms per bucket, _created folded, start
   const sims = await simulators([{ engines: 2 }]);
   const parseable = await new ParseableStandIn().start();
   const proxy = await testProxy({ url: `${sims[0]!.url}/metrics` }, { otlp: relayConfig(parseable, { resource: { 'deployment.environment': 'test' } }) });
-  const fb = await startFluentBit({ proxy: new URL(proxy.url).host });
-  t.teardown(async () => {
-    await fb.stop();
-    await proxy.close();
-    await parseable.stop();
-    await Promise.all(sims.map((s) => s.close()));
-  });
+  await withFluentBit(t, { proxies: [proxy], parseable, sims });
   await checkDelivery(t, proxy, parseable, sims, false);
 });
 
@@ -184,13 +175,7 @@ t.test('real Fluent Bit, a fleet of two, relay token set: the same, with each ta
     { otlp: relayConfig(parseable, { resource: { 'deployment.environment': 'test' }, relayToken: 'fleet-relay-token' }) },
   );
   // With a relay token: fluent-bit.conf sends it from Fluent Bit's environment.
-  const fb = await startFluentBit({ proxy: new URL(proxy.url).host, env: { OTLP_RELAY_TOKEN: 'fleet-relay-token' } });
-  t.teardown(async () => {
-    await fb.stop();
-    await proxy.close();
-    await parseable.stop();
-    await Promise.all(sims.map((s) => s.close()));
-  });
+  await withFluentBit(t, { proxies: [proxy], parseable, sims, env: { OTLP_RELAY_TOKEN: 'fleet-relay-token' } });
   await checkDelivery(t, proxy, parseable, sims, true);
 });
 
@@ -202,14 +187,7 @@ t.test('both paths, one result: Fluent Bit through the relay and the direct push
   const pushed = await testProxy(upstream, {
     otlp: relayConfig(parseable, { forwardUrl: undefined, pushUrl: `${parseable.url}/v1/metrics`, pushIntervalMs: 500, destination: { ...relayConfig(parseable).destination, stream: 'pushed' } }),
   });
-  const fb = await startFluentBit({ proxy: new URL(relayed.url).host });
-  t.teardown(async () => {
-    await fb.stop();
-    await relayed.close();
-    await pushed.close();
-    await parseable.stop();
-    await Promise.all(sims.map((s) => s.close()));
-  });
+  await withFluentBit(t, { proxies: [relayed, pushed], parseable, sims });
   const viaFluentBit = await deliveredScrape(parseable, 2);
   const viaPush = await eventually('two pushes', async () => {
     const rows = parseable.rows('pushed');
@@ -280,13 +258,7 @@ t.test('parseable/queries.sql on the rows Fluent Bit delivered: every query runs
   const sims = await simulators([{ engines: 3 }]);
   const parseable = await new ParseableStandIn().start();
   const proxy = await testProxy({ url: `${sims[0]!.url}/metrics` }, { otlp: relayConfig(parseable) });
-  const fb = await startFluentBit({ proxy: new URL(proxy.url).host });
-  t.teardown(async () => {
-    await fb.stop();
-    await proxy.close();
-    await parseable.stop();
-    await Promise.all(sims.map((s) => s.close()));
-  });
+  await withFluentBit(t, { proxies: [proxy], parseable, sims });
   const rows = await deliveredScrape(parseable, 1);
   const c = await duckdbWithRows(rows);
   const sql = readFileSync(join(REPO, 'parseable', 'queries.sql'), 'utf8');

@@ -8,7 +8,7 @@ import { decodeProtobuf, decodeResponse, encodeProtobuf } from '../../src/otlp/p
 import type { MetricsRequest } from '../../src/otlp/types.js';
 import { startSimulator } from '../../src/simulator/start.js';
 import { otlpHttpBody, otlpFromFamilies } from '../helpers/otlp-sender.js';
-import { ParseableStandIn, type Row } from '../helpers/parseable.js';
+import { ParseableStandIn, relayConfig, type Row } from '../helpers/parseable.js';
 import { testProxy, type TestProxy } from '../helpers/proxy.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -20,24 +20,11 @@ const seriesKey = (name: string, labels: Record<string, string>) =>
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(',')}}`;
 
-function otlpConfig(parseable: ParseableStandIn, extra: Partial<OtlpConfig> = {}): OtlpConfig {
-  return {
-    forwardUrl: `${parseable.url}/v1/metrics`,
-    pushIntervalMs: 60_000,
-    timeoutMs: 2_000,
-    maxQueueBytes: 8 * 1024 * 1024,
-    maxRequestBytes: 4 * 1024 * 1024,
-    retryBaseMs: 20,
-    retryMaxMs: 200,
-    destination: { stream: 'vLLMmetrics', logSource: 'otel-metrics', username: parseable.username, password: parseable.password },
-    ...extra,
-  };
-}
 
 /** A relay proxy (no upstream needed) forwarding to a fresh stand-in; both closed after the test. */
 async function relay(t: Test, extra: Partial<OtlpConfig> = {}, parseable = new ParseableStandIn()) {
   await parseable.start();
-  const proxy = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { otlp: otlpConfig(parseable, extra) });
+  const proxy = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { otlp: relayConfig(parseable, extra) });
   t.teardown(async () => {
     await proxy.close();
     await parseable.stop();
@@ -68,7 +55,7 @@ const PB = { 'content-type': 'application/x-protobuf' };
 t.test('a correct OTLP sender -> relay -> Parseable: every sanitized vLLM series arrives with its type, temporality, buckets and value', async (t) => {
   const sim = await startSimulator({ tickMs: 0, engines: 2, models: 1 }, { host: '127.0.0.1', port: 0 });
   const parseable = await new ParseableStandIn().start();
-  const proxy = await testProxy({ url: `${sim.url}/metrics` }, { otlp: otlpConfig(parseable) });
+  const proxy = await testProxy({ url: `${sim.url}/metrics` }, { otlp: relayConfig(parseable) });
   t.teardown(async () => {
     await proxy.close();
     await parseable.stop();
@@ -358,8 +345,8 @@ t.test('relay token: a missing or wrong token gets 401 and nothing is forwarded 
 
 t.test('relay on a non-loopback address without a token: one warning at start saying how to set one', async (t) => {
   const parseable = await new ParseableStandIn().start();
-  const open = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { host: '0.0.0.0', otlp: otlpConfig(parseable) });
-  const closed = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { host: '0.0.0.0', otlp: otlpConfig(parseable, { relayToken: 't' }) });
+  const open = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { host: '0.0.0.0', otlp: relayConfig(parseable) });
+  const closed = await testProxy({ url: 'http://127.0.0.1:9/metrics' }, { host: '0.0.0.0', otlp: relayConfig(parseable, { relayToken: 't' }) });
   t.teardown(async () => {
     await open.close();
     await closed.close();
