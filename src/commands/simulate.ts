@@ -16,6 +16,14 @@ export interface SimulateFlags {
   frozen?: boolean;
 }
 
+interface ApiFlags {
+  decodeTps: number;
+  prefillTps: number;
+  maxNumSeqs: number;
+  enablePerRequestMetrics?: boolean;
+  enableForceIncludeUsage?: boolean;
+}
+
 /** Simulator flags shared by `simulate` and `demo`. */
 export function addSimulatorOptions(cmd: Command): Command {
   return cmd
@@ -46,14 +54,25 @@ export function simulatorOptions(flags: SimulateFlags) {
 export function simulateCommand(program: Command): void {
   const cmd = program
     .command('simulate')
-    .description('serve a realistic vLLM /metrics (every v1 family, evolving under simulated load) with no GPU');
+    .description('a simulated vLLM with no GPU: /metrics (every v1 family, evolving under simulated load) and the OpenAI API, whose requests it counts');
   addSimulatorOptions(cmd)
     .addOption(envOption('--host <address>', 'address to listen on', 'HOST', undefined, '0.0.0.0'))
     .addOption(envOption('--port <port>', 'port to listen on', 'PORT', portArg, 8000))
     .addOption(envOption('--log-level <level>', 'log level', 'LOG_LEVEL', logLevelArg, 'info'))
-    .action(async (flags: SimulateFlags & { host: string; port: number; logLevel: string }) => {
+    .option('--decode-tps <tokens/s>', 'API requests: output tokens per second of one sequence', positiveNumberArg, 60)
+    .option('--prefill-tps <tokens/s>', 'API requests: prompt tokens per second', positiveNumberArg, 8000)
+    .option('--max-num-seqs <n>', 'API requests: sequences an engine runs at once; more wait in its queue', positiveIntArg, 256)
+    .option('--enable-per-request-metrics', "as vLLM's flag: a request with \"include_metrics\": true gets its own metrics object")
+    .option('--enable-force-include-usage', "as vLLM's flag: every stream ends with a usage chunk")
+    .action(async (flags: SimulateFlags & ApiFlags & { host: string; port: number; logLevel: string }) => {
       const log = createLogger(flags.logLevel);
-      const running = await startSimulator(simulatorOptions(flags), { host: flags.host, port: flags.port }, log);
+      const running = await startSimulator(simulatorOptions(flags), { host: flags.host, port: flags.port }, log, {
+        decodeTokensPerSecond: flags.decodeTps,
+        prefillTokensPerSecond: flags.prefillTps,
+        maxNumSeqs: flags.maxNumSeqs,
+        perRequestMetrics: Boolean(flags.enablePerRequestMetrics),
+        forceIncludeUsage: Boolean(flags.enableForceIncludeUsage),
+      });
       log.info({ event: 'listening', url: running.url, engines: flags.engines, models: flags.models }, `simulated vLLM metrics on ${running.url}/metrics`);
       onShutdown(log, 5_000, () => running.close());
     });

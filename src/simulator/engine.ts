@@ -34,6 +34,19 @@ export interface EngineParams {
   specDecode: boolean;
 }
 
+/** What one finished request contributes to the engine's metrics. */
+export interface Finished {
+  prompt: number;
+  generated: number;
+  maxTokens: number;
+  reason: (typeof FINISH_REASONS)[number];
+  queue: number;
+  prefill: number;
+  decode: number;
+  /** Inter-token intervals to observe in the time-per-output-token histogram (all of them, or a sample). */
+  interTokenSeconds: number[];
+}
+
 interface Request {
   arrival: number;
   prompt: number;
@@ -56,6 +69,9 @@ export class EngineState {
   readonly created: number;
   running = 0;
   waiting = 0;
+  /** Requests served through the simulator's API (src/simulator/api.ts), beside the simulated load. */
+  apiRunning = 0;
+  apiWaiting = 0;
   kvUsage = 0;
   readonly counters = new Map<string, number>();
   readonly success: Record<(typeof FINISH_REASONS)[number], number> = { stop: 0, length: 0, abort: 0 };
@@ -171,8 +187,8 @@ export class EngineState {
     const iter = this.hist('vllm:iteration_tokens_total');
     for (let s = 0; s < steps; s++) iter.observe(Math.max(1, Math.round(perStep * (0.7 + 0.6 * rng.next()))));
 
-    this.running = this.active.length;
-    this.waiting = this.queue.length;
+    this.running = this.active.length + this.apiRunning;
+    this.waiting = this.queue.length + this.apiWaiting;
     this.kvUsage = Math.min(1, this.kvTokens() / p.kvCapacityTokens);
   }
 
@@ -187,23 +203,38 @@ export class EngineState {
     const queue = Math.max(0, r.startedAt - r.arrival);
     const prefill = Math.max(1e-4, r.firstTokenAt - r.startedAt);
     const decode = Math.max(0, now - r.firstTokenAt);
-    const ttft = queue + prefill;
-    this.success[r.reason]++;
-    this.hist('vllm:request_prompt_tokens').observe(r.prompt);
-    this.hist('vllm:request_generation_tokens').observe(generated);
-    this.hist('vllm:time_to_first_token_seconds').observe(ttft);
-    this.hist('vllm:request_queue_time_seconds').observe(queue);
-    this.hist('vllm:request_prefill_time_seconds').observe(prefill);
-    this.hist('vllm:request_decode_time_seconds').observe(decode);
-    this.hist('vllm:request_inference_time_seconds').observe(prefill + decode);
-    this.hist('vllm:e2e_request_latency_seconds').observe(ttft + decode);
-    this.hist('vllm:time_per_prefill_token_request_seconds').observe(prefill / r.prompt);
-    if (generated > 1) {
-      const tpot = this.hist('vllm:time_per_output_token_seconds');
-      // vLLM observes every inter-token interval; one per 16 tokens keeps it cheap.
-      const perToken = decode / (generated - 1);
-      for (let k = 0; k < Math.ceil((generated - 1) / 16); k++) tpot.observe(perToken * (0.9 + 0.2 * this.rng.next()));
+    // vLLM observes every inter-token interval; one per 16 tokens keeps it cheap.
+    const perToken = generated > 1 ? decode / (generated - 1) : 0;
+    const interTokenSeconds = generated > 1 ? Array.from({ length: Math.ceil((generated - 1) / 16) }, () => perToken * (0.9 + 0.2 * this.rng.next())) : [];
+    this.record({ prompt: r.prompt, generated, maxTokens: r.maxTokens, reason: r.reason, queue, prefill, decode, interTokenSeconds }, false);
+  }
+
+  /**
+   * One finished request into the metrics, as vLLM's logger does it (TTFT = queue + prefill,
+   * e2e = TTFT + decode). `counted` adds its tokens and request parameters too: the
+   * simulated load counts those as it goes, an API request when it ends.
+   */
+  record(f: Finished, counted = true): void {
+    if (counted) {
+      this.add('vllm:prompt_tokens', f.prompt);
+      this.add('vllm:generation_tokens', f.generated);
+      this.hist('vllm:request_params_n').observe(1);
+      this.hist('vllm:request_params_max_tokens').observe(f.maxTokens);
+      this.hist('vllm:request_max_num_generation_tokens').observe(f.maxTokens);
     }
+    const ttft = f.queue + f.prefill;
+    this.success[f.reason]++;
+    this.hist('vllm:request_prompt_tokens').observe(f.prompt);
+    this.hist('vllm:request_generation_tokens').observe(f.generated);
+    this.hist('vllm:time_to_first_token_seconds').observe(ttft);
+    this.hist('vllm:request_queue_time_seconds').observe(f.queue);
+    this.hist('vllm:request_prefill_time_seconds').observe(f.prefill);
+    this.hist('vllm:request_decode_time_seconds').observe(f.decode);
+    this.hist('vllm:request_inference_time_seconds').observe(f.prefill + f.decode);
+    this.hist('vllm:e2e_request_latency_seconds').observe(ttft + f.decode);
+    this.hist('vllm:time_per_prefill_token_request_seconds').observe(f.prefill / Math.max(1, f.prompt));
+    const tpot = this.hist('vllm:time_per_output_token_seconds');
+    for (const s of f.interTokenSeconds) tpot.observe(s);
   }
 }
 

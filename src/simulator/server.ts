@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
 import { createFastify } from '../server/fastify.js';
+import { registerSimulatorApi, SimulatorApi } from './api.js';
 import { Simulator, type Format } from './simulator.js';
 
 /** prometheus_client answers OpenMetrics when the scraper lists it in Accept. */
@@ -14,10 +15,11 @@ export function acceptsGzip(acceptEncoding: string | undefined): boolean {
 
 /**
  * The simulator's HTTP server, shaped like vLLM's OpenAI-compatible API server:
- * /metrics and /health today; the OpenAI routes are added beside them.
+ * /metrics, /health, and the OpenAI routes (api.ts).
  */
-export async function buildSimulatorApp(sim: Simulator, log?: Logger): Promise<FastifyInstance> {
+export async function buildSimulatorApp(sim: Simulator, log?: Logger, api: SimulatorApi = new SimulatorApi(sim)): Promise<FastifyInstance> {
   const app = createFastify(log);
+  registerSimulatorApi(app, api);
   app.get('/metrics', async (request, reply) => {
     const format = negotiateFormat(request.headers.accept);
     const gzip = acceptsGzip(request.headers['accept-encoding']);

@@ -97,6 +97,11 @@ export class Simulator {
     this.ticks++;
   }
 
+  /** Something outside the tick moved (an API request): render afresh on the next scrape. */
+  changed(): void {
+    this.rendered.clear();
+  }
+
   start(): void {
     if (this.timer || this.options.tickMs <= 0) return;
     this.timer = setInterval(() => this.advance(), this.options.tickMs);
