@@ -270,12 +270,17 @@ export class Subscriber {
 }
 
 function writeAll(sink: Writable, list: Buffer[]): boolean {
-  if (list.length === 1) return sink.write(list[0]);
-  // Several slices of one input chunk (a line held across a chunk boundary):
-  // one syscall for all of them, not one each.
-  sink.cork();
-  let ok = true;
-  for (let i = 0; i < list.length; i++) ok = sink.write(list[i]) && ok;
-  sink.uncork();
-  return ok;
+  if (list.length === 1) sink.write(list[0]);
+  else {
+    // Several slices of one input chunk (a line held across a chunk boundary):
+    // one syscall for all of them, not one each.
+    sink.cork();
+    for (let i = 0; i < list.length; i++) sink.write(list[i]);
+    sink.uncork();
+  }
+  // Whether the sink still wants a 'drain', not what write() answered: on Node 26
+  // the socket can take the corked bytes inside uncork() and emit that 'drain'
+  // there, before the caller listens for it, and a relay waiting for it then
+  // waited forever (a 290 KB exposition stalled at 190 KB).
+  return !sink.writableNeedDrain;
 }
