@@ -33,10 +33,10 @@ export function healthcheckCommand(program: Command): void {
   program
     .command('healthcheck')
     .description("exit 0 if the proxy (or --url) answers 2xx, else 1; one line says why (for container healthchecks)")
-    .option('--url <url>', 'what to check (default: this container\'s proxy, http://127.0.0.1:$PORT/health)')
+    .option('--url <url>', 'what to check (default: this container\'s proxy, http://127.0.0.1:$PORT/proxy/health)')
     .addOption(envOption('--timeout <duration>', 'how long to wait for the answer', 'HEALTHCHECK_TIMEOUT', durationArg, 3_000, '3s'))
     .action(async (flags: { url?: string; timeout: number }) => {
-      const url = flags.url ?? `http://127.0.0.1:${process.env.PORT || 9090}/health`;
+      const url = flags.url ?? `http://127.0.0.1:${process.env.PORT || 9090}/proxy/health`;
       let parsed: URL;
       try {
         parsed = new URL(url);

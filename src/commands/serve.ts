@@ -31,6 +31,12 @@ interface ServeFlags extends TargetFlags {
   otlpHeader: string[];
   otlpResource?: string[];
   otlpRelayToken?: string;
+  api?: boolean;
+  apiUpstream?: string;
+  apiTimeout: number;
+  requestUsage?: boolean;
+  requestLog?: string;
+  requestLogMaxSize: number;
   otlpRelayTokenFile?: string;
   otlpTimeout: number;
   otlpQueueMaxBytes: number;
@@ -86,12 +92,21 @@ export function serveCommand(program: Command): void {
     .addOption(envOption('--otlp-timeout <duration>', 'deadline for one OTLP request', 'OTLP_TIMEOUT', durationArg, 10_000, '10s'))
     .addOption(envOption('--otlp-queue-max-bytes <size>', 'relay queue bound; the oldest batch is dropped beyond it', 'OTLP_QUEUE_MAX_BYTES', bytesArg, 32 * 1024 * 1024, '32MiB'))
     .addOption(envOption('--otlp-max-request-bytes <size>', 'largest OTLP request the relay takes (compressed or not)', 'OTLP_MAX_REQUEST_BYTES', bytesArg, 16 * 1024 * 1024, '16MiB'))
+    .option('--api', "pass vLLM's API through this port, at the origin of --upstream (env VLLM_API=true)")
+    .addOption(envOption('--api-upstream <url>', "pass vLLM's API through this port, from this origin (http://vllm:8000)", 'VLLM_API_URL'))
+    .addOption(envOption('--api-timeout <duration>', "deadline for vLLM's response headers and for each pause in its body", 'VLLM_API_TIMEOUT', durationArg, 600_000, '10m'))
+    .option('--request-usage', 'ask vLLM for usage on every stream (stream_options.include_usage) and strip that chunk before the client sees it (env REQUEST_USAGE=true)')
+    .addOption(envOption('--request-log <file>', 'append one JSON line per API request to this file', 'REQUEST_LOG'))
+    .addOption(envOption('--request-log-max-size <size>', 'rotate the request log past this size (FILE.1 ... FILE.5)', 'REQUEST_LOG_MAX_SIZE', bytesArg, 64 * 1024 * 1024, '64MiB'))
     .action(async (flags: ServeFlags) => {
       const otlpOn = flags.otlpForwardUrl || flags.otlpPushUrl;
       // A name only means something as a label value: naming a target asks for the labelled (fleet) output.
       const { specs, named } = targetSpecs(flags);
       const fleetMode = specs.length > 1 || named || flags.targetsFile || flags.discover || envFlag(flags.merge, 'VLLM_METRICS_MERGE', '--merge');
       if (flags.maxStaleness !== undefined && flags.pollInterval === undefined) throw new ConfigError('--max-staleness', 'only applies with --poll-interval');
+      const apiOn = flags.apiUpstream || envFlag(flags.api, 'VLLM_API', '--api');
+      if (!apiOn && (flags.requestLog || flags.requestUsage)) throw new ConfigError(flags.requestLog ? '--request-log' : '--request-usage', 'needs the API passthrough (--api or --api-upstream)');
+      const apiUpstream = flags.apiUpstream ?? (apiOn ? apiOrigin(specs, fleetMode) : undefined);
       const config: ProxyConfig = {
         host: flags.host,
         port: flags.port,
@@ -120,6 +135,14 @@ export function serveCommand(program: Command): void {
             }
           : undefined,
         upstream: upstreamOptions(flags, specs[0]?.url ?? DEFAULT_UPSTREAM),
+        api: apiUpstream
+          ? {
+              upstream: apiUpstream,
+              timeoutMs: flags.apiTimeout,
+              requestUsage: envFlag(flags.requestUsage, 'REQUEST_USAGE', '--request-usage'),
+              requestLog: flags.requestLog ? { path: flags.requestLog, maxBytes: flags.requestLogMaxSize } : undefined,
+            }
+          : undefined,
         otlp: otlpOn
           ? {
               forwardUrl: flags.otlpForwardUrl,
@@ -146,4 +169,14 @@ export function serveCommand(program: Command): void {
       onShutdown(log, config.upstream.timeoutMs + 5_000, () => proxy.close());
       reloadOnSighup(log, proxy.targets);
     });
+}
+
+/** The API lives at the origin of the one metrics URL (http://vllm:8000/metrics -> http://vllm:8000). */
+function apiOrigin(specs: Array<{ url: string }>, fleetMode: unknown): string {
+  if (fleetMode || specs.length > 1) throw new ConfigError('--api', 'in fleet mode, name the API with --api-upstream (a load balancer in front of the replicas)');
+  try {
+    return new URL(specs[0]?.url ?? DEFAULT_UPSTREAM).origin;
+  } catch {
+    throw new ConfigError('--api', `cannot take an origin from ${specs[0]?.url}`);
+  }
 }

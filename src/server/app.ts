@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { registerApiPassthrough } from '../api/passthrough.js';
 import type { ProxyContext } from './context.js';
 import { createFastify } from './fastify.js';
 import { healthRoutes } from './routes/health.js';
@@ -14,5 +15,6 @@ export async function buildApp(ctx: ProxyContext): Promise<FastifyInstance> {
   metricsRoute(app, ctx);
   healthRoutes(app, ctx);
   if (ctx.relay) otlpRelayRoute(app, ctx, ctx.relay);
+  if (ctx.api) registerApiPassthrough(app, ctx.api.config, ctx.api.context);
   return app;
 }

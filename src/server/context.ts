@@ -1,3 +1,4 @@
+import type { ApiConfig, ApiContext } from '../api/passthrough.js';
 import type { Fleet } from '../fleet/fleet.js';
 import type { Logger } from '../logger.js';
 import type { TargetSet } from '../targets/target-set.js';
@@ -24,4 +25,6 @@ export interface ProxyContext {
   readyMaxAgeMs: number;
   /** Present when the OTLP relay is on (--otlp-forward-url). */
   relay?: RelayContext;
+  /** Present when vLLM's API is passed through (--api-upstream). */
+  api?: { config: ApiConfig; context: ApiContext };
 }

@@ -15,6 +15,10 @@ import { TargetSet, type Target } from '../targets/target-set.js';
 import { fetchSanitized } from '../upstream/sanitized-body.js';
 import { Upstream, type UpstreamOptions } from '../upstream/upstream.js';
 import { buildApp } from './app.js';
+import type { ApiConfig } from '../api/passthrough.js';
+import { RequestLog } from '../requests/request-log.js';
+import { ServerView, Snapshots, totalsByModel } from '../requests/server-view.js';
+import { fetchText } from '../upstream/scrape.js';
 import type { ProxyContext } from './context.js';
 import { Poller } from './poller.js';
 import { collisionReporter } from './routes/metrics.js';
@@ -38,6 +42,15 @@ export interface ProxyConfig {
   /** Register process_* self-metrics (off in tests that start many proxies). */
   processMetrics?: boolean;
   otlp?: OtlpConfig;
+  /** vLLM's API through the proxy, with a record per request. */
+  api?: ApiPassthroughConfig;
+}
+
+export interface ApiPassthroughConfig extends ApiConfig {
+  /** `--request-log`: JSON lines, one per request. */
+  requestLog?: { path: string; maxBytes: number };
+  /** Take vLLM's /metrics around each request (the server-side view); on by default. */
+  serverView?: boolean;
 }
 
 export interface FleetConfig {
@@ -157,6 +170,30 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
           repair: new RelayRepair({ sourceOf: scrapeSource(listTargets, targets, config.fleet?.label), extra: otlp.resource, log }),
         }
       : undefined;
+  let requestLog: RequestLog | undefined;
+  let api: ProxyContext['api'];
+  if (config.api) {
+    requestLog = config.api.requestLog ? new RequestLog(config.api.requestLog) : undefined;
+    // The server-side view reads the one upstream's /metrics; in fleet mode a request's vLLM is not known here.
+    const serverView =
+      config.api.serverView !== false && upstream
+        ? new ServerView(new Snapshots(async () => {
+            const t = await fetchText(upstream!);
+            return totalsByModel(t.text, t.format === 'openmetrics');
+          }))
+        : undefined;
+    api = {
+      config: config.api,
+      context: {
+        log,
+        serverView,
+        onRecord: (record) => {
+          metrics.apiRequests.inc({ endpoint: record.endpoint, status: String(record.status) });
+          requestLog?.append(record);
+        },
+      },
+    };
+  }
   const ctx: ProxyContext = {
     upstream,
     fleet,
@@ -168,6 +205,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
     log,
     readyMaxAgeMs: config.readyMaxAgeMs,
     relay,
+    api,
   };
   const app = await buildApp(ctx);
   if (config.upstream.insecure) {
@@ -237,6 +275,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
         await Promise.all([pusher?.close(), gateway?.close(), poller?.close()]);
         await app.close();
         await forwarder?.close(otlp!.timeoutMs);
+        requestLog?.close();
         await upstream?.close();
         await targets?.close();
       })();

@@ -43,6 +43,7 @@ export class SelfMetrics {
   readonly pollAge: Gauge;
   readonly polls: Counter<'outcome'>;
   readonly gatewayPushes: Counter<'outcome'>;
+  readonly apiRequests: Counter<'endpoint' | 'status'>;
   /** Label children bound once: prom-client hashes a label object on every call otherwise. */
   private readonly byOutcome: Record<ScrapeOutcome, { scrapes: { inc(): void }; duration: { observe(v: number): void } }>;
   /** When the latest poll's data was scraped (ms); 0 before the first. */
@@ -207,6 +208,12 @@ export class SelfMetrics {
       name: `${p}pushgateway_pushes_total`,
       help: 'Pushes of one group to the Pushgateway by outcome (ok, error, scrape_error), retries not counted.',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.apiRequests = new Counter({
+      name: `${p}api_requests_total`,
+      help: 'Generation requests passed through to vLLM and recorded, by endpoint and HTTP status.',
+      labelNames: ['endpoint', 'status'],
       registers,
     });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: p });

@@ -6,7 +6,9 @@ const text = (reply: FastifyReply, code: number, body: string) => reply.code(cod
 export function healthRoutes(app: FastifyInstance, ctx: ProxyContext): void {
   // Liveness: the process serves HTTP. Never touches the upstream, so a slow
   // vLLM cannot get the proxy restarted.
-  app.get('/health', async (_request, reply) => text(reply, 200, 'ok'));
+  // With vLLM's API passed through, /health is vLLM's (api/passthrough.ts): /proxy/health is always the proxy's.
+  app.get('/proxy/health', async (_request, reply) => text(reply, 200, 'ok'));
+  if (!ctx.api) app.get('/health', async (_request, reply) => text(reply, 200, 'ok'));
 
   // Readiness: /metrics would serve upstream data now. A recent success counts;
   // otherwise one probe is made (shared by concurrent callers).

@@ -1,0 +1,180 @@
+/**
+ * The server's own view of a request: vLLM's histograms of queue, prefill,
+ * decode, TTFT and end-to-end time, read from /metrics before and after it and
+ * subtracted. This is the before/after-snapshot idea the project grew from, done
+ * so that it holds under load: snapshots are coalesced (at most one /metrics
+ * fetch in flight, shared by every request that may use it), each request knows
+ * which others overlapped it, and a delta is called `exact` only when the
+ * request ran alone and the server counted exactly one request in between.
+ */
+import { parseExposition } from '../exposition/parser.js';
+
+export const SERVER_HISTOGRAMS = {
+  queue: 'request_queue_time_seconds',
+  prefill: 'request_prefill_time_seconds',
+  decode: 'request_decode_time_seconds',
+  ttft: 'time_to_first_token_seconds',
+  e2e: 'e2e_request_latency_seconds',
+} as const;
+
+export type Phase = keyof typeof SERVER_HISTOGRAMS;
+export type Totals = Record<Phase, { sum: number; count: number }>;
+
+const PHASES = Object.keys(SERVER_HISTOGRAMS) as Phase[];
+const BY_FAMILY = new Map<string, Phase>(PHASES.flatMap((p) => [[`vllm:${SERVER_HISTOGRAMS[p]}`, p] as const, [`vllm_${SERVER_HISTOGRAMS[p]}`, p] as const]));
+
+const zero = (): Totals => Object.fromEntries(PHASES.map((p) => [p, { sum: 0, count: 0 }])) as Totals;
+
+/** The five histograms' `_sum` and `_count` per served model, added up over engines (colon or sanitized names). */
+export function totalsByModel(text: string, openMetrics = false): Map<string, Totals> {
+  const out = new Map<string, Totals>();
+  for (const f of parseExposition(text, openMetrics ? 'openmetrics' : 'prometheus')) {
+    const phase = BY_FAMILY.get(f.name);
+    if (!phase) continue;
+    for (const s of f.samples) {
+      const field = s.name.endsWith('_sum') ? 'sum' : s.name.endsWith('_count') ? 'count' : undefined;
+      if (!field) continue;
+      const model = s.labels.model_name ?? '';
+      let t = out.get(model);
+      if (!t) out.set(model, (t = zero()));
+      t[phase][field] += s.value;
+    }
+  }
+  return out;
+}
+
+/** Coalesced /metrics snapshots: at most one fetch in flight, shared by whoever may use it. */
+export class Snapshots {
+  readonly #fetch: () => Promise<Map<string, Totals>>;
+  #inFlight: { startedAt: number; result: Promise<Map<string, Totals>> } | undefined;
+  /** Fetches made (for tests and self-metrics). */
+  fetches = 0;
+
+  constructor(fetch: () => Promise<Map<string, Totals>>) {
+    this.#fetch = fetch;
+  }
+
+  /** Totals from a fetch that started at or after `notBefore` (performance.now()). */
+  async after(notBefore: number): Promise<Map<string, Totals>> {
+    for (;;) {
+      const current = this.#inFlight;
+      if (current && current.startedAt >= notBefore) return current.result;
+      if (current) {
+        // Started too early to count for this caller: let it finish, then start (or join) a newer one.
+        await current.result.catch(() => {});
+        continue;
+      }
+      const startedAt = performance.now();
+      this.fetches++;
+      const result = this.#fetch();
+      const entry = { startedAt, result };
+      this.#inFlight = entry;
+      result.finally(() => {
+        if (this.#inFlight === entry) this.#inFlight = undefined;
+      }).catch(() => {});
+      return result;
+    }
+  }
+}
+
+export interface ServerSide {
+  /** `exact`: ran alone and the server counted one request; `shared`: others overlapped or were counted; `unavailable`: no /metrics. */
+  attribution: 'exact' | 'shared' | 'unavailable';
+  /** Other requests through the proxy whose time overlapped this one's. */
+  overlap: number;
+  /** Requests the server finished between the snapshots (the e2e count delta). */
+  requests?: number;
+  /** Seconds: the delta of each phase's `_sum`, divided by the requests counted (exact: this request's own). */
+  queue?: number;
+  prefill?: number;
+  decode?: number;
+  ttft?: number;
+  e2e?: number;
+  error?: string;
+}
+
+interface Active {
+  overlaps: Set<Active>;
+  before: Promise<Map<string, Totals>>;
+}
+
+/** vLLM logs a request's histograms a little after its last byte: how long the end snapshot waits for it. */
+const SETTLE_TRIES = 20;
+const SETTLE_STEP_MS = 50;
+
+export class ServerView {
+  readonly #snapshots: Snapshots;
+  readonly #active = new Set<Active>();
+
+  constructor(snapshots: Snapshots) {
+    this.#snapshots = snapshots;
+  }
+
+  get snapshots(): Snapshots {
+    return this.#snapshots;
+  }
+
+  /** A request starts: its "before" snapshot is taken now, alongside it (nothing waits for it). */
+  begin(): Active {
+    const a: Active = { overlaps: new Set(), before: this.#snapshots.after(performance.now()) };
+    a.before.catch(() => {});
+    for (const other of this.#active) {
+      other.overlaps.add(a);
+      a.overlaps.add(other);
+    }
+    this.#active.add(a);
+    return a;
+  }
+
+  /** The request ended (its last byte went out): the "after" snapshot, and the delta for `model`. */
+  async end(a: Active, model: string | undefined): Promise<ServerSide> {
+    this.#active.delete(a);
+    const overlap = a.overlaps.size;
+    let before: Map<string, Totals>;
+    try {
+      before = await a.before;
+    } catch (err) {
+      return { attribution: 'unavailable', overlap, error: (err as Error).message };
+    }
+    let delta: Totals | undefined;
+    for (let i = 0; i < SETTLE_TRIES; i++) {
+      let after: Map<string, Totals>;
+      try {
+        after = await this.#snapshots.after(performance.now());
+      } catch (err) {
+        return { attribution: 'unavailable', overlap, error: (err as Error).message };
+      }
+      delta = subtract(after, before, model);
+      if (delta.e2e.count >= 1) break;
+      await new Promise((r) => setTimeout(r, SETTLE_STEP_MS));
+    }
+    const requests = delta!.e2e.count;
+    if (requests < 1) return { attribution: 'unavailable', overlap, requests, error: 'the server counted no finished request' };
+    const per = (p: Phase) => (delta![p].count > 0 ? delta![p].sum / delta![p].count : undefined);
+    return {
+      attribution: overlap === 0 && requests === 1 ? 'exact' : 'shared',
+      overlap,
+      requests,
+      queue: per('queue'),
+      prefill: per('prefill'),
+      decode: per('decode'),
+      ttft: per('ttft'),
+      e2e: per('e2e'),
+    };
+  }
+}
+
+/** after - before for one model (every model when the request named none), a reset counting from zero. */
+function subtract(after: Map<string, Totals>, before: Map<string, Totals>, model: string | undefined): Totals {
+  const out = zero();
+  for (const [m, a] of after) {
+    if (model !== undefined && m !== model) continue;
+    const b = before.get(m) ?? zero();
+    for (const p of PHASES) {
+      const reset = a[p].count < b[p].count;
+      out[p].count += reset ? a[p].count : a[p].count - b[p].count;
+      out[p].sum += reset ? a[p].sum : a[p].sum - b[p].sum;
+    }
+  }
+  return out;
+}
