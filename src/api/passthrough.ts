@@ -9,13 +9,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import replyFrom from '@fastify/reply-from';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../logger.js';
 import { buildRecord, type RequestRecord } from '../requests/record.js';
 import { ResponseObserver } from '../requests/response-observer.js';
 import type { ServerView } from '../requests/server-view.js';
+import { GcPacer } from '../server/gc-pacer.js';
 
 export interface ApiConfig {
   /** vLLM's origin, e.g. http://vllm:8000. */
@@ -34,6 +35,21 @@ export interface ApiContext {
   onRecord: (record: RequestRecord) => void;
   /** The server-side view from /metrics, when the proxy scrapes vLLM. */
   serverView?: ServerView;
+}
+
+/** Streamed bytes between young-generation collections (as /metrics does, routes/metrics.ts). */
+const GC_EVERY_BYTES = 8 * 1024 * 1024;
+
+/** Passes chunks on unchanged, counting them for the pacer. */
+class PacedPassThrough extends Transform {
+  constructor(private readonly pacer: GcPacer) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.pacer.add(chunk.length);
+    done(null, chunk);
+  }
 }
 
 /** The generation endpoints: one record each. */
@@ -69,6 +85,7 @@ function sendUpstreamError(reply: FastifyReply, error: UpstreamFailure, timeoutM
 export function registerApiPassthrough(app: FastifyInstance, config: ApiConfig, ctx: ApiContext): void {
   const origin = new URL(config.upstream).origin;
   const inspectLimit = config.inspectLimitBytes ?? 1024 * 1024;
+  const pacer = new GcPacer(GC_EVERY_BYTES);
   app.register(async (scope) => {
     await scope.register(replyFrom, {
       base: origin,
@@ -79,8 +96,10 @@ export function registerApiPassthrough(app: FastifyInstance, config: ApiConfig, 
     scope.addContentTypeParser('*', (req: FastifyRequest, payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => {
       const length = Number(req.headers['content-length']);
       const json = /^application\/json\b/i.test(req.headers['content-type'] ?? '');
-      // Streamed on untouched: anything not a small JSON document (a 20 MB prompt, an audio upload).
-      if (!json || !Number.isFinite(length) || length > inspectLimit) return done(null, payload);
+      // Streamed on untouched: anything not a small JSON document (a 20 MB prompt, an audio upload),
+      // through a counter that paces young-generation collections, so the socket buffers it leaves
+      // behind do not pile up to V8's 64 MB external-memory threshold (see GcPacer).
+      if (!json || !Number.isFinite(length) || length > inspectLimit) return done(null, pipeline(payload, new PacedPassThrough(pacer), () => {}));
       const chunks: Buffer[] = [];
       payload.on('data', (c: Buffer) => chunks.push(c));
       payload.once('end', () => done(null, new InspectedBody(Buffer.concat(chunks))));
@@ -163,7 +182,7 @@ export function registerApiPassthrough(app: FastifyInstance, config: ApiConfig, 
           headersAt = performance.now();
           status = res.statusCode;
           const sse = /^text\/event-stream/i.test(String(res.headers['content-type'] ?? ''));
-          observer = new ResponseObserver({ sse, stripUsageChunk: strip });
+          observer = new ResponseObserver({ sse, stripUsageChunk: strip, onBytes: (n) => pacer.add(n) });
           if (strip) rep.removeHeader('content-length');
           // A client that goes away destroys the observer; the pipeline then aborts vLLM's response (the request is cancelled there).
           pipeline(res.stream, observer, (err) => {

@@ -48,13 +48,17 @@ export class ResponseObserver extends Transform {
   #bodyBytes = 0;
   #lastContentAt = 0;
 
-  constructor(options: { sse: boolean; stripUsageChunk?: boolean }) {
+  readonly #onBytes: ((n: number) => void) | undefined;
+
+  constructor(options: { sse: boolean; stripUsageChunk?: boolean; onBytes?: (n: number) => void }) {
     super();
+    this.#onBytes = options.onBytes;
     this.#sse = options.sse;
     this.#strip = options.sse && Boolean(options.stripUsageChunk);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.#onBytes?.(chunk.length);
     if (!this.#sse) {
       if (this.#body) {
         this.#bodyBytes += chunk.length;
