@@ -39,14 +39,15 @@ export function projectConfig(o: FluentBitOptions): string {
   text = text.replace(/^(\s+Host\s+)proxy\s*$/gm, `$1${proxyHost}`).replace(/^(\s+Port\s+)9090\s*$/gm, `$1${proxyPort}`);
   text = text.replace(/^(\s+Host\s+)parseable\s*$/gm, `$1${pHost}`).replace(/^(\s+Port\s+)8000\s*$/gm, `$1${pPort}`);
   if (o.dataDir) text = text.replace(/(\s)\/(?:var\/log\/vllm-metrics-proxy|fluent-bit\/state)\//g, `$1${o.dataDir}/`);
-  return text;
+  return text.replace('/fluent-bit/etc/parsers-vllm.conf', join(REPO, 'fluent-bit-parsers.conf'));
 }
 
 export async function startFluentBit(o: FluentBitOptions): Promise<RunningFluentBit> {
   if (!existsSync(FLUENT_BIT)) throw new Error(`Fluent Bit not found at ${FLUENT_BIT} (set FLUENT_BIT)`);
   const dir = mkdtempSync(join(tmpdir(), 'vmp-fluent-bit-'));
   const conf = join(dir, 'fluent-bit.conf');
-  writeFileSync(conf, projectConfig(o));
+  // Its tail database and the request log live in a folder of the test's own unless told.
+  writeFileSync(conf, projectConfig({ ...o, dataDir: o.dataDir ?? dir }));
   const child = spawn(FLUENT_BIT, ['-c', conf], { env: { PATH: process.env.PATH ?? '', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

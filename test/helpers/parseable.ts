@@ -129,6 +129,28 @@ export class ParseableStandIn {
     res.writeHead(status, { 'content-type': 'text/plain' }).end(answer);
   }
 
+  /** JSON logs (FACTS.md): basic auth, X-P-Stream, X-P-Log-Source absent or json, an object or an array of objects. */
+  #ingestLogs(req: IncomingMessage, body: string, expected: string): [number, string] {
+    if (req.headers.authorization !== expected) return [401, 'Unauthorized'];
+    if (this.failWith) return [this.failWith.status, this.failWith.text];
+    const stream = req.headers['x-p-stream'];
+    if (typeof stream !== 'string' || stream === '') return [400, 'Stream name not present in header X-P-Stream'];
+    const source = req.headers['x-p-log-source'] ?? 'json';
+    if (source !== 'json') return [400, `log source ${String(source)} is not accepted on /api/v1/ingest: use /v1/logs for OTLP`];
+    const existing = this.streams.get(stream);
+    if (existing && existing.logSource !== 'json') return [400, `stream ${stream} was created for log source ${existing.logSource}`];
+    let rows: Row[];
+    try {
+      rows = logRows(body);
+    } catch (err) {
+      return [400, `Failed to parse the JSON body: ${(err as Error).message}`];
+    }
+    if (!existing) this.streams.set(stream, { logSource: 'json', rows: [] });
+    this.streams.get(stream)!.rows.push(...rows);
+    this.#persist(stream, 'json', rows);
+    return [200, ''];
+  }
+
   #ingest(req: IncomingMessage, body: string): [number, string] {
     const url = new URL(req.url ?? '/', 'http://x');
     if (req.method === 'GET' && (url.pathname === '/api/v1/liveness' || url.pathname === '/api/v1/readiness')) return [200, ''];
@@ -141,6 +163,7 @@ export class ParseableStandIn {
       if (stream) return [200, JSON.stringify(this.rows(decodeURIComponent(stream)))];
       return [404, 'not found'];
     }
+    if (req.method === 'POST' && url.pathname === '/api/v1/ingest') return this.#ingestLogs(req, body, expected);
     if (req.method !== 'POST' || url.pathname !== '/v1/metrics') return [404, 'not found'];
     if (req.headers.authorization !== expected) return [401, 'Unauthorized'];
     if (this.failWith) return [this.failWith.status, this.failWith.text];
@@ -164,6 +187,15 @@ export class ParseableStandIn {
     this.#persist(stream, logSource, rows);
     return [200, ''];
   }
+}
+
+// --- JSON logs: POST /api/v1/ingest ------------------------------------------
+
+export function logRows(body: string): Row[] {
+  const parsed = JSON.parse(body) as unknown;
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  for (const [i, v] of list.entries()) if (!isObj(v)) throw new MetricsDataError(`event ${i} is not a JSON object`);
+  return list as Row[];
 }
 
 // --- the serde contract, as pure functions -----------------------------------

@@ -1,0 +1,58 @@
+/**
+ * The request log to Parseable the way compose ships it: the real Fluent Bit with
+ * the project's fluent-bit.conf tails the file and posts the records to the
+ * stand-in's JSON log ingest (stream vLLMrequests). Its offsets are kept in its DB:
+ * a restart neither repeats nor loses a line, and a rotation is followed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { buildRecord } from '../../src/requests/record.js';
+import { RequestLog } from '../../src/requests/request-log.js';
+import { startFluentBit } from '../helpers/fluent-bit.js';
+import { ParseableStandIn } from '../helpers/parseable.js';
+import { eventually } from '../helpers/wait.js';
+
+const record = (i: number) =>
+  buildRecord({ startedAt: 0, startTime: new Date(), endedAt: 12.5, endpoint: '/v1/chat/completions', model: 'm', stream: true, status: 200, generatedId: `req-${i}`, clientAbort: false });
+
+t.test('real Fluent Bit ships the request log to vLLMrequests: none lost or repeated across a restart and a rotation', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmp-fb-requests-'));
+  const parseable = await new ParseableStandIn().start();
+  // Small files, so the log rotates while Fluent Bit follows it.
+  const log = new RequestLog({ path: join(dir, 'requests.jsonl'), maxBytes: 8 * 1024, keep: 5 });
+  const env = { P_USERNAME: parseable.username, P_PASSWORD: parseable.password };
+  const fbOptions = { proxy: '127.0.0.1:9', parseable: `127.0.0.1:${parseable.port}`, env, dataDir: dir };
+  let fb = await startFluentBit(fbOptions);
+  t.teardown(async () => {
+    await fb.stop();
+    log.close();
+    await parseable.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const ids = () => parseable.rows('vLLMrequests').map((r) => String(r.id));
+  const arrived = (n: number) =>
+    eventually(`${n} records in vLLMrequests`, async () => {
+      const refused = parseable.requests.find((r) => r.status !== 200);
+      if (refused) throw new Error(`refused: ${refused.status} ${refused.answer}`);
+      return ids().length >= n ? ids() : undefined;
+    }, 30_000, 100);
+
+  for (let i = 0; i < 10; i++) log.append(record(i));
+  await arrived(10);
+  // Fluent Bit goes away; requests go on, and the log rotates meanwhile.
+  await fb.stop();
+  for (let i = 10; i < 25; i++) log.append(record(i));
+  fb = await startFluentBit(fbOptions);
+  for (let i = 25; i < 40; i++) log.append(record(i));
+  const got = await arrived(40);
+  t.same([...got].sort(), Array.from({ length: 40 }, (_, i) => `req-${i}`).sort(), 'every record once');
+  const req = parseable.requests.find((r) => r.headers['x-p-stream'] === 'vLLMrequests')!;
+  t.equal(req.headers['content-type'], 'application/json');
+  t.equal(req.headers['x-p-log-source'], undefined, 'no log source: plain JSON');
+  const row = parseable.rows('vLLMrequests')[0]!;
+  t.equal(row.endpoint, '/v1/chat/completions', 'the record fields are columns');
+  t.equal(row.e2e_ms, 12.5);
+  t.notOk('date' in row, 'no extra date field');
+});
