@@ -97,7 +97,10 @@ t.test('compose.yml: services, pinned images, loopback ports, healthchecks witho
   t.ok(p.volumes!.some((v) => v.startsWith('parseable-data:') && compose.volumes['parseable-data'] !== undefined), 'a named volume holds the data');
 
   const proxy = services.proxy!;
-  t.same(proxy.command, ['serve', '--upstream', '${VLLM_METRICS_URL:-http://simulator:8000/metrics}'], 'upstream from the environment, the demo simulator by default');
+  t.same(proxy.command!.slice(0, 3), ['serve', '--upstream', '${VLLM_METRICS_URL:-http://simulator:8000/metrics}'], 'upstream from the environment, the demo simulator by default');
+  t.ok(proxy.command!.includes('--api'), "vLLM's API through the proxy");
+  const requestLog = proxy.command![proxy.command!.indexOf('--request-log') + 1]!;
+  t.ok(proxy.volumes!.some((v) => v === 'request-log:/var/log/vllm-metrics-proxy') && requestLog.startsWith('/var/log/vllm-metrics-proxy/'), 'the request log on a shared volume');
   const env = Object.fromEntries((proxy.environment as unknown as string[]).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
   t.equal(env.OTLP_FORWARD_URL, `http://parseable:${parseablePort}${OTLP_METRICS_PATH}`, 'relay forwards to the parseable service');
   t.equal(env.OTLP_STREAM, 'vLLMmetrics');
@@ -112,7 +115,9 @@ t.test('compose.yml: services, pinned images, loopback ports, healthchecks witho
   }
 
   const fb = services['fluent-bit']!;
-  t.equal(fb.env_file, 'relay.env', 'Fluent Bit gets the relay token');
+  t.same(fb.env_file, ['relay.env', 'parseable.env'], "Fluent Bit gets the relay token and Parseable's credentials");
+  t.ok(fb.volumes!.includes('request-log:/var/log/vllm-metrics-proxy:ro'), 'Fluent Bit reads the request log');
+  t.ok(fb.volumes!.some((v) => v.startsWith('fluent-bit-state:')), 'its tail offsets outlive the container');
   t.equal(proxy.env_file, 'relay.env', 'the proxy gets the same token');
   t.ok(fb.volumes!.some((v) => /^\.\/fluent-bit\.conf:\/fluent-bit\/etc\/fluent-bit\.conf:ro/.test(v)), 'fluent-bit.conf mounted read-only');
 

@@ -205,6 +205,29 @@ t.test('the demo stack: podman compose --profile demo up -d --build, as the READ
   t.ok(delivered.every((r) => r['service.name'] === 'vllm'), 'the resource names the service');
   t.ok(delivered.filter((r) => r.metric_type === 'sum').every((r) => r.start_time_unix_nano !== '0'), 'counters have start times');
 
+  // vLLM's API through the proxy's port: each request becomes a record in vLLMrequests (Fluent Bit tails the log).
+  const models = JSON.parse(await (await request('http://127.0.0.1:9090/v1/models')).body.text()) as { data: Array<{ id: string }> };
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await request('http://127.0.0.1:9090/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: models.data[0]!.id, messages: [{ role: 'user', content: `stack request ${i}` }], max_tokens: 5 }),
+    });
+    t.equal(res.statusCode, 200, `API request ${i} through the proxy`);
+    ids.push((JSON.parse(await res.body.text()) as { id: string }).id);
+  }
+  const records = await eventually(
+    'the request records in vLLMrequests',
+    async () => {
+      const list = (await rows('vLLMrequests')).filter((r) => ids.includes(String(r.id)));
+      return list.length === ids.length ? list : undefined;
+    },
+    60_000,
+    1_000,
+  );
+  t.ok(records.every((r) => r.status === 200 && r.tokens_source === 'usage' && r.endpoint === '/v1/chat/completions'), 'one record per request, with its usage');
+
   // A few healthcheck rounds later: nothing unhealthy, nothing restarted.
   await eventually('healthy proxy and simulator', async () => {
     const list = await containers();
