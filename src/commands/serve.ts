@@ -37,6 +37,8 @@ interface ServeFlags extends TargetFlags {
   requestUsage?: boolean;
   requestLog?: string;
   requestLogMaxSize: number;
+  requestLogUrl?: string;
+  requestLogStream: string;
   otlpRelayTokenFile?: string;
   otlpTimeout: number;
   otlpQueueMaxBytes: number;
@@ -98,6 +100,8 @@ export function serveCommand(program: Command): void {
     .option('--request-usage', 'ask vLLM for usage on every stream (stream_options.include_usage) and strip that chunk before the client sees it (env REQUEST_USAGE=true)')
     .addOption(envOption('--request-log <file>', 'append one JSON line per API request to this file', 'REQUEST_LOG'))
     .addOption(envOption('--request-log-max-size <size>', 'rotate the request log past this size (FILE.1 ... FILE.5)', 'REQUEST_LOG_MAX_SIZE', bytesArg, 64 * 1024 * 1024, '64MiB'))
+    .addOption(envOption('--request-log-url <url>', "post request records to Parseable's JSON ingest (http://parseable:8000/api/v1/ingest), with OTLP_USERNAME/OTLP_PASSWORD", 'REQUEST_LOG_URL'))
+    .addOption(envOption('--request-log-stream <name>', 'X-P-Stream of the request records', 'REQUEST_LOG_STREAM', undefined, 'vLLMrequests'))
     .action(async (flags: ServeFlags) => {
       const otlpOn = flags.otlpForwardUrl || flags.otlpPushUrl;
       // A name only means something as a label value: naming a target asks for the labelled (fleet) output.
@@ -105,7 +109,8 @@ export function serveCommand(program: Command): void {
       const fleetMode = specs.length > 1 || named || flags.targetsFile || flags.discover || envFlag(flags.merge, 'VLLM_METRICS_MERGE', '--merge');
       if (flags.maxStaleness !== undefined && flags.pollInterval === undefined) throw new ConfigError('--max-staleness', 'only applies with --poll-interval');
       const apiOn = flags.apiUpstream || envFlag(flags.api, 'VLLM_API', '--api');
-      if (!apiOn && (flags.requestLog || flags.requestUsage)) throw new ConfigError(flags.requestLog ? '--request-log' : '--request-usage', 'needs the API passthrough (--api or --api-upstream)');
+      const needsApi = flags.requestLog ? '--request-log' : flags.requestLogUrl ? '--request-log-url' : flags.requestUsage ? '--request-usage' : undefined;
+      if (!apiOn && needsApi) throw new ConfigError(needsApi, 'needs the API passthrough (--api or --api-upstream)');
       const apiUpstream = flags.apiUpstream ?? (apiOn ? apiOrigin(specs, fleetMode) : undefined);
       const config: ProxyConfig = {
         host: flags.host,
@@ -141,6 +146,19 @@ export function serveCommand(program: Command): void {
               timeoutMs: flags.apiTimeout,
               requestUsage: envFlag(flags.requestUsage, 'REQUEST_USAGE', '--request-usage'),
               requestLog: flags.requestLog ? { path: flags.requestLog, maxBytes: flags.requestLogMaxSize } : undefined,
+              ship: flags.requestLogUrl
+                ? {
+                    destination: {
+                      url: flags.requestLogUrl,
+                      stream: flags.requestLogStream,
+                      // The Parseable account, from the environment only, as for OTLP.
+                      username: process.env.OTLP_USERNAME || undefined,
+                      password: process.env.OTLP_PASSWORD || undefined,
+                    },
+                    maxQueueBytes: flags.otlpQueueMaxBytes,
+                    timeoutMs: flags.otlpTimeout,
+                  }
+                : undefined,
             }
           : undefined,
         otlp: otlpOn

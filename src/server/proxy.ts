@@ -6,7 +6,8 @@ import { MergeIssueLog } from '../fleet/issue-log.js';
 import { TargetHealth } from '../fleet/targets-scrape.js';
 import { createLogger, type Logger } from '../logger.js';
 import { resolveDestination, type DestinationOptions } from '../otlp/destination.js';
-import { OtlpForwarder } from '../otlp/forwarder.js';
+import { JsonForwarder, relayMetrics, requestShipperMetrics } from '../export/json-forwarder.js';
+import { RequestShipper } from '../requests/shipper.js';
 import { OtlpPusher } from '../otlp/push.js';
 import { RelayRepair } from '../otlp/relay-repair.js';
 import { SERVICE_NAME, targetAttributes, type ResourceAttributes } from '../otlp/resource.js';
@@ -49,6 +50,8 @@ export interface ProxyConfig {
 export interface ApiPassthroughConfig extends ApiConfig {
   /** `--request-log`: JSON lines, one per request. */
   requestLog?: { path: string; maxBytes: number };
+  /** `--request-log-url`: records posted to Parseable's /api/v1/ingest. */
+  ship?: { destination: DestinationOptions; maxQueueBytes: number; timeoutMs: number; retryBaseMs?: number; retryMaxMs?: number; maxWaitMs?: number };
   /** Take vLLM's /metrics around each request (the server-side view); on by default. */
   serverView?: boolean;
 }
@@ -159,7 +162,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
 
   const forwarder =
     otlp && forwardTo
-      ? new OtlpForwarder({ destination: forwardTo, maxQueueBytes: otlp.maxQueueBytes, timeoutMs: otlp.timeoutMs, retryBaseMs: otlp.retryBaseMs, retryMaxMs: otlp.retryMaxMs, log, metrics })
+      ? new JsonForwarder({ destination: forwardTo, maxQueueBytes: otlp.maxQueueBytes, timeoutMs: otlp.timeoutMs, retryBaseMs: otlp.retryBaseMs, retryMaxMs: otlp.retryMaxMs, log, metrics: relayMetrics(metrics) })
       : undefined;
   const relay =
     otlp && forwarder
@@ -171,9 +174,26 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
         }
       : undefined;
   let requestLog: RequestLog | undefined;
+  let shipper: RequestShipper | undefined;
   let api: ProxyContext['api'];
   if (config.api) {
     requestLog = config.api.requestLog ? new RequestLog(config.api.requestLog) : undefined;
+    const ship = config.api.ship;
+    shipper = ship
+      ? new RequestShipper(
+          new JsonForwarder({
+            destination: resolveDestination(ship.destination, '--request-log-url'),
+            maxQueueBytes: ship.maxQueueBytes,
+            timeoutMs: ship.timeoutMs,
+            retryBaseMs: ship.retryBaseMs,
+            retryMaxMs: ship.retryMaxMs,
+            log,
+            metrics: requestShipperMetrics(metrics),
+            what: 'request log',
+          }),
+          { maxWaitMs: ship.maxWaitMs },
+        )
+      : undefined;
     // The server-side view reads the one upstream's /metrics; in fleet mode a request's vLLM is not known here.
     const serverView =
       config.api.serverView !== false && upstream
@@ -190,6 +210,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
         onRecord: (record) => {
           metrics.apiRequests.inc({ endpoint: record.endpoint, status: String(record.status) });
           requestLog?.append(record);
+          shipper?.add(record);
         },
       },
     };
@@ -275,6 +296,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
         await Promise.all([pusher?.close(), gateway?.close(), poller?.close()]);
         await app.close();
         await forwarder?.close(otlp!.timeoutMs);
+        await shipper?.close(config.api!.ship!.timeoutMs);
         requestLog?.close();
         await upstream?.close();
         await targets?.close();

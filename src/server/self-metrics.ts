@@ -44,6 +44,10 @@ export class SelfMetrics {
   readonly polls: Counter<'outcome'>;
   readonly gatewayPushes: Counter<'outcome'>;
   readonly apiRequests: Counter<'endpoint' | 'status'>;
+  readonly requestsShipped: Counter;
+  readonly requestsDropped: Counter<'reason'>;
+  readonly requestsShipRetries: Counter;
+  readonly requestsQueueBytes: Gauge;
   /** Label children bound once: prom-client hashes a label object on every call otherwise. */
   private readonly byOutcome: Record<ScrapeOutcome, { scrapes: { inc(): void }; duration: { observe(v: number): void } }>;
   /** When the latest poll's data was scraped (ms); 0 before the first. */
@@ -216,6 +220,15 @@ export class SelfMetrics {
       labelNames: ['endpoint', 'status'],
       registers,
     });
+    this.requestsShipped = new Counter({ name: `${p}request_records_shipped_total`, help: 'Request records delivered to --request-log-url.', registers });
+    this.requestsDropped = new Counter({
+      name: `${p}request_records_dropped_total`,
+      help: 'Request records given up on, by reason (queue_full, rejected, shutdown).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.requestsShipRetries = new Counter({ name: `${p}request_records_retries_total`, help: 'Deliveries to --request-log-url retried.', registers });
+    this.requestsQueueBytes = new Gauge({ name: `${p}request_records_queue_bytes`, help: 'Bytes of request records waiting for delivery.', registers });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: p });
   }
 

@@ -14,6 +14,7 @@ import type { ApiPassthroughConfig } from '../../src/server/proxy.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/start.js';
 import { spawnCli } from '../helpers/cli.js';
 import { rawServer } from '../helpers/net.js';
+import { ParseableStandIn } from '../helpers/parseable.js';
 import { testProxy, type TestProxy } from '../helpers/proxy.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -234,4 +235,28 @@ t.test('a 20 MB request body streams through: the proxy process holds none of it
   const grew = (peakKiB() - after20) / 1024;
   // Holding the body would add 60 MiB or more; collection lag of the socket buffers adds up to ~20.
   t.ok(grew < 40, `80 MiB after 20 MiB raised the proxy's peak memory by ${grew.toFixed(1)} MiB (peak ${(after20 / 1024).toFixed(0)} MiB after 20 MiB)`);
+});
+
+t.test('--request-log-url: records posted to Parseable\'s JSON ingest, held and retried while it is down', async (t) => {
+  const parseable = new ParseableStandIn();
+  await parseable.start();
+  const ship = {
+    destination: { url: `${parseable.url}/api/v1/ingest`, stream: 'vLLMrequests', username: parseable.username, password: parseable.password },
+    maxQueueBytes: 1024 * 1024,
+    timeoutMs: 2_000,
+    retryBaseMs: 20,
+    retryMaxMs: 200,
+    maxWaitMs: 50,
+  };
+  const s = await setup(t, { ship });
+  t.teardown(() => parseable.stop());
+  await chat(s.proxy.url, { model: s.model, messages: [{ role: 'user', content: 'first' }], max_tokens: 2 });
+  await eventually('the first record in Parseable', async () => (parseable.rows('vLLMrequests').length === 1 ? true : undefined));
+  await parseable.stop();
+  await chat(s.proxy.url, { model: s.model, messages: [{ role: 'user', content: 'second' }], max_tokens: 2 });
+  await s.proxy.logs.waitFor((l) => l.event === 'otlp_destination_down');
+  await parseable.start();
+  const rows = await eventually('both records', async () => (parseable.rows('vLLMrequests').length === 2 ? parseable.rows('vLLMrequests') : undefined));
+  t.same(rows.map((r) => r.id).sort(), s.records().map((r) => r.id).sort(), 'the same records as the file');
+  t.ok(parseable.requests.filter((r) => r.status === 200).every((r) => r.headers['x-p-stream'] === 'vLLMrequests' && r.headers['x-p-log-source'] === undefined));
 });

@@ -2,7 +2,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { STREAM_NAME } from '../../otlp/destination.js';
-import type { OtlpForwarder } from '../../otlp/forwarder.js';
+import type { JsonForwarder } from '../../export/json-forwarder.js';
 import { encodeForParseable } from '../../otlp/parseable-json.js';
 import { OtlpDecodeError, decodeJson, decodeProtobuf, encodeResponse } from '../../otlp/proto.js';
 import type { RelayRepair } from '../../otlp/relay-repair.js';
@@ -16,7 +16,7 @@ const gunzipAsync = promisify(gunzip);
 export const OTLP_METRICS_PATH = '/v1/metrics';
 
 export interface RelayContext {
-  forwarder: OtlpForwarder;
+  forwarder: JsonForwarder;
   /** Fixes what Fluent Bit sends wrong (cumulative buckets, `_created`, empty resource). */
   repair: RelayRepair;
   /** Largest request body, compressed or not. */

@@ -1,5 +1,6 @@
 /**
- * Delivers OTLP/JSON batches to the destination, in order, one at a time.
+ * Delivers JSON batches (OTLP/JSON for the relay, request records for the
+ * request log) to a destination, in order, one at a time.
  *
  * The queue is bounded in bytes. When the destination is down, batches wait and
  * are retried with capped exponential backoff and full jitter (so many proxies
@@ -12,7 +13,38 @@ import { backoffDelay } from '../backoff.js';
 import { Agent, request } from 'undici';
 import type { Logger } from '../logger.js';
 import type { SelfMetrics } from '../server/self-metrics.js';
-import type { Destination } from './destination.js';
+import type { Destination } from '../otlp/destination.js';
+
+/** What a forwarder reports; `items` are data points (OTLP) or records (request log). */
+export interface ForwarderMetrics {
+  delivered(items: number): void;
+  dropped(reason: 'queue_full' | 'rejected' | 'shutdown', items: number): void;
+  retried(): void;
+  queue(bytes: number, batches: number): void;
+}
+
+/** The relay's counters: otlp_forwarded_points_total{path="relay"}, otlp_dropped_points_total, ... */
+export function relayMetrics(m: SelfMetrics): ForwarderMetrics {
+  return {
+    delivered: (n) => m.otlpForwardedPoints.inc({ path: 'relay' }, n),
+    dropped: (reason, n) => m.otlpDroppedPoints.inc({ reason }, n),
+    retried: () => m.otlpRetries.inc(),
+    queue: (bytes, batches) => {
+      m.otlpQueueBytes.set(bytes);
+      m.otlpQueueBatches.set(batches);
+    },
+  };
+}
+
+/** The request log shipper's counters: request_records_shipped_total, ... */
+export function requestShipperMetrics(m: SelfMetrics): ForwarderMetrics {
+  return {
+    delivered: (n) => m.requestsShipped.inc(n),
+    dropped: (reason, n) => m.requestsDropped.inc({ reason }, n),
+    retried: () => m.requestsShipRetries.inc(),
+    queue: (bytes) => m.requestsQueueBytes.set(bytes),
+  };
+}
 
 export interface ForwarderOptions {
   destination: Destination;
@@ -21,7 +53,9 @@ export interface ForwarderOptions {
   retryBaseMs?: number;
   retryMaxMs?: number;
   log: Logger;
-  metrics: SelfMetrics;
+  metrics: ForwarderMetrics;
+  /** Names the forwarder in its log lines (`OTLP`, `request log`). */
+  what?: string;
 }
 
 interface Batch {
@@ -35,14 +69,15 @@ type Outcome = { kind: 'delivered' } | { kind: 'rejected'; status: number; text:
 const MAX_LOGGED_TEXT = 1000;
 
 
-export class OtlpForwarder {
+export class JsonForwarder {
   readonly #dest: Destination;
   readonly #maxBytes: number;
   readonly #timeoutMs: number;
   readonly #baseMs: number;
   readonly #maxMs: number;
   readonly #log: Logger;
-  readonly #metrics: SelfMetrics;
+  readonly #metrics: ForwarderMetrics;
+  readonly #what: string;
   readonly #agent: Agent;
   readonly #queue: Batch[] = [];
   #bytes = 0;
@@ -62,6 +97,7 @@ export class OtlpForwarder {
     this.#maxMs = options.retryMaxMs ?? 30_000;
     this.#log = options.log;
     this.#metrics = options.metrics;
+    this.#what = options.what ?? 'OTLP';
     this.#agent = new Agent({ headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs, connect: { timeout: this.#timeoutMs } });
   }
 
@@ -72,7 +108,7 @@ export class OtlpForwarder {
   /** Queue one OTLP/JSON body. `stream` overrides the configured X-P-Stream. */
   enqueue(body: string, points: number, stream?: string): void {
     if (this.#closed) {
-      this.#metrics.otlpDroppedPoints.inc({ reason: 'shutdown' }, points);
+      this.#metrics.dropped('shutdown', points);
       return;
     }
     const batch: Batch = { body: Buffer.from(body), points, headers: stream ? { 'x-p-stream': stream } : {} };
@@ -128,10 +164,10 @@ export class OtlpForwarder {
       if (outcome.kind === 'retry') {
         if (!this.#down) {
           this.#down = true;
-          this.#log.warn({ event: 'otlp_destination_down', destination: this.#dest.display, reason: outcome.reason }, `OTLP destination failing (${outcome.reason}); queueing and retrying`);
+          this.#log.warn({ event: 'otlp_destination_down', destination: this.#dest.display, reason: outcome.reason }, `${this.#what} destination failing (${outcome.reason}); queueing and retrying`);
         }
         if (this.#closed) break;
-        this.#metrics.otlpRetries.inc();
+        this.#metrics.retried();
         const delay = backoffDelay(attempt, this.#baseMs, this.#maxMs);
         attempt++;
         await this.#sleep(delay);
@@ -141,19 +177,19 @@ export class OtlpForwarder {
       if (this.#down) {
         this.#down = false;
         this.#overflowLogged = false;
-        this.#log.info({ event: 'otlp_destination_up', destination: this.#dest.display, queued: this.#queue.length }, 'OTLP destination accepts again');
+        this.#log.info({ event: 'otlp_destination_up', destination: this.#dest.display, queued: this.#queue.length }, `${this.#what} destination accepts again`);
       }
       // Still the head: overflow never drops the batch on the wire.
       this.#queue.shift();
       this.#bytes -= batch.body.length;
       if (outcome.kind === 'delivered') {
-        this.#metrics.otlpForwardedPoints.inc({ path: 'relay' }, batch.points);
+        this.#metrics.delivered(batch.points);
       } else {
         this.#log.warn(
           { event: 'otlp_rejected', destination: this.#dest.display, status: outcome.status, response: outcome.text, points: batch.points },
-          `OTLP destination rejected a batch with HTTP ${outcome.status}: ${outcome.text}`,
+          `${this.#what} destination rejected a batch with HTTP ${outcome.status}: ${outcome.text}`,
         );
-        this.#metrics.otlpDroppedPoints.inc({ reason: 'rejected' }, batch.points);
+        this.#metrics.dropped('rejected', batch.points);
       }
       this.#gauges();
     }
@@ -196,16 +232,15 @@ export class OtlpForwarder {
   }
 
   #drop(batch: Batch, reason: 'queue_full' | 'shutdown'): void {
-    this.#metrics.otlpDroppedPoints.inc({ reason }, batch.points);
+    this.#metrics.dropped(reason, batch.points);
     // Once per outage: the counter has the running total.
     if (reason === 'queue_full' && !this.#overflowLogged) {
       this.#overflowLogged = true;
-      this.#log.warn({ event: 'otlp_queue_full', destination: this.#dest.display, points: batch.points, maxQueueBytes: this.#maxBytes }, 'OTLP queue full: dropping the oldest batches until the destination accepts again');
+      this.#log.warn({ event: 'otlp_queue_full', destination: this.#dest.display, points: batch.points, maxQueueBytes: this.#maxBytes }, `${this.#what} queue full: dropping the oldest batches until the destination accepts again`);
     }
   }
 
   #gauges(): void {
-    this.#metrics.otlpQueueBytes.set(this.#bytes);
-    this.#metrics.otlpQueueBatches.set(this.#queue.length);
+    this.#metrics.queue(this.#bytes, this.#queue.length);
   }
 }
