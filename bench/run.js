@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { NameSanitizer } from '../dist/exposition/sanitizer.js';
 import { Simulator } from '../dist/simulator/simulator.js';
+import { apiRun } from './api.js';
 import { haveWrk, load, sweeps } from './load.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -33,7 +34,7 @@ const median = (xs) => {
   return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 };
 const CONNECTIONS = 8;
-const TARGETS = { proxyVsPassthrough: 0.8, transformerMBps: 1000, rssGrowthMB: 32, pollVsDirect: 1 };
+const TARGETS = { proxyVsPassthrough: 0.8, transformerMBps: 1000, rssGrowthMB: 32, pollVsDirect: 1, apiVsDirect: 0.9, apiAddedP50Ms: 1 };
 const children = new Set();
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
@@ -264,9 +265,9 @@ const verdict = (ok) => (ok ? 'ok' : 'MISSED');
 
 const started = new Date();
 console.log(`vllm-metrics-proxy bench, ${started.toISOString()}, node ${process.version}, load by ${haveWrk ? 'wrk -t1' : 'autocannon'} -c${CONNECTIONS}, ${ROUNDS} interleaved rounds of ${SECONDS}s, medians\n`);
-const only = (process.env.BENCH_ONLY ?? 'http,transformer,rss,fleet,poll,memory,stores').split(',');
+const only = (process.env.BENCH_ONLY ?? 'http,transformer,rss,fleet,poll,memory,stores,api').split(',');
 let missed = false;
-let rows, tr, rss, fleet, poll, memory, stores;
+let rows, tr, rss, fleet, poll, memory, stores, api;
 if (only.includes('http')) {
   rows = await throughputRuns();
   console.log('| exposition | bytes | direct req/s (p50/p99 ms) | passthrough req/s (p50/p99 ms) | proxy req/s (p50/p99 ms) | proxy --no-coalesce req/s (p50/p99 ms) | proxy / passthrough | --no-coalesce / passthrough |');
@@ -277,6 +278,17 @@ if (only.includes('http')) {
   }
   // Held to the target both ways: as shipped (concurrent scrapes share a fetch), and with every scrape paying its own way.
   missed ||= rows.some((r) => r.ratio < TARGETS.proxyVsPassthrough || r.ratioUncoalesced < TARGETS.proxyVsPassthrough);
+}
+if (only.includes('api')) {
+  api = await apiRun({ child, cli: CLI, seconds: SECONDS, rounds: ROUNDS });
+  console.log(`\nAPI passthrough (--api, request log and server-side snapshots on): streamed chat answers of 16 tokens, the simulator direct against through the proxy`);
+  console.log('| clients | direct req/s (p50/p99 ms) | proxy req/s (p50/p99 ms) | proxy / direct | added p50 ms |');
+  console.log('|---:|---:|---:|---:|---:|');
+  for (const r of api) {
+    const cell = (m) => `${fmt(m.rps)} (${fmt(m.p50, 2)} / ${fmt(m.p99, 2)})`;
+    console.log(`| ${r.clients} | ${cell(r.direct)} | ${cell(r.proxy)} | ${fmt(r.ratio, 2)}x ${verdict(r.ratio >= TARGETS.apiVsDirect)} | ${fmt(r.addedP50Ms, 2)} ${verdict(r.addedP50Ms < TARGETS.apiAddedP50Ms)} |`);
+  }
+  missed ||= api.some((r) => r.ratio < TARGETS.apiVsDirect || r.addedP50Ms >= TARGETS.apiAddedP50Ms);
 }
 if (only.includes('transformer')) {
   tr = transformerRun();
@@ -334,6 +346,6 @@ if (only.includes('stores')) {
 }
 
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ started, node: process.version, wrk: haveWrk, seconds: SECONDS, rounds: ROUNDS, rows, transformer: tr, rss, fleet, poll, memory, stores, targets: TARGETS, missed }, null, 2));
+writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ started, node: process.version, wrk: haveWrk, seconds: SECONDS, rounds: ROUNDS, rows, transformer: tr, rss, fleet, poll, memory, stores, api, targets: TARGETS, missed }, null, 2));
 console.log(`\n${missed ? 'some targets MISSED' : 'all targets met'}; details in bench/results/latest.json`);
 process.exit(missed ? 1 : 0);

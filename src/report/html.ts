@@ -1,3 +1,5 @@
+import type { RequestRecord } from '../requests/record.js';
+import { summarize } from '../requests/summary.js';
 import { CHARTS, chartSources, type Run } from './run.js';
 
 /**
@@ -62,6 +64,52 @@ export function chartData(runs: readonly Run[]): ChartData[] {
   });
 }
 
+/** The per-request section's data: each request's start, TTFT and e2e, and their distribution. */
+export interface RequestsData {
+  /** Request start times, seconds since the epoch, ascending. */
+  x: number[];
+  ttft: Array<number | null>;
+  e2e: number[];
+  /** Histogram of e2e and TTFT, ms: bucket lower edges (uniform), counts per bucket. */
+  histogram: { edges: number[]; e2e: number[]; ttft: number[] };
+}
+
+const HISTOGRAM_BUCKETS = 30;
+
+export function requestsData(records: readonly RequestRecord[]): RequestsData {
+  const sorted = [...records].sort((a, b) => Date.parse(a.start_time) - Date.parse(b.start_time));
+  const e2e = sorted.map((r) => r.e2e_ms);
+  const ttft = sorted.map((r) => r.ttft_ms);
+  const top = Math.max(1, ...e2e);
+  const width = top / HISTOGRAM_BUCKETS;
+  const edges = Array.from({ length: HISTOGRAM_BUCKETS }, (_, i) => i * width);
+  const count = (values: Array<number | null>) => {
+    const c = new Array<number>(HISTOGRAM_BUCKETS).fill(0);
+    for (const v of values) if (v !== null) c[Math.min(HISTOGRAM_BUCKETS - 1, Math.floor(v / width))]!++;
+    return c;
+  };
+  return { x: sorted.map((r) => Date.parse(r.start_time) / 1000), ttft, e2e, histogram: { edges, e2e: count(e2e), ttft: count(ttft) } };
+}
+
+function requestsSection(records: readonly RequestRecord[]): string {
+  const s = summarize(records);
+  const ms = (v: number | null) => (v === null ? '–' : `${v.toFixed(1)} ms`);
+  const rows: Array<[string, string]> = [
+    ['requests', `${s.requests} (${s.ok} ok, ${s.errors} errors, ${s.client_aborts} aborted by the client)`],
+    ['output tokens per second', s.completion_tokens_per_second === null ? '–' : s.completion_tokens_per_second.toFixed(1)],
+    ['TTFT at the proxy, p50 / p90 / p99', `${ms(s.ttft_ms.p50)} / ${ms(s.ttft_ms.p90)} / ${ms(s.ttft_ms.p99)}`],
+    ['end to end at the proxy, p50 / p90 / p99', `${ms(s.e2e_ms.p50)} / ${ms(s.e2e_ms.p90)} / ${ms(s.e2e_ms.p99)}`],
+    ['server view', `${s.exact} exact, ${s.shared} shared`],
+  ];
+  return `<h2 id="requests">Requests</h2>
+<p>One point per request through the proxy's API passthrough (<code>serve --api --request-log</code>), as its client saw it.</p>
+<table class="summary">${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table>
+<div class="charts">
+<section class="chart"><h2>TTFT and end to end, per request <small>(ms)</small></h2><div id="chart-requests-scatter"></div></section>
+<section class="chart"><h2>How long requests took <small>(requests per bucket of ms)</small></h2><div id="chart-requests-histogram"></div></section>
+</div>`;
+}
+
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -119,6 +167,15 @@ const DRAW = `
     };
     plots.push([new uPlot(opts, [c.x, ...c.series.map((s) => s.values)], el), el]);
   }
+  const rq = data.requests;
+  if (rq) {
+    const dots = (label, stroke) => ({ label, stroke, fill: stroke, paths: () => null, points: { show: true, size: 5, fill: stroke }, value: (u, v) => fmt(v) });
+    const scatter = document.getElementById("chart-requests-scatter");
+    plots.push([new uPlot({ width: scatter.clientWidth, height: 260, scales: { x: { time: true } }, series: [{ label: 'start' }, dots('TTFT', '#1f77b4'), dots('end to end', '#d62728')], axes: [{}, { label: 'ms', size: 70, values: (u, vals) => vals.map(fmt) }] }, [rq.x, rq.ttft, rq.e2e], scatter), scatter]);
+    const hist = document.getElementById("chart-requests-histogram");
+    const bars = uPlot.paths.bars({ size: [0.9, 100] });
+    plots.push([new uPlot({ width: hist.clientWidth, height: 260, scales: { x: { time: false } }, series: [{ label: 'ms from', value: (u, v) => fmt(v) }, { label: 'end to end', stroke: '#d62728', fill: '#d6272866', paths: bars }, { label: 'TTFT', stroke: '#1f77b4', fill: '#1f77b466', paths: bars }], axes: [{ label: 'ms' }, { label: 'requests', size: 60 }] }, [rq.histogram.edges, rq.histogram.e2e, rq.histogram.ttft], hist), hist]);
+  }
   addEventListener('resize', () => { for (const [p, el] of plots) p.setSize({ width: el.clientWidth, height: 260 }); });
   document.body.dataset.charts = String(plots.length);
 })();
@@ -138,10 +195,10 @@ footer { margin-top: 32px; color: #888; font-size: 12px; }
 `;
 
 /** The whole page. `</` inside the JSON is escaped, so no value can close the script element. */
-export function renderReport(runs: readonly Run[], assets: ReportAssets, meta: ReportMeta): string {
+export function renderReport(runs: readonly Run[], assets: ReportAssets, meta: ReportMeta, requests?: readonly RequestRecord[]): string {
   const compare = runs.length > 1;
   const charts = chartData(runs);
-  const json = JSON.stringify({ compare, charts }).replace(/</g, '\\u003c');
+  const json = JSON.stringify({ compare, charts, requests: requests?.length ? requestsData(requests) : undefined }).replace(/</g, '\\u003c');
   const title = compare ? `vLLM metrics: ${runs[0]!.label} vs ${runs[1]!.label}` : `vLLM metrics: ${runs[0]!.label}`;
   const sections = charts
     .map((c) => `<section class="chart"><h2>${escapeHtml(c.title)} <small>(${escapeHtml(c.unit)})</small></h2>${c.missing ? `<p class="missing">${escapeHtml(c.missing)}</p>` : `<div id="chart-${c.id}"></div>`}</section>`)
@@ -163,6 +220,7 @@ ${summaryTable(runs)}
 <div class="charts">
 ${sections}
 </div>
+${requests?.length ? requestsSection(requests) : ''}
 <footer>Generated by vllm-metrics-proxy ${escapeHtml(meta.version)} at ${meta.generatedAt.toISOString()}.</footer>
 <script id="report-data" type="application/json">${json}</script>
 <script>${assets.uplotJs}</script>

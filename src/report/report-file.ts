@@ -5,6 +5,7 @@ import { Deriver } from '../collect/derive.js';
 import { replaceFileSync } from '../store/durable.js';
 import { readRows } from '../store/read.js';
 import { DERIVED_TYPES } from '../store/store.js';
+import { readRequestLog } from '../requests/read.js';
 import { VERSION } from '../version.js';
 import { renderReport, type ReportAssets } from './html.js';
 import { feedsReport, RunBuilder, type Run } from './run.js';
@@ -55,10 +56,11 @@ export interface ReportResult {
 }
 
 /** Reads the run(s) and writes the report, whole or not at all. */
-export async function writeReport(file: string, options: { compare?: string; output?: string } = {}): Promise<ReportResult> {
+export async function writeReport(file: string, options: { compare?: string; output?: string; requests?: string } = {}): Promise<ReportResult> {
   const runs = [await readRun(file)];
   if (options.compare) runs.push(await readRun(options.compare));
-  const html = renderReport(runs, reportAssets(), { version: VERSION, generatedAt: new Date() });
+  const requests = options.requests ? readRequestLog(options.requests) : undefined;
+  const html = renderReport(runs, reportAssets(), { version: VERSION, generatedAt: new Date() }, requests);
   const output = options.output ?? defaultReportPath(file, options.compare);
   replaceFileSync(output, html);
   return { output, runs, bytes: Buffer.byteLength(html) };

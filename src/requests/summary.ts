@@ -46,7 +46,7 @@ export function stat(values: Array<number | null | undefined>): Stat {
 
 const ms = (s: number | null) => (s === null ? null : s * 1000);
 
-export function summarize(records: RequestRecord[]): RequestSummary {
+export function summarize(records: readonly RequestRecord[]): RequestSummary {
   let first = Infinity;
   let last = -Infinity;
   for (const r of records) {

@@ -26,6 +26,7 @@ interface Service {
   ports?: string[];
   volumes?: string[];
   depends_on?: Record<string, { condition: string }>;
+  pull_policy?: string;
   healthcheck?: { test: string[] };
   profiles?: string[];
 }
@@ -82,6 +83,10 @@ t.test('compose.yml: services, pinned images, loopback ports, healthchecks witho
   for (const [name, s] of Object.entries(services)) {
     if (s.build) {
       t.equal(s.build.dockerfile, 'Containerfile', `${name} builds from the Containerfile`);
+      continue;
+    }
+    if (s.image === services.proxy!.image) {
+      t.equal((s as { pull_policy?: string }).pull_policy, 'never', `${name} runs the image the proxy's build makes, never pulled`);
       continue;
     }
     t.match(s.image, /:v?\d+\.\d+\.\d+$/, `${name}: image pinned to a release tag`);

@@ -3,12 +3,13 @@
  * Chromium (Debian's), with no network, no console errors, every chart drawn,
  * and both runs drawn in compare mode; a screenshot is kept of each.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { postprocessFile } from '../../src/collect/postprocess-file.js';
 import { CHARTS } from '../../src/report/run.js';
+import { buildRecord } from '../../src/requests/record.js';
 import { JsonlStore } from '../../src/store/jsonl.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
@@ -26,6 +27,7 @@ async function write(store: Store, seed: number, rate: number): Promise<string> 
 }
 
 const BLUE: [number, number, number] = [0x1f, 0x77, 0xb4];
+const RED: [number, number, number] = [0xd6, 0x27, 0x28];
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 t.test('report and compare, opened in Chromium', async (t) => {
@@ -71,4 +73,32 @@ t.test('report and compare, opened in Chromium', async (t) => {
   t.same(table[0], ['', 'A', 'B', 'B vs A']);
   const generation = table.find((r) => r[0] === 'Generation tokens')!;
   t.match(generation[3], /^\+\d/, 'three times the load generates more tokens, and the table says by how much');
+});
+
+t.test('report --requests: a per-request section, the scatter and the histogram drawn in Chromium', async (t) => {
+  const a = await write(new JsonlStore(join(dir, 'with-requests.jsonl')), 2, 2);
+  const log = join(dir, 'requests.jsonl');
+  const t0 = Date.UTC(2026, 11, 1, 12, 0, 0);
+  const records = Array.from({ length: 60 }, (_, i) => ({
+    ...buildRecord({ startedAt: 0, startTime: new Date(t0 + i * 500), endedAt: 200 + (i % 10) * 40, endpoint: '/v1/chat/completions', stream: true, status: 200, generatedId: `r${i}`, clientAbort: false }),
+    ttft_ms: 20 + (i % 7) * 5,
+    completion_tokens: 32,
+  }));
+  writeFileSync(log, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const out = join(dir, 'with-requests.html');
+  const r = await runCliAsync(['report', a, '--requests', log, '--output', out]);
+  t.equal(r.status, 0, r.stderr);
+  const browser = await launchChromium();
+  t.teardown(() => browser.close());
+  const p = await openReport(browser, out);
+  t.same(p.problems, [], 'no console errors or exceptions');
+  t.equal(p.charts, CHARTS.length + 2, 'the two request charts drawn beside the others');
+  t.ok((await pixelsOfColor(p.page, 'requests-scatter', BLUE)) > 100, 'TTFT points drawn');
+  t.ok((await pixelsOfColor(p.page, 'requests-histogram', RED)) > 300, 'the e2e histogram drawn');
+  const rows = await p.page.$$eval('#requests + p + table tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+  t.same(rows[0], ['requests', '60 (60 ok, 0 errors, 0 aborted by the client)']);
+  t.match(rows.find((x) => x[0]!.startsWith('TTFT'))![1], /^\d+\.\d ms \/ \d+\.\d ms \/ \d+\.\d ms$/);
+  const shot = process.env.REPORT_SHOT ?? join(dir, 'requests.png');
+  await p.page.screenshot({ path: shot, fullPage: true });
+  t.same(readFileSync(shot).subarray(0, 8), PNG);
 });

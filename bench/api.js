@@ -1,0 +1,74 @@
+// The API passthrough against vLLM direct (the simulator's API), streaming chat requests at 1 and
+// 64 concurrent clients, in interleaved rounds. The proxy records every request into a request log
+// and takes the server-side /metrics snapshots, as in production. Requests/s and p50 latency of a
+// whole streamed answer; the targets: added p50 under 1 ms, throughput at least 0.9x direct.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+/** `clients` loops of streamed chat requests for `seconds`: requests/s and p50/p99 ms of a whole answer. */
+async function streamLoad(base, model, { seconds, clients }) {
+  const dispatcher = new Agent({ connections: clients, keepAliveTimeout: 60_000 });
+  const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'Say something for the benchmark.' }], max_tokens: 16, stream: true });
+  const latencies = [];
+  let errors = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      const res = await request(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, dispatcher });
+      for await (const _ of res.body);
+      if (res.statusCode !== 200) errors++;
+      latencies.push(performance.now() - t0);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, worker));
+  const elapsed = (performance.now() - t0) / 1000;
+  await dispatcher.close();
+  latencies.sort((a, b) => a - b);
+  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  return { rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), errors };
+}
+
+export async function apiRun({ child, cli, seconds, rounds }) {
+  const dir = mkdtempSync(join(tmpdir(), 'vmp-bench-api-'));
+  // No simulated load, and a fast decode (16 tokens in ~8 ms) so the proxy's share is visible.
+  const sim = await child([cli, 'simulate', '--host', '127.0.0.1', '--port', '0', '--rate', '0', '--frozen', '--engines', '2', '--decode-tps', '2000', '--max-num-seqs', '1024', '--log-level', 'info'], (l) => l.event === 'listening' && l.url);
+  const proxy = await child(
+    [cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--upstream', `${sim.url}/metrics`, '--api', '--request-log', join(dir, 'requests.jsonl'), '--log-level', 'warn'],
+    (l) => l.event === 'listening' && l.url,
+  );
+  const models = JSON.parse(await (await request(`${sim.url}/v1/models`)).body.text());
+  const model = models.data[0].id;
+  const out = [];
+  for (const clients of [1, 64]) {
+    const runs = { direct: [], proxy: [] };
+    for (const base of [sim.url, proxy.url]) await streamLoad(base, model, { seconds: 1, clients }); // warm-up
+    for (let round = 0; round < rounds; round++) {
+      for (const [mode, base] of [['direct', sim.url], ['proxy', proxy.url]]) {
+        const r = await streamLoad(base, model, { seconds, clients });
+        if (r.errors) throw new Error(`API ${mode} at ${clients} clients: ${r.errors} errors`);
+        runs[mode].push(r);
+      }
+    }
+    const m = (mode) => ({ rps: median(runs[mode].map((r) => r.rps)), p50: median(runs[mode].map((r) => r.p50)), p99: median(runs[mode].map((r) => r.p99)) });
+    out.push({
+      clients,
+      direct: m('direct'),
+      proxy: m('proxy'),
+      ratio: median(runs.proxy.map((r, i) => r.rps / runs.direct[i].rps)),
+      addedP50Ms: median(runs.proxy.map((r, i) => r.p50 - runs.direct[i].p50)),
+    });
+  }
+  proxy.stop();
+  sim.stop();
+  rmSync(dir, { recursive: true, force: true });
+  return out;
+}
