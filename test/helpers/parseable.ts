@@ -13,14 +13,16 @@
  *   numbers; summary and exponential-histogram points with every field present
  *   and plain-number times (their proto3 `optional` fields sum/min/max excepted);
  * - a stream is created on first ingest and keeps its log source;
- * - each data point becomes a row with Parseable's column names.
+ * - each data point becomes a row with Parseable's column names;
+ * - JSON logs on POST /api/v1/ingest: basic auth, X-P-Stream, X-P-Log-Source absent
+ *   or `json`, an object or an array of objects, each a row; a stream keeps the log
+ *   source it was created for.
  * It can also be down, slow, or answer a fixed error, for the fault tests.
  */
 import { once } from 'node:events';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { OtlpConfig } from '../../src/server/proxy.js';
 import { join } from 'node:path';
 
 export type Row = Record<string, unknown>;
@@ -367,17 +369,3 @@ export function metricsDataRows(data: unknown): Row[] {
   return rows;
 }
 
-/** OTLP settings of a proxy whose relay forwards to `parseable`, with short timeouts and retries for tests. */
-export function relayConfig(parseable: ParseableStandIn, extra: Partial<OtlpConfig> = {}): OtlpConfig {
-  return {
-    forwardUrl: `${parseable.url}/v1/metrics`,
-    pushIntervalMs: 60_000,
-    timeoutMs: 2_000,
-    maxQueueBytes: 8 * 1024 * 1024,
-    maxRequestBytes: 4 * 1024 * 1024,
-    retryBaseMs: 20,
-    retryMaxMs: 200,
-    destination: { stream: 'vLLMmetrics', logSource: 'otel-metrics', username: parseable.username, password: parseable.password },
-    ...extra,
-  };
-}

@@ -13,7 +13,8 @@ import type { RunningSimulator } from '../../src/simulator/start.js';
 import { fleetProxy, selfMetric, simulators } from '../helpers/fleet.js';
 import { REPO, startFluentBit } from '../helpers/fluent-bit.js';
 import { get } from '../helpers/net.js';
-import { ParseableStandIn, relayConfig, type Row } from '../helpers/parseable.js';
+import { ParseableStandIn, type Row } from '../helpers/parseable.js';
+import { relayConfig } from '../helpers/relay.js';
 import { testProxy, type TestProxy } from '../helpers/proxy.js';
 import { eventually } from '../helpers/wait.js';
 

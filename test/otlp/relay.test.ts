@@ -8,7 +8,8 @@ import { decodeProtobuf, decodeResponse, encodeProtobuf } from '../../src/otlp/p
 import type { MetricsRequest } from '../../src/otlp/types.js';
 import { startSimulator } from '../../src/simulator/start.js';
 import { otlpHttpBody, otlpFromFamilies } from '../helpers/otlp-sender.js';
-import { ParseableStandIn, relayConfig, type Row } from '../helpers/parseable.js';
+import { ParseableStandIn, type Row } from '../helpers/parseable.js';
+import { relayConfig } from '../helpers/relay.js';
 import { testProxy, type TestProxy } from '../helpers/proxy.js';
 import { eventually } from '../helpers/wait.js';
 

@@ -1,0 +1,180 @@
+/**
+ * vLLM's HTTP API through the proxy's port, with @fastify/reply-from: /v1/*,
+ * /tokenize, /detokenize, /version, and vLLM's /health. Bodies stream both ways:
+ * a request body is read here only when it is a small JSON document (for its
+ * model, `stream` flag, and `--request-usage`), anything else goes through as it
+ * comes; the answer passes through a ResponseObserver that times it and reads
+ * its usage without holding it up. Every generation request (chat, completions)
+ * ends in one RequestRecord.
+ */
+import { randomUUID } from 'node:crypto';
+import { pipeline, Transform } from 'node:stream';
+import replyFrom from '@fastify/reply-from';
+import { buildRecord } from '../requests/record.js';
+import { ResponseObserver } from '../requests/response-observer.js';
+import { GcPacer } from '../server/gc-pacer.js';
+/** Streamed bytes between young-generation collections (as /metrics does, routes/metrics.ts). */
+const GC_EVERY_BYTES = 8 * 1024 * 1024;
+/** Passes chunks on unchanged, counting them for the pacer. */
+class PacedPassThrough extends Transform {
+    pacer;
+    constructor(pacer) {
+        super();
+        this.pacer = pacer;
+    }
+    _transform(chunk, _enc, done) {
+        this.pacer.add(chunk.length);
+        done(null, chunk);
+    }
+}
+/** The generation endpoints: one record each. */
+const RECORDED = new Set(['/v1/chat/completions', '/v1/completions']);
+/** A small JSON request body, read whole: its bytes (sent on as they are) and what they say. */
+class InspectedBody {
+    raw;
+    json;
+    constructor(raw) {
+        this.raw = raw;
+        try {
+            const v = JSON.parse(raw.toString('utf8'));
+            this.json = typeof v === 'object' && v !== null && !Array.isArray(v) ? v : undefined;
+        }
+        catch {
+            this.json = undefined;
+        }
+    }
+}
+/** vLLM did not answer: 504 for a timeout, 502 otherwise, with an error body shaped like vLLM's own. */
+function sendUpstreamError(reply, error, timeoutMs, endpoint, log) {
+    const cause = error.cause?.code ?? error.code ?? error.message;
+    const timeout = error.statusCode === 504 || /TIMEOUT/i.test(cause);
+    const kind = timeout ? 'timeout' : 'unreachable';
+    const status = timeout ? 504 : 502;
+    log.warn({ event: 'api_upstream_error', kind, code: cause, endpoint }, `vLLM API ${kind}: ${cause}`);
+    const message = timeout ? `vLLM did not answer within ${timeoutMs} ms` : `vLLM is unreachable: ${cause}`;
+    reply.code(status).type('application/json').send({ object: 'error', message, type: timeout ? 'GatewayTimeoutError' : 'BadGatewayError', param: null, code: status });
+    return { kind, status };
+}
+export function registerApiPassthrough(app, config, ctx) {
+    const origin = new URL(config.upstream).origin;
+    const inspectLimit = config.inspectLimitBytes ?? 1024 * 1024;
+    const pacer = new GcPacer(GC_EVERY_BYTES);
+    app.register(async (scope) => {
+        await scope.register(replyFrom, {
+            base: origin,
+            disableRequestLogging: true,
+            undici: { headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs, connections: 1024, pipelining: 1 },
+        });
+        scope.removeAllContentTypeParsers();
+        scope.addContentTypeParser('*', (req, payload, done) => {
+            const length = Number(req.headers['content-length']);
+            const json = /^application\/json\b/i.test(req.headers['content-type'] ?? '');
+            // Streamed on untouched: anything not a small JSON document (a 20 MB prompt, an audio upload),
+            // through a counter that paces young-generation collections, so the socket buffers it leaves
+            // behind do not pile up to V8's 64 MB external-memory threshold (see GcPacer).
+            if (!json || !Number.isFinite(length) || length > inspectLimit)
+                return done(null, pipeline(payload, new PacedPassThrough(pacer), () => { }));
+            const chunks = [];
+            payload.on('data', (c) => chunks.push(c));
+            payload.once('end', () => done(null, new InspectedBody(Buffer.concat(chunks))));
+            payload.once('error', (err) => done(err));
+        });
+        const handler = async (request, reply) => {
+            const path = request.url.split('?')[0];
+            const recorded = request.method === 'POST' && RECORDED.has(path);
+            const inspected = request.body instanceof InspectedBody ? request.body : undefined;
+            const json = inspected?.json;
+            const stream = json ? json.stream === true : undefined;
+            let body = inspected?.raw;
+            let strip = false;
+            const options = json?.stream_options;
+            if (recorded && config.requestUsage && stream && options?.include_usage !== true) {
+                body = JSON.stringify({ ...json, stream_options: { ...options, include_usage: true } });
+                strip = true;
+            }
+            if (!recorded) {
+                return reply.from(undefined, {
+                    ...(body !== undefined ? { body, contentType: request.headers['content-type'] } : {}),
+                    onError: (rep, { error }) => sendUpstreamError(rep, error, config.timeoutMs, path, ctx.log),
+                });
+            }
+            const startedAt = performance.now();
+            const startTime = new Date();
+            const server = ctx.serverView?.begin();
+            let headersAt;
+            let observer;
+            let errorKind;
+            let status = 0;
+            let done = false;
+            const finish = () => {
+                if (done)
+                    return;
+                done = true;
+                const endedAt = performance.now();
+                const clientAbort = !reply.raw.writableFinished && errorKind === undefined;
+                const model = typeof json?.model === 'string' ? json.model : observer?.observation.model;
+                const parts = {
+                    startedAt,
+                    startTime,
+                    endedAt,
+                    endpoint: path,
+                    model,
+                    stream,
+                    status: status || reply.statusCode,
+                    requestId: String(reply.getHeader('x-request-id') ?? request.headers['x-request-id'] ?? '') || undefined,
+                    generatedId: randomUUID(),
+                    headersAt,
+                    observation: observer?.observation,
+                    clientAbort,
+                    errorKind,
+                };
+                // The server's view waits for its "after" snapshot; the client is not kept waiting for it.
+                const emit = (s) => {
+                    try {
+                        ctx.onRecord(buildRecord({ ...parts, server: s }));
+                    }
+                    catch (err) {
+                        ctx.log.error({ event: 'request_record_failed', err: err.message }, `a request record could not be written: ${err.message}`);
+                    }
+                };
+                if (server)
+                    void ctx.serverView.end(server, model).then(emit, () => emit());
+                else
+                    emit();
+            };
+            reply.raw.once('close', finish);
+            const upstreamError = (rep, error) => {
+                const failure = sendUpstreamError(rep, error, config.timeoutMs, path, ctx.log);
+                errorKind = failure.kind;
+                status = failure.status;
+            };
+            return reply.from(undefined, {
+                ...(body !== undefined ? { body, contentType: request.headers['content-type'] } : {}),
+                onResponse: (_req, rep, raw) => {
+                    // What reply-from hands over from undici (its types name the server response instead).
+                    const res = raw;
+                    headersAt = performance.now();
+                    status = res.statusCode;
+                    const sse = /^text\/event-stream/i.test(String(res.headers['content-type'] ?? ''));
+                    observer = new ResponseObserver({ sse, stripUsageChunk: strip, onBytes: (n) => pacer.add(n) });
+                    if (strip)
+                        rep.removeHeader('content-length');
+                    // A client that goes away destroys the observer; the pipeline then aborts vLLM's response (the request is cancelled there).
+                    pipeline(res.stream, observer, (err) => {
+                        if (err && !reply.raw.destroyed && errorKind === undefined)
+                            errorKind = 'reset';
+                    });
+                    rep.send(observer);
+                },
+                onError: (rep, { error }) => upstreamError(rep, error),
+            });
+        };
+        // vLLM's own routes. The proxy's /health stays the proxy's liveness; vLLM's is /health too once
+        // the API is passed through, so the proxy's own moves to /proxy/health (see routes/health.ts).
+        scope.all('/v1/*', handler);
+        scope.post('/tokenize', handler);
+        scope.post('/detokenize', handler);
+        scope.get('/version', handler);
+        scope.get('/health', handler);
+    });
+}

@@ -1,0 +1,205 @@
+/**
+ * Delivers JSON batches (OTLP/JSON for the relay, request records for the
+ * request log) to a destination, in order, one at a time.
+ *
+ * The queue is bounded in bytes. When the destination is down, batches wait and
+ * are retried with capped exponential backoff and full jitter (so many proxies
+ * coming back at once do not hammer Parseable in step); when the bound is
+ * reached the oldest batch is dropped, because for metrics the newest values
+ * are the valuable ones. A 4xx answer (other than 408/429) will not get better
+ * by retrying: the batch is dropped and Parseable's reason is logged.
+ */
+import { backoffDelay } from '../backoff.js';
+import { Agent, request } from 'undici';
+/** The relay's counters: otlp_forwarded_points_total{path="relay"}, otlp_dropped_points_total, ... */
+export function relayMetrics(m) {
+    return {
+        delivered: (n) => m.otlpForwardedPoints.inc({ path: 'relay' }, n),
+        dropped: (reason, n) => m.otlpDroppedPoints.inc({ reason }, n),
+        retried: () => m.otlpRetries.inc(),
+        queue: (bytes, batches) => {
+            m.otlpQueueBytes.set(bytes);
+            m.otlpQueueBatches.set(batches);
+        },
+    };
+}
+/** The request log shipper's counters: request_records_shipped_total, ... */
+export function requestShipperMetrics(m) {
+    return {
+        delivered: (n) => m.requestsShipped.inc(n),
+        dropped: (reason, n) => m.requestsDropped.inc({ reason }, n),
+        retried: () => m.requestsShipRetries.inc(),
+        queue: (bytes) => m.requestsQueueBytes.set(bytes),
+    };
+}
+const MAX_LOGGED_TEXT = 1000;
+export class JsonForwarder {
+    #dest;
+    #maxBytes;
+    #timeoutMs;
+    #baseMs;
+    #maxMs;
+    #log;
+    #metrics;
+    #what;
+    #agent;
+    #queue = [];
+    #bytes = 0;
+    #inFlight = null;
+    #pumping = null;
+    #down = false;
+    #closed = false;
+    #abort = new AbortController();
+    #wake = null;
+    #overflowLogged = false;
+    constructor(options) {
+        this.#dest = options.destination;
+        this.#maxBytes = options.maxQueueBytes;
+        this.#timeoutMs = options.timeoutMs;
+        this.#baseMs = options.retryBaseMs ?? 500;
+        this.#maxMs = options.retryMaxMs ?? 30_000;
+        this.#log = options.log;
+        this.#metrics = options.metrics;
+        this.#what = options.what ?? 'OTLP';
+        this.#agent = new Agent({ headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs, connect: { timeout: this.#timeoutMs } });
+    }
+    get queuedBatches() {
+        return this.#queue.length;
+    }
+    /** Queue one OTLP/JSON body. `stream` overrides the configured X-P-Stream. */
+    enqueue(body, points, stream) {
+        if (this.#closed) {
+            this.#metrics.dropped('shutdown', points);
+            return;
+        }
+        const batch = { body: Buffer.from(body), points, headers: stream ? { 'x-p-stream': stream } : {} };
+        if (batch.body.length > this.#maxBytes) {
+            this.#drop(batch, 'queue_full');
+            return;
+        }
+        this.#queue.push(batch);
+        this.#bytes += batch.body.length;
+        // Drop the oldest waiting batch, never the one on the wire.
+        while (this.#bytes > this.#maxBytes) {
+            const victimIndex = this.#queue[0] === this.#inFlight ? 1 : 0;
+            const [victim] = this.#queue.splice(victimIndex, 1);
+            this.#bytes -= victim.body.length;
+            this.#drop(victim, 'queue_full');
+        }
+        this.#gauges();
+        this.#pumping ??= this.#pump().finally(() => {
+            this.#pumping = null;
+        });
+    }
+    /** Stop taking batches; deliver what is queued until `deadlineMs`, then drop the rest. */
+    async close(deadlineMs) {
+        this.#closed = true;
+        if (this.#pumping) {
+            this.#wake?.();
+            let timer;
+            const deadline = new Promise((resolve) => {
+                timer = setTimeout(() => {
+                    this.#abort.abort();
+                    this.#wake?.();
+                    resolve();
+                }, deadlineMs);
+            });
+            await Promise.race([this.#pumping, deadline]);
+            clearTimeout(timer);
+            await this.#pumping;
+        }
+        for (const batch of this.#queue.splice(0))
+            this.#drop(batch, 'shutdown');
+        this.#bytes = 0;
+        this.#gauges();
+        await this.#agent.close();
+    }
+    async #pump() {
+        let attempt = 0;
+        while (this.#queue.length > 0 && !this.#abort.signal.aborted) {
+            const batch = this.#queue[0];
+            this.#inFlight = batch;
+            const outcome = await this.#send(batch);
+            this.#inFlight = null;
+            if (outcome.kind === 'retry') {
+                if (!this.#down) {
+                    this.#down = true;
+                    this.#log.warn({ event: 'otlp_destination_down', destination: this.#dest.display, reason: outcome.reason }, `${this.#what} destination failing (${outcome.reason}); queueing and retrying`);
+                }
+                if (this.#closed)
+                    break;
+                this.#metrics.retried();
+                const delay = backoffDelay(attempt, this.#baseMs, this.#maxMs);
+                attempt++;
+                await this.#sleep(delay);
+                continue;
+            }
+            attempt = 0;
+            if (this.#down) {
+                this.#down = false;
+                this.#overflowLogged = false;
+                this.#log.info({ event: 'otlp_destination_up', destination: this.#dest.display, queued: this.#queue.length }, `${this.#what} destination accepts again`);
+            }
+            // Still the head: overflow never drops the batch on the wire.
+            this.#queue.shift();
+            this.#bytes -= batch.body.length;
+            if (outcome.kind === 'delivered') {
+                this.#metrics.delivered(batch.points);
+            }
+            else {
+                this.#log.warn({ event: 'otlp_rejected', destination: this.#dest.display, status: outcome.status, response: outcome.text, points: batch.points }, `${this.#what} destination rejected a batch with HTTP ${outcome.status}: ${outcome.text}`);
+                this.#metrics.dropped('rejected', batch.points);
+            }
+            this.#gauges();
+        }
+    }
+    async #send(batch) {
+        const deadline = AbortSignal.timeout(this.#timeoutMs);
+        const signal = AbortSignal.any([deadline, this.#abort.signal]);
+        try {
+            const res = await request(this.#dest.url, {
+                method: 'POST',
+                dispatcher: this.#agent,
+                headers: { ...this.#dest.headers, ...batch.headers, 'content-type': 'application/json' },
+                body: batch.body,
+                signal,
+            });
+            const text = (await res.body.text()).slice(0, MAX_LOGGED_TEXT);
+            if (res.statusCode >= 200 && res.statusCode < 300)
+                return { kind: 'delivered' };
+            if (res.statusCode >= 500 || res.statusCode === 408 || res.statusCode === 429)
+                return { kind: 'retry', reason: `HTTP ${res.statusCode}` };
+            return { kind: 'rejected', status: res.statusCode, text };
+        }
+        catch (err) {
+            if (deadline.aborted)
+                return { kind: 'retry', reason: `no answer within ${this.#timeoutMs} ms` };
+            const e = err;
+            return { kind: 'retry', reason: e.code ?? e.message };
+        }
+    }
+    #sleep(ms) {
+        return new Promise((resolve) => {
+            const timer = setTimeout(done, ms);
+            function done() {
+                clearTimeout(timer);
+                resolve();
+            }
+            this.#wake = () => {
+                this.#wake = null;
+                done();
+            };
+        });
+    }
+    #drop(batch, reason) {
+        this.#metrics.dropped(reason, batch.points);
+        // Once per outage: the counter has the running total.
+        if (reason === 'queue_full' && !this.#overflowLogged) {
+            this.#overflowLogged = true;
+            this.#log.warn({ event: 'otlp_queue_full', destination: this.#dest.display, points: batch.points, maxQueueBytes: this.#maxBytes }, `${this.#what} queue full: dropping the oldest batches until the destination accepts again`);
+        }
+    }
+    #gauges() {
+        this.#metrics.queue(this.#bytes, this.#queue.length);
+    }
+}

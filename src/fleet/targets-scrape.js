@@ -1,0 +1,98 @@
+import { UpstreamGarbage } from '../errors.js';
+import { newLabels } from '../exposition/model.js';
+import { ExpositionParseError, parseExposition } from '../exposition/parser.js';
+import { renderText, toClassicFamilies } from '../exposition/render.js';
+import { sharedText } from '../upstream/scrape.js';
+/** Scrape one target; failure is an outcome, not an exception. */
+export async function scrapeTarget(target, timeoutMs) {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+        const { text, format } = await sharedText(target.upstream, timeoutMs);
+        // Asked for the classic format; an upstream that answers OpenMetrics anyway is reshaped into it.
+        return { target, text: format === 'openmetrics' ? renderText(parseExposition(text, format).flatMap(toClassicFamilies)) : text, seconds: seconds() };
+    }
+    catch (err) {
+        const e = err instanceof ExpositionParseError ? UpstreamGarbage(err.message) : err;
+        if (err instanceof ExpositionParseError)
+            target.upstream.recordFailure(e);
+        return { target, error: e, seconds: seconds() };
+    }
+}
+/** Merge every answer; a target whose text is not a valid exposition fails as garbage and adds nothing. */
+export function mergeOutcomes(merge, outcomes) {
+    for (const o of outcomes) {
+        if (o.text === undefined)
+            continue;
+        try {
+            merge.add(o.target.name, o.text);
+            o.samples = merge.samples.get(o.target.name);
+        }
+        catch (err) {
+            if (!(err instanceof ExpositionParseError))
+                throw err;
+            o.error = UpstreamGarbage(err.message);
+            o.target.upstream.recordFailure(o.error);
+        }
+        o.text = undefined; // the merge holds what it needs
+    }
+}
+export const TARGET_META_PREFIX = 'vllm_metrics_proxy_target_';
+export const statusOf = (o) => ({ name: o.target.name, errorKind: o.error?.kind, seconds: o.seconds, samples: o.samples });
+/**
+ * What a scrape of each target gave, as gauges beside its data: `up`, how long
+ * it took, how many samples, and for a failed one, why (`error{kind=...}`).
+ * With `label`, one series per target (the merged /metrics); without, the
+ * caller's grouping names the target (a Pushgateway group).
+ */
+export function targetMeta(statuses, label) {
+    const gauge = (name, help, rows) => {
+        const full = `${TARGET_META_PREFIX}${name}`;
+        return {
+            name: full,
+            type: 'gauge',
+            help,
+            samples: rows.map(([o, value, extra]) => {
+                const labels = newLabels();
+                if (label !== undefined)
+                    labels[label] = o.name;
+                Object.assign(labels, extra);
+                return { name: full, labels, value };
+            }),
+        };
+    };
+    return [
+        gauge('up', 'Whether the target answered this scrape with a valid exposition (1) or not (0).', statuses.map((o) => [o, o.errorKind ? 0 : 1])),
+        gauge('scrape_duration_seconds', 'How long the target took to answer this scrape, or to fail.', statuses.map((o) => [o, o.seconds])),
+        gauge('samples', 'Samples the target contributed to this scrape.', statuses.map((o) => [o, o.samples ?? 0])),
+        gauge('error', 'Why a target is down: 1 with the kind of error (unreachable, timeout, status, garbage, ...).', statuses.filter((o) => o.errorKind).map((o) => [o, 1, { kind: o.errorKind }])),
+    ];
+}
+/**
+ * Logs a target going down and coming back, once each, however many scrapes
+ * see it (the merged /metrics and the pushes share one tracker).
+ */
+export class TargetHealth {
+    log;
+    up = new Map();
+    constructor(log) {
+        this.log = log;
+    }
+    observe(o) {
+        const { target, error } = o;
+        const was = this.up.get(target.name);
+        if (error) {
+            if (was !== false) {
+                this.log.warn({ event: 'target_down', target: target.name, upstream: target.upstream.target.display, kind: error.kind, code: error.code }, `target ${target.name} is down: ${error.message}`);
+            }
+            this.up.set(target.name, false);
+            return;
+        }
+        if (was === false)
+            this.log.info({ event: 'target_up', target: target.name, upstream: target.upstream.target.display }, `target ${target.name} answers again`);
+        this.up.set(target.name, true);
+    }
+    forget(name) {
+        this.up.delete(name);
+    }
+}

@@ -1,0 +1,38 @@
+/**
+ * The request log: one JSON line per request, appended with one write(2) each,
+ * so a crash loses at most the line being written (nothing waits in a buffer of
+ * ours). Rotated by size: `FILE` becomes `FILE.1` (`.1` becomes `.2`, ...), the
+ * way Fluent Bit's tail input follows a rotation, keeping `keep` old files.
+ */
+import { closeSync, existsSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+export class RequestLog {
+    #o;
+    #fd;
+    #size;
+    constructor(options) {
+        this.#o = { keep: 5, ...options };
+        this.#fd = openSync(this.#o.path, 'a', 0o640);
+        this.#size = fstatSync(this.#fd).size;
+    }
+    append(record) {
+        const line = Buffer.from(`${JSON.stringify(record)}\n`);
+        if (this.#size > 0 && this.#size + line.length > this.#o.maxBytes)
+            this.#rotate();
+        writeSync(this.#fd, line);
+        this.#size += line.length;
+    }
+    #rotate() {
+        closeSync(this.#fd);
+        const { path, keep } = this.#o;
+        rmSync(`${path}.${keep}`, { force: true });
+        for (let i = keep - 1; i >= 1; i--)
+            if (existsSync(`${path}.${i}`))
+                renameSync(`${path}.${i}`, `${path}.${i + 1}`);
+        renameSync(path, `${path}.1`);
+        this.#fd = openSync(path, 'a', 0o640);
+        this.#size = 0;
+    }
+    close() {
+        closeSync(this.#fd);
+    }
+}

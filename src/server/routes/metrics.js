@@ -1,0 +1,166 @@
+import { pipeline } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import { SanitizingWriter } from '../../exposition/sanitize-stream.js';
+import { SharedRelay } from '../../upstream/shared-relay.js';
+import { isClosing } from '../fastify.js';
+import { GcPacer } from '../gc-pacer.js';
+import { fleetHandler, polledHandler } from './snapshot-metrics.js';
+const DEFAULT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+/** Remember at most this many reported collision names (logged once each). */
+const MAX_REPORTED = 10_000;
+/** Relayed bytes between young-generation collections (measured in bench/README.md). */
+const GC_EVERY_BYTES = 8 * 1024 * 1024;
+/**
+ * A scrape arriving while a fetch is in flight joins it if the output so far is
+ * under this size (it is replayed to the newcomer). Kept small: chunks held
+ * across young-generation collections get promoted and then stay until a full
+ * one, and 8 MiB here doubled the RSS growth of a 200 MB stream (bench/README.md).
+ */
+export const JOIN_WINDOW_BYTES = 2 * 1024 * 1024;
+/** Prometheus tells how long it will wait; stop upstream work before it gives up. */
+export function scrapeTimeout(configured, header) {
+    const seconds = Number(Array.isArray(header) ? header[0] : header);
+    if (!Number.isFinite(seconds) || seconds <= 0)
+        return configured;
+    return Math.max(100, Math.min(configured, Math.floor(seconds * 1000)));
+}
+/** Whether the client takes gzip (`gzip` listed with a q-value above zero). */
+export function acceptsGzip(header) {
+    const value = Array.isArray(header) ? header.join(',') : (header ?? '');
+    for (const part of value.split(',')) {
+        const [first, ...params] = part.toLowerCase().split(';');
+        const coding = first.trim();
+        if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*')
+            continue;
+        const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+        if (!q || Number(q.slice(2)) > 0)
+            return true;
+    }
+    return false;
+}
+/** Counts every collision, logs each name once. */
+export function collisionReporter(ctx) {
+    const reported = new Set();
+    return (c) => {
+        ctx.metrics.collisions.inc();
+        if (reported.has(c.original) || reported.size >= MAX_REPORTED)
+            return;
+        reported.add(c.original);
+        ctx.log.warn({ event: 'name_collision', name: c.original, sanitized: c.sanitized, kept: c.kept }, `dropping "${c.original}": its sanitized name "${c.sanitized}" is already used by "${c.kept}"`);
+    };
+}
+export function metricsRoute(app, ctx) {
+    if (ctx.poll)
+        app.get('/metrics', polledHandler(ctx, ctx.poll.poller, ctx.poll.maxStalenessMs));
+    else if (ctx.fleet)
+        app.get('/metrics', fleetHandler(ctx));
+    else
+        streamRoute(app, ctx, ctx.upstream);
+}
+/** One upstream, relayed through the sanitizer as it arrives; concurrent scrapes share a fetch. */
+function streamRoute(app, ctx, upstream) {
+    const { metrics, log } = ctx;
+    const pacer = new GcPacer(GC_EVERY_BYTES);
+    const onInput = (bytes) => pacer.add(bytes);
+    const onCollision = collisionReporter(ctx);
+    /** The fetch in flight per Accept header, while it still takes clients. */
+    const inFlight = new Map();
+    const newFetch = (key, accept, timeoutMs) => {
+        const started = performance.now();
+        const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision, onInput });
+        const relay = new SharedRelay({
+            open: (cancel) => upstream.open(accept, timeoutMs, cancel),
+            writer,
+            // Nobody joins when coalescing is off: keep nothing past the first client's attach.
+            joinWindowBytes: ctx.coalesce ? JOIN_WINDOW_BYTES : 0,
+            // Once per fetch, however many clients shared it.
+            onSettled: (o) => {
+                if (inFlight.get(key) === relay)
+                    inFlight.delete(key);
+                metrics.upstreamBytes.inc(writer.bytes);
+                if (o.kind === 'ok') {
+                    metrics.droppedLines.inc(writer.sanitizer.droppedLines);
+                    metrics.renamedNames.set(writer.sanitizer.renamedNames);
+                    upstream.recordSuccess();
+                    metrics.upstreamUp.set(1);
+                    metrics.lastSuccess.set(Date.now() / 1000);
+                }
+                else if (o.kind === 'error') {
+                    const err = o.error;
+                    upstream.recordFailure(err);
+                    metrics.upstreamUp.set(0);
+                    log.warn({ event: 'scrape_failed', kind: err.kind, code: err.code, upstream: upstream.target.display, ms: Math.round(performance.now() - started) }, err.message);
+                }
+            },
+        });
+        if (ctx.coalesce)
+            inFlight.set(key, relay);
+        return relay;
+    };
+    app.get('/metrics', async (request, reply) => {
+        const started = process.hrtime.bigint();
+        const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+        metrics.inFlight.inc();
+        let clientGone = false;
+        let finished = false;
+        const finish = (err) => {
+            if (finished)
+                return;
+            finished = true;
+            const o = !err ? 'ok' : clientGone ? 'client_abort' : 'error';
+            metrics.inFlight.dec();
+            metrics.scrapeDone(o, seconds());
+            if (o === 'client_abort')
+                log.info({ event: 'client_abort', upstream: upstream.target.display, ms: Math.round(seconds() * 1000) }, 'client went away before the end of the answer');
+            if (o === 'ok' && isClosing(app))
+                setImmediate(() => app.server.closeIdleConnections());
+        };
+        const accept = request.headers.accept;
+        const key = accept ?? '';
+        let relay = ctx.coalesce ? inFlight.get(key) : undefined;
+        if (relay?.joinable)
+            metrics.coalescedScrapes.inc();
+        else
+            relay = newFetch(key, accept, scrapeTimeout(upstream.options.timeoutMs, request.headers['x-prometheus-scrape-timeout-seconds']));
+        const sub = relay.join(finish);
+        // Listen from the start: a client can leave while the upstream is still
+        // answering; the fetch is aborted when nobody else shares it.
+        reply.raw.once('close', () => {
+            if (reply.raw.writableFinished)
+                return;
+            clientGone = true;
+            sub.leave();
+        });
+        try {
+            await sub.ready;
+        }
+        catch (err) {
+            if (clientGone)
+                return reply.hijack();
+            const e = err;
+            return reply.code(e.statusCode).type('text/plain; charset=utf-8').send(`${e.message}\n`);
+        }
+        if (clientGone)
+            return reply.hijack(); // nothing to answer, and nobody to answer it to
+        // Past this point the status is committed: a later failure cuts the
+        // response short (the client sees an incomplete body, never a fake 200).
+        // The answer is written on the raw response, past Fastify's send path
+        // and its stream plumbing: see SharedRelay for the measured reason.
+        reply.hijack();
+        const raw = reply.raw;
+        const headers = { 'content-type': relay.contentType ?? DEFAULT_CONTENT_TYPE, 'cache-control': 'no-store', vary: 'accept-encoding' };
+        if (isClosing(app))
+            headers.connection = 'close';
+        let sink = raw;
+        if (acceptsGzip(request.headers['accept-encoding'])) {
+            headers['content-encoding'] = 'gzip';
+            // Level 1: expositions compress ~10x even so, and CPU stays with the work.
+            const gzip = createGzip({ level: 1 });
+            pipeline(gzip, raw, () => { });
+            sink = gzip;
+        }
+        raw.writeHead(200, headers);
+        sub.attach(sink);
+        return reply;
+    });
+}

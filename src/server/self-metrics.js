@@ -1,0 +1,245 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+/**
+ * The proxy's own metrics, served on their own path (/proxy/metrics) so they can
+ * never collide with, or change the content type of, the upstream exposition.
+ * Every name starts with vllm_metrics_proxy_.
+ */
+export const SELF_PREFIX = 'vllm_metrics_proxy_';
+const OUTCOMES = ['ok', 'error', 'client_abort'];
+const ERROR_KINDS = ['unreachable', 'tls', 'timeout', 'status', 'too_large', 'garbage', 'encoding', 'reset'];
+export class SelfMetrics {
+    registry = new Registry();
+    scrapeDuration;
+    upstreamErrors;
+    upstreamBytes;
+    scrapes;
+    collisions;
+    droppedLines;
+    renamedNames;
+    upstreamUp;
+    lastSuccess;
+    inFlight;
+    otlpRequests;
+    otlpReceivedPoints;
+    otlpForwardedPoints;
+    otlpDroppedPoints;
+    otlpRetries;
+    otlpRepairs;
+    otlpUnrepaired;
+    otlpQueueBytes;
+    otlpQueueBatches;
+    otlpPushes;
+    upstreamFetches;
+    coalescedScrapes;
+    targets;
+    mergeIssues;
+    pollAge;
+    polls;
+    gatewayPushes;
+    apiRequests;
+    requestsShipped;
+    requestsDropped;
+    requestsShipRetries;
+    requestsQueueBytes;
+    /** Label children bound once: prom-client hashes a label object on every call otherwise. */
+    byOutcome;
+    /** When the latest poll's data was scraped (ms); 0 before the first. */
+    pollTimeMs = 0;
+    constructor(options = {}) {
+        const registers = [this.registry];
+        const p = SELF_PREFIX;
+        this.scrapeDuration = new Histogram({
+            name: `${p}scrape_duration_seconds`,
+            help: 'Time from a client request on /metrics to the end of the sanitized response.',
+            labelNames: ['outcome'],
+            buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+            registers,
+        });
+        this.scrapes = new Counter({
+            name: `${p}scrapes_total`,
+            help: 'Client scrapes of /metrics by outcome (ok, error, client_abort).',
+            labelNames: ['outcome'],
+            registers,
+        });
+        this.upstreamErrors = new Counter({
+            name: `${p}upstream_errors_total`,
+            help: 'Failed upstream fetches by kind.',
+            labelNames: ['kind'],
+            registers,
+        });
+        for (const kind of ERROR_KINDS)
+            this.upstreamErrors.inc({ kind }, 0);
+        const bind = (o) => ({ scrapes: this.scrapes.labels(o), duration: this.scrapeDuration.labels(o) });
+        this.byOutcome = { ok: bind('ok'), error: bind('error'), client_abort: bind('client_abort') };
+        for (const outcome of OUTCOMES)
+            this.scrapes.inc({ outcome }, 0);
+        this.upstreamBytes = new Counter({
+            name: `${p}upstream_bytes_total`,
+            help: 'Decoded bytes read from the upstream exposition.',
+            registers,
+        });
+        this.collisions = new Counter({
+            name: `${p}name_collisions_total`,
+            help: 'Names whose lines were dropped because their sanitized spelling was already taken (counted per scrape).',
+            registers,
+        });
+        this.droppedLines = new Counter({
+            name: `${p}dropped_lines_total`,
+            help: 'Exposition lines dropped because of a name collision.',
+            registers,
+        });
+        this.renamedNames = new Gauge({
+            name: `${p}renamed_names`,
+            help: 'Distinct metric names rewritten in the last successful scrape.',
+            registers,
+        });
+        this.upstreamUp = new Gauge({
+            name: `${p}upstream_up`,
+            help: '1 if the last upstream fetch succeeded, else 0.',
+            registers,
+        });
+        this.lastSuccess = new Gauge({
+            name: `${p}upstream_last_success_timestamp_seconds`,
+            help: 'Unix time of the last successful upstream fetch.',
+            registers,
+        });
+        this.inFlight = new Gauge({
+            name: `${p}scrapes_in_flight`,
+            help: 'Client scrapes currently streaming.',
+            registers,
+        });
+        this.otlpRequests = new Counter({
+            name: `${p}otlp_relay_requests_total`,
+            help: 'OTLP requests received on /v1/metrics by outcome (accepted, invalid, too_large, unsupported, unauthorized).',
+            labelNames: ['outcome'],
+            registers,
+        });
+        this.otlpReceivedPoints = new Counter({
+            name: `${p}otlp_received_points_total`,
+            help: 'Data points accepted by the OTLP relay.',
+            registers,
+        });
+        this.otlpForwardedPoints = new Counter({
+            name: `${p}otlp_forwarded_points_total`,
+            help: 'Data points delivered to the OTLP destination, by path (relay, push).',
+            labelNames: ['path'],
+            registers,
+        });
+        this.otlpDroppedPoints = new Counter({
+            name: `${p}otlp_dropped_points_total`,
+            help: 'Data points given up on, by reason (queue_full, rejected, not_finite, shutdown, push_failed).',
+            labelNames: ['reason'],
+            registers,
+        });
+        this.otlpRepairs = new Counter({
+            name: `${p}otlp_repaired_points_total`,
+            help: 'Relay points repaired before forwarding, by reason (cumulative_buckets: histogram buckets made per-bucket; temporality_unspecified: histograms marked cumulative; created_folded: _created gauge points folded into start times; start_from_created, start_first_seen: start times filled in).',
+            labelNames: ['reason'],
+            registers,
+        });
+        this.otlpUnrepaired = new Counter({
+            name: `${p}otlp_unrepaired_points_total`,
+            help: 'Relay points forwarded as they came although wrong, by reason (inconsistent_buckets: histogram buckets neither per-bucket nor cumulative).',
+            labelNames: ['reason'],
+            registers,
+        });
+        this.otlpRetries = new Counter({
+            name: `${p}otlp_forward_retries_total`,
+            help: 'Relay deliveries retried after a network error, a timeout, 429 or 5xx.',
+            registers,
+        });
+        this.otlpQueueBytes = new Gauge({
+            name: `${p}otlp_queue_bytes`,
+            help: 'Bytes of OTLP/JSON waiting for delivery.',
+            registers,
+        });
+        this.otlpQueueBatches = new Gauge({
+            name: `${p}otlp_queue_batches`,
+            help: 'Requests waiting for delivery.',
+            registers,
+        });
+        this.otlpPushes = new Counter({
+            name: `${p}otlp_pushes_total`,
+            help: 'Direct OTLP pushes by outcome (ok, scrape_error, export_error).',
+            labelNames: ['outcome'],
+            registers,
+        });
+        this.upstreamFetches = new Counter({
+            name: `${p}upstream_fetches_total`,
+            help: 'Requests sent to upstreams (every target, every path: client scrapes, polls, pushes, probes).',
+            registers,
+        });
+        this.coalescedScrapes = new Counter({
+            name: `${p}coalesced_scrapes_total`,
+            help: 'Client scrapes of /metrics answered by joining a fetch already in flight instead of making their own.',
+            registers,
+        });
+        this.targets = new Gauge({
+            name: `${p}targets`,
+            help: 'Targets by the state of their last scrape (up, down).',
+            labelNames: ['state'],
+            registers,
+        });
+        this.mergeIssues = new Counter({
+            name: `${p}merge_issues_total`,
+            help: 'Decisions of the fleet merge, by kind (label_renamed, type_conflict, name_collision), counted per scrape.',
+            labelNames: ['kind'],
+            registers,
+        });
+        for (const kind of ['label_renamed', 'type_conflict', 'name_collision'])
+            this.mergeIssues.inc({ kind }, 0);
+        const self = this;
+        this.pollAge = new Gauge({
+            name: `${p}poll_age_seconds`,
+            help: 'Age of the data /metrics serves in poll mode (--poll-interval); absent before the first successful poll.',
+            registers,
+            collect() {
+                if (self.pollTimeMs > 0)
+                    this.set((Date.now() - self.pollTimeMs) / 1000);
+            },
+        });
+        this.polls = new Counter({
+            name: `${p}polls_total`,
+            help: 'Polls in poll mode by outcome (ok, error).',
+            labelNames: ['outcome'],
+            registers,
+        });
+        this.gatewayPushes = new Counter({
+            name: `${p}pushgateway_pushes_total`,
+            help: 'Pushes of one group to the Pushgateway by outcome (ok, error, scrape_error), retries not counted.',
+            labelNames: ['outcome'],
+            registers,
+        });
+        this.apiRequests = new Counter({
+            name: `${p}api_requests_total`,
+            help: 'Generation requests passed through to vLLM and recorded, by endpoint and HTTP status.',
+            labelNames: ['endpoint', 'status'],
+            registers,
+        });
+        this.requestsShipped = new Counter({ name: `${p}request_records_shipped_total`, help: 'Request records delivered to --request-log-url.', registers });
+        this.requestsDropped = new Counter({
+            name: `${p}request_records_dropped_total`,
+            help: 'Request records given up on, by reason (queue_full, rejected, shutdown).',
+            labelNames: ['reason'],
+            registers,
+        });
+        this.requestsShipRetries = new Counter({ name: `${p}request_records_retries_total`, help: 'Deliveries to --request-log-url retried.', registers });
+        this.requestsQueueBytes = new Gauge({ name: `${p}request_records_queue_bytes`, help: 'Bytes of request records waiting for delivery.', registers });
+        if (options.processMetrics !== false)
+            collectDefaultMetrics({ register: this.registry, prefix: p });
+    }
+    /** What the relay repaired in one request. */
+    countRepairs(counts) {
+        for (const reason of ['cumulative_buckets', 'temporality_unspecified', 'created_folded', 'start_from_created', 'start_first_seen']) {
+            if (counts[reason] > 0)
+                this.otlpRepairs.inc({ reason }, counts[reason]);
+        }
+        if (counts.inconsistentBuckets > 0)
+            this.otlpUnrepaired.inc({ reason: 'inconsistent_buckets' }, counts.inconsistentBuckets);
+    }
+    /** One client scrape of /metrics ended. */
+    scrapeDone(outcome, seconds) {
+        this.byOutcome[outcome].scrapes.inc();
+        this.byOutcome[outcome].duration.observe(seconds);
+    }
+}

@@ -1,0 +1,21 @@
+import { SanitizingWriter } from '../exposition/sanitize-stream.js';
+import { ExpositionSnapshot, TEXT_CONTENT_TYPE } from '../server/snapshot.js';
+import { readUpstream } from './scrape.js';
+/**
+ * The whole sanitized exposition in memory (poll mode serves it to every
+ * client). Bounded by --max-body-bytes; the sanitizer works in place, so the
+ * only copy is the final concatenation.
+ */
+export function fetchSanitized(upstream, onCollision) {
+    return readUpstream(upstream, undefined, async (res) => {
+        const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision });
+        const out = [];
+        for await (const chunk of res.body) {
+            const err = writer.write(chunk, out);
+            if (err)
+                throw err;
+        }
+        writer.end(out);
+        return new ExpositionSnapshot(Buffer.concat(out), res.contentType ?? TEXT_CONTENT_TYPE, Date.now());
+    });
+}
