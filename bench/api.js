@@ -41,18 +41,20 @@ export async function apiRun({ child, cli, seconds, rounds }) {
   const dir = mkdtempSync(join(tmpdir(), 'vmp-bench-api-'));
   // No simulated load, and a fast decode (16 tokens in ~8 ms) so the proxy's share is visible.
   const sim = await child([cli, 'simulate', '--host', '127.0.0.1', '--port', '0', '--rate', '0', '--frozen', '--engines', '2', '--decode-tps', '2000', '--max-num-seqs', '1024', '--log-level', 'info'], (l) => l.event === 'listening' && l.url);
-  const proxy = await child(
-    [cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--upstream', `${sim.url}/metrics`, '--api', '--request-log', join(dir, 'requests.jsonl'), '--log-level', 'warn'],
-    (l) => l.event === 'listening' && l.url,
-  );
+  const serve = (...extra) =>
+    child([cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--upstream', `${sim.url}/metrics`, '--api', '--log-level', 'info', ...extra], (l) => l.event === 'listening' && l.url);
+  const proxy = await serve('--request-log', join(dir, 'requests.jsonl'));
+  // The same without the server-side view: what the two /metrics reads around each request cost.
+  const noView = await serve('--request-log', join(dir, 'requests-no-view.jsonl'), '--no-request-server-view');
   const models = JSON.parse(await (await request(`${sim.url}/v1/models`)).body.text());
   const model = models.data[0].id;
   const out = [];
   for (const clients of [1, 64]) {
-    const runs = { direct: [], proxy: [] };
-    for (const base of [sim.url, proxy.url]) await streamLoad(base, model, { seconds: 1, clients }); // warm-up
+    const runs = { direct: [], proxy: [], noView: [] };
+    const modes = [['direct', sim.url], ['proxy', proxy.url], ['noView', noView.url]];
+    for (const [, base] of modes) await streamLoad(base, model, { seconds: 1, clients }); // warm-up
     for (let round = 0; round < rounds; round++) {
-      for (const [mode, base] of [['direct', sim.url], ['proxy', proxy.url]]) {
+      for (const [mode, base] of modes) {
         const r = await streamLoad(base, model, { seconds, clients });
         if (r.errors) throw new Error(`API ${mode} at ${clients} clients: ${r.errors} errors`);
         runs[mode].push(r);
@@ -63,11 +65,15 @@ export async function apiRun({ child, cli, seconds, rounds }) {
       clients,
       direct: m('direct'),
       proxy: m('proxy'),
+      noView: m('noView'),
       ratio: median(runs.proxy.map((r, i) => r.rps / runs.direct[i].rps)),
       addedP50Ms: median(runs.proxy.map((r, i) => r.p50 - runs.direct[i].p50)),
+      ratioNoView: median(runs.noView.map((r, i) => r.rps / runs.direct[i].rps)),
+      addedP50MsNoView: median(runs.noView.map((r, i) => r.p50 - runs.direct[i].p50)),
     });
   }
   proxy.stop();
+  noView.stop();
   sim.stop();
   rmSync(dir, { recursive: true, force: true });
   return out;

@@ -39,6 +39,7 @@ interface ServeFlags extends TargetFlags {
   requestLogMaxSize: number;
   requestLogUrl?: string;
   requestLogStream: string;
+  requestServerView: boolean;
   otlpRelayTokenFile?: string;
   otlpTimeout: number;
   otlpQueueMaxBytes: number;
@@ -102,6 +103,7 @@ export function serveCommand(program: Command): void {
     .addOption(envOption('--request-log-max-size <size>', 'rotate the request log past this size (FILE.1 ... FILE.5)', 'REQUEST_LOG_MAX_SIZE', bytesArg, 64 * 1024 * 1024, '64MiB'))
     .addOption(envOption('--request-log-url <url>', "post request records to Parseable's JSON ingest (http://parseable:8000/api/v1/ingest), with OTLP_USERNAME/OTLP_PASSWORD", 'REQUEST_LOG_URL'))
     .addOption(envOption('--request-log-stream <name>', 'X-P-Stream of the request records', 'REQUEST_LOG_STREAM', undefined, 'vLLMrequests'))
+    .option('--no-request-server-view', "do not read vLLM's /metrics around each API request (two coalesced fetches per request window; a busy vLLM pays for them)")
     .action(async (flags: ServeFlags) => {
       const otlpOn = flags.otlpForwardUrl || flags.otlpPushUrl;
       // A name only means something as a label value: naming a target asks for the labelled (fleet) output.
@@ -145,6 +147,7 @@ export function serveCommand(program: Command): void {
               upstream: apiUpstream,
               timeoutMs: flags.apiTimeout,
               requestUsage: envFlag(flags.requestUsage, 'REQUEST_USAGE', '--request-usage'),
+              serverView: flags.requestServerView,
               requestLog: flags.requestLog ? { path: flags.requestLog, maxBytes: flags.requestLogMaxSize } : undefined,
               ship: flags.requestLogUrl
                 ? {

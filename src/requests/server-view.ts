@@ -7,7 +7,6 @@
  * which others overlapped it, and a delta is called `exact` only when the
  * request ran alone and the server counted exactly one request in between.
  */
-import { parseExposition } from '../exposition/parser.js';
 
 export const SERVER_HISTOGRAMS = {
   queue: 'request_queue_time_seconds',
@@ -25,20 +24,46 @@ const BY_FAMILY = new Map<string, Phase>(PHASES.flatMap((p) => [[`vllm:${SERVER_
 
 const zero = (): Totals => Object.fromEntries(PHASES.map((p) => [p, { sum: 0, count: 0 }])) as Totals;
 
-/** The five histograms' `_sum` and `_count` per served model, added up over engines (colon or sanitized names). */
-export function totalsByModel(text: string, openMetrics = false): Map<string, Totals> {
+const SERIES = new Map<string, [Phase, 'sum' | 'count']>();
+for (const p of PHASES) {
+  for (const prefix of ['vllm:', 'vllm_']) {
+    SERIES.set(`${prefix}${SERVER_HISTOGRAMS[p]}_sum`, [p, 'sum']);
+    SERIES.set(`${prefix}${SERVER_HISTOGRAMS[p]}_count`, [p, 'count']);
+  }
+}
+const MODEL = /(?:^|[{,])\s*model_name="((?:[^"\\]|\\.)*)"/;
+
+/**
+ * The five histograms' `_sum` and `_count` per served model, added up over
+ * engines (colon or sanitized names). A line scan for those ten sample names, not
+ * a parse of the whole exposition: it runs twice per API request, and a full
+ * parse of every family cost the passthrough milliseconds a request (bench/).
+ */
+export function totalsByModel(text: string): Map<string, Totals> {
   const out = new Map<string, Totals>();
-  for (const f of parseExposition(text, openMetrics ? 'openmetrics' : 'prometheus')) {
-    const phase = BY_FAMILY.get(f.name);
-    if (!phase) continue;
-    for (const s of f.samples) {
-      const field = s.name.endsWith('_sum') ? 'sum' : s.name.endsWith('_count') ? 'count' : undefined;
-      if (!field) continue;
-      const model = s.labels.model_name ?? '';
-      let t = out.get(model);
-      if (!t) out.set(model, (t = zero()));
-      t[phase][field] += s.value;
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    // Only lines that start with a wanted name: `vllm` then ':' or '_'.
+    if (text.charCodeAt(start) === 0x76 && text.startsWith('vllm', start)) {
+      const line = text.slice(start, end);
+      const brace = line.indexOf('{');
+      const space = line.indexOf(' ');
+      const nameEnd = brace !== -1 && (space === -1 || brace < space) ? brace : space;
+      const series = nameEnd > 0 ? SERIES.get(line.slice(0, nameEnd)) : undefined;
+      if (series) {
+        const close = brace === nameEnd ? line.lastIndexOf('}') : -1;
+        const rest = line.slice(close === -1 ? nameEnd : close + 1).trim().split(/\s+/);
+        const value = Number(rest[0]);
+        const m = close === -1 ? null : MODEL.exec(line.slice(brace, close + 1));
+        const model = m ? m[1]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)) : '';
+        let t = out.get(model);
+        if (!t) out.set(model, (t = zero()));
+        if (Number.isFinite(value)) t[series[0]][series[1]] += value;
+      }
     }
+    start = end + 1;
   }
   return out;
 }

@@ -199,7 +199,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
       config.api.serverView !== false && upstream
         ? new ServerView(new Snapshots(async () => {
             const t = await fetchText(upstream!);
-            return totalsByModel(t.text, t.format === 'openmetrics');
+            return totalsByModel(t.text);
           }))
         : undefined;
     api = {
