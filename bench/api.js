@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import { loops } from './load.js';
 
 const median = (xs) => {
   const v = [...xs].sort((a, b) => a - b);
@@ -16,25 +17,14 @@ const median = (xs) => {
 async function streamLoad(base, model, { seconds, clients }) {
   const dispatcher = new Agent({ connections: clients, keepAliveTimeout: 60_000 });
   const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'Say something for the benchmark.' }], max_tokens: 16, stream: true });
-  const latencies = [];
-  let errors = 0;
-  const deadline = performance.now() + seconds * 1000;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      const res = await request(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, dispatcher });
-      for await (const _ of res.body);
-      if (res.statusCode !== 200) errors++;
-      latencies.push(performance.now() - t0);
-    }
+  const once = async () => {
+    const res = await request(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, dispatcher });
+    for await (const _ of res.body);
+    return res.statusCode === 200;
   };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: clients }, worker));
-  const elapsed = (performance.now() - t0) / 1000;
+  const r = await loops(once, { seconds, connections: clients });
   await dispatcher.close();
-  latencies.sort((a, b) => a - b);
-  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return { rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), errors };
+  return r;
 }
 
 export async function apiRun({ child, cli, seconds, rounds }) {

@@ -40,6 +40,29 @@ async function cannon(url, seconds, connections) {
 }
 
 /**
+ * `connections` loops of `once()` for `seconds`: iterations/s and p50/p99 ms of one
+ * iteration. `once` resolves to false for a failed iteration (counted in errors).
+ */
+export async function loops(once, { seconds, connections }) {
+  const latencies = [];
+  let errors = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      if ((await once()) === false) errors++;
+      latencies.push(performance.now() - t0);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: connections }, worker));
+  const elapsed = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  return { rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), errors };
+}
+
+/**
  * Sweeps: each is a set of URLs fetched at once and read to the end; `connections`
  * sweeps run concurrently for `seconds`. Reports sweeps/s and p50/p99 sweep
  * latency. Used to put one merged fleet scrape beside the direct fetches it
@@ -48,27 +71,17 @@ async function cannon(url, seconds, connections) {
 export async function sweeps(urls, { seconds, connections }) {
   const { Agent, request } = await import('undici');
   const dispatcher = new Agent({ connections: connections * urls.length, keepAliveTimeout: 60_000 });
-  const latencies = [];
-  let errors = 0;
-  const deadline = performance.now() + seconds * 1000;
-  const worker = async () => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      await Promise.all(
-        urls.map(async (u) => {
-          const res = await request(u, { dispatcher });
-          for await (const _ of res.body);
-          if (res.statusCode !== 200) errors++;
-        }),
-      );
-      latencies.push(performance.now() - t0);
-    }
+  const sweep = async () => {
+    const codes = await Promise.all(
+      urls.map(async (u) => {
+        const res = await request(u, { dispatcher });
+        for await (const _ of res.body);
+        return res.statusCode;
+      }),
+    );
+    return codes.every((c) => c === 200);
   };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: connections }, worker));
-  const elapsed = (performance.now() - t0) / 1000;
+  const r = await loops(sweep, { seconds, connections });
   await dispatcher.close();
-  latencies.sort((a, b) => a - b);
-  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return { rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), errors };
+  return r;
 }
