@@ -194,8 +194,8 @@ export function registerApiPassthrough(app: FastifyInstance, config: ApiConfig, 
       });
     };
 
-    // vLLM's own routes. The proxy's /health stays the proxy's liveness; vLLM's is /health too once
-    // the API is passed through, so the proxy's own moves to /proxy/health (see routes/health.ts).
+    // vLLM's own routes. With the API passed through, /health is vLLM's too (clients of the API
+    // check it); the proxy's own liveness is /proxy/health (routes/health.ts).
     scope.all('/v1/*', handler);
     scope.post('/tokenize', handler);
     scope.post('/detokenize', handler);
