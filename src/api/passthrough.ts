@@ -8,7 +8,7 @@
  * ends in one RequestRecord.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import replyFrom from '@fastify/reply-from';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -182,13 +182,35 @@ export function registerApiPassthrough(app: FastifyInstance, config: ApiConfig, 
           headersAt = performance.now();
           status = res.statusCode;
           const sse = /^text\/event-stream/i.test(String(res.headers['content-type'] ?? ''));
-          observer = new ResponseObserver({ sse, stripUsageChunk: strip, onBytes: (n) => pacer.add(n) });
+          const seen = new ResponseObserver({ sse, stripUsageChunk: strip, onBytes: (n) => pacer.add(n) });
+          observer = seen;
           if (strip) rep.removeHeader('content-length');
-          // A client that goes away destroys the observer; the pipeline then aborts vLLM's response (the request is cancelled there).
-          pipeline(res.stream, observer, (err) => {
-            if (err && !reply.raw.destroyed && errorKind === undefined) errorKind = 'reset';
+          // Written from `data` handlers onto the raw response, with backpressure, as /metrics does:
+          // the Transform-in-a-pipe plumbing cost the small answers most of the time (bench/README.md).
+          rep.hijack();
+          const out = reply.raw;
+          const upstream = res.stream;
+          out.writeHead(rep.statusCode, rep.getHeaders() as OutgoingHttpHeaders);
+          upstream.on('data', (chunk: Buffer) => {
+            const pass = seen.see(chunk);
+            if (pass) out.write(pass);
+            // 'drain' may have been emitted inside write() already (see shared-relay.ts): ask the sink.
+            if (out.writableNeedDrain) upstream.pause();
           });
-          rep.send(observer);
+          out.on('drain', () => upstream.resume());
+          upstream.once('end', () => {
+            const tail = seen.end();
+            if (tail) out.end(tail);
+            else out.end();
+          });
+          upstream.once('error', () => {
+            if (errorKind === undefined && !out.destroyed) errorKind = 'reset';
+            out.destroy();
+          });
+          // A client that goes away: vLLM's response is aborted, which cancels the request there.
+          out.once('close', () => {
+            if (!out.writableFinished) upstream.destroy();
+          });
         },
         onError: (rep, { error }) => upstreamError(rep as unknown as FastifyReply, error as UpstreamFailure),
       });

@@ -1,6 +1,7 @@
 /**
- * Watches an OpenAI-style response go by, without holding it up: the chunks pass
- * through as they are (the same Buffer objects), and a copy of each SSE event is
+ * Watches an OpenAI-style response go by, without holding it up: `see()` gives
+ * each chunk back as it is (the same Buffer object), for the caller to write on,
+ * and a copy of each SSE event is
  * read for timing (first content, gaps between content chunks), `usage`,
  * `finish_reason`, the response `id` and vLLM's own `metrics` object. A
  * non-streaming answer is read at its end, up to a bound.
@@ -10,8 +11,6 @@
  * the client sees what it asked for; that mode re-frames events, the only one
  * that copies bytes.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-
 export interface Usage {
   prompt_tokens?: number;
   completion_tokens?: number;
@@ -38,7 +37,12 @@ export interface Observation {
 /** Largest non-streaming answer read for its id, usage and finish reason; past it the answer only passes. */
 const MAX_READ_BYTES = 4 * 1024 * 1024;
 
-export class ResponseObserver extends Transform {
+/**
+ * Not a Transform: the answer is written from a `data` handler onto the raw
+ * response, as /metrics does, because a Transform in a pipe cost the small-body
+ * path about half its throughput there (bench/README.md).
+ */
+export class ResponseObserver {
   readonly observation: Observation = { gapsMs: [], contentChunks: 0, contentChars: 0 };
   readonly #sse: boolean;
   readonly #strip: boolean;
@@ -51,13 +55,13 @@ export class ResponseObserver extends Transform {
   readonly #onBytes: ((n: number) => void) | undefined;
 
   constructor(options: { sse: boolean; stripUsageChunk?: boolean; onBytes?: (n: number) => void }) {
-    super();
     this.#onBytes = options.onBytes;
     this.#sse = options.sse;
     this.#strip = options.sse && Boolean(options.stripUsageChunk);
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  /** One chunk of the answer: what to pass on (the chunk itself, or, when stripping, the events kept; null for nothing). */
+  see(chunk: Buffer): Buffer | null {
     this.#onBytes?.(chunk.length);
     if (!this.#sse) {
       if (this.#body) {
@@ -65,7 +69,7 @@ export class ResponseObserver extends Transform {
         if (this.#bodyBytes <= MAX_READ_BYTES) this.#body.push(chunk);
         else this.#body = null;
       }
-      return done(null, chunk);
+      return chunk;
     }
     const out: string[] | null = this.#strip ? [] : null;
     const text = this.#partial + chunk.toString('utf8');
@@ -79,15 +83,17 @@ export class ResponseObserver extends Transform {
       } else this.#event.push(line);
     }
     this.#partial = text.slice(start);
-    if (!out) return done(null, chunk);
-    return done(null, out.length > 0 ? Buffer.from(out.join('')) : undefined);
+    if (!out) return chunk;
+    return out.length > 0 ? Buffer.from(out.join('')) : null;
   }
 
-  override _flush(done: TransformCallback): void {
+  /** The answer ended: what is left to pass on (when stripping), and a non-streaming answer read whole. */
+  end(): Buffer | null {
+    let tail: Buffer | null = null;
     if (this.#sse) {
       if (this.#partial !== '') this.#event.push(this.#partial);
       const keep = this.#event.length > 0 ? this.#endEvent() : null;
-      if (this.#strip && keep) this.push(keep);
+      if (this.#strip && keep) tail = Buffer.from(keep);
     } else if (this.#body) {
       try {
         this.#read(JSON.parse(Buffer.concat(this.#body).toString('utf8')) as Record<string, unknown>, performance.now());
@@ -95,7 +101,7 @@ export class ResponseObserver extends Transform {
         // Not JSON (an error page): nothing to read.
       }
     }
-    done();
+    return tail;
   }
 
   /** One SSE event ended: read it; returns its text to pass on, or null to leave it out. */
