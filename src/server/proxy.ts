@@ -6,8 +6,8 @@ import { MergeIssueLog } from '../fleet/issue-log.js';
 import { TargetHealth } from '../fleet/targets-scrape.js';
 import { createLogger, type Logger } from '../logger.js';
 import { resolveDestination, type DestinationOptions } from '../otlp/destination.js';
-import { JsonForwarder, relayMetrics, requestShipperMetrics } from '../export/json-forwarder.js';
-import { RequestShipper } from '../requests/shipper.js';
+import { JsonForwarder, relayMetrics } from '../export/json-forwarder.js';
+import { apiPassthrough, type ApiPassthroughConfig } from '../api/wiring.js';
 import { OtlpPusher } from '../otlp/push.js';
 import { RelayRepair } from '../otlp/relay-repair.js';
 import { SERVICE_NAME, targetAttributes, type ResourceAttributes } from '../otlp/resource.js';
@@ -16,10 +16,6 @@ import { TargetSet, type Target } from '../targets/target-set.js';
 import { fetchSanitized } from '../upstream/sanitized-body.js';
 import { Upstream, type UpstreamOptions } from '../upstream/upstream.js';
 import { buildApp } from './app.js';
-import type { ApiConfig } from '../api/passthrough.js';
-import { RequestLog } from '../requests/request-log.js';
-import { ServerView, Snapshots, totalsByModel } from '../requests/server-view.js';
-import { fetchText } from '../upstream/scrape.js';
 import type { ProxyContext } from './context.js';
 import { Poller } from './poller.js';
 import { collisionReporter } from './routes/metrics.js';
@@ -47,14 +43,7 @@ export interface ProxyConfig {
   api?: ApiPassthroughConfig;
 }
 
-export interface ApiPassthroughConfig extends ApiConfig {
-  /** `--request-log`: JSON lines, one per request. */
-  requestLog?: { path: string; maxBytes: number };
-  /** `--request-log-url`: records posted to Parseable's /api/v1/ingest. */
-  ship?: { destination: DestinationOptions; maxQueueBytes: number; timeoutMs: number; retryBaseMs?: number; retryMaxMs?: number; maxWaitMs?: number };
-  /** Take vLLM's /metrics around each request (the server-side view); on by default. */
-  serverView?: boolean;
-}
+export type { ApiPassthroughConfig } from '../api/wiring.js';
 
 export interface FleetConfig {
   /** From repeated --upstream. */
@@ -173,48 +162,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
           repair: new RelayRepair({ sourceOf: scrapeSource(listTargets, targets, config.fleet?.label), extra: otlp.resource, log }),
         }
       : undefined;
-  let requestLog: RequestLog | undefined;
-  let shipper: RequestShipper | undefined;
-  let api: ProxyContext['api'];
-  if (config.api) {
-    requestLog = config.api.requestLog ? new RequestLog(config.api.requestLog) : undefined;
-    const ship = config.api.ship;
-    shipper = ship
-      ? new RequestShipper(
-          new JsonForwarder({
-            destination: resolveDestination(ship.destination, '--request-log-url'),
-            maxQueueBytes: ship.maxQueueBytes,
-            timeoutMs: ship.timeoutMs,
-            retryBaseMs: ship.retryBaseMs,
-            retryMaxMs: ship.retryMaxMs,
-            log,
-            metrics: requestShipperMetrics(metrics),
-            what: 'request log',
-          }),
-          { maxWaitMs: ship.maxWaitMs },
-        )
-      : undefined;
-    // The server-side view reads the one upstream's /metrics; in fleet mode a request's vLLM is not known here.
-    const serverView =
-      config.api.serverView !== false && upstream
-        ? new ServerView(new Snapshots(async () => {
-            const t = await fetchText(upstream!);
-            return totalsByModel(t.text);
-          }))
-        : undefined;
-    api = {
-      config: config.api,
-      context: {
-        log,
-        serverView,
-        onRecord: (record) => {
-          metrics.apiRequests.inc({ endpoint: record.endpoint, status: String(record.status) });
-          requestLog?.append(record);
-          shipper?.add(record);
-        },
-      },
-    };
-  }
+  const api = config.api ? apiPassthrough(config.api, { log, metrics, upstream }) : undefined;
   const ctx: ProxyContext = {
     upstream,
     fleet,
@@ -226,7 +174,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
     log,
     readyMaxAgeMs: config.readyMaxAgeMs,
     relay,
-    api,
+    api: api && { config: config.api!, context: api.context },
   };
   const app = await buildApp(ctx);
   if (config.upstream.insecure) {
@@ -296,8 +244,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
         await Promise.all([pusher?.close(), gateway?.close(), poller?.close()]);
         await app.close();
         await forwarder?.close(otlp!.timeoutMs);
-        await shipper?.close(config.api!.ship!.timeoutMs);
-        requestLog?.close();
+        await api?.close();
         await upstream?.close();
         await targets?.close();
       })();

@@ -1,0 +1,76 @@
+/**
+ * The API passthrough's parts put together for `serve`: where records go (the
+ * request log, Parseable's JSON ingest, the self-metrics) and the server-side
+ * view from the one upstream's /metrics.
+ */
+import { JsonForwarder, requestShipperMetrics } from '../export/json-forwarder.js';
+import type { Logger } from '../logger.js';
+import { resolveDestination, type DestinationOptions } from '../otlp/destination.js';
+import { RequestLog } from '../requests/request-log.js';
+import { ServerView, Snapshots, totalsByModel } from '../requests/server-view.js';
+import { RequestShipper } from '../requests/shipper.js';
+import type { SelfMetrics } from '../server/self-metrics.js';
+import { fetchText } from '../upstream/scrape.js';
+import type { Upstream } from '../upstream/upstream.js';
+import type { ApiConfig, ApiContext } from './passthrough.js';
+
+export interface ApiPassthroughConfig extends ApiConfig {
+  /** `--request-log`: JSON lines, one per request. */
+  requestLog?: { path: string; maxBytes: number };
+  /** `--request-log-url`: records posted to Parseable's /api/v1/ingest. */
+  ship?: { destination: DestinationOptions; maxQueueBytes: number; timeoutMs: number; retryBaseMs?: number; retryMaxMs?: number; maxWaitMs?: number };
+  /** Take vLLM's /metrics around each request (the server-side view); on by default. */
+  serverView?: boolean;
+}
+
+export interface ApiPassthrough {
+  context: ApiContext;
+  /** Deliver what is queued for Parseable, close the log. */
+  close(): Promise<void>;
+}
+
+/** `upstream` is the single upstream, when there is one: the server-side view reads it (in fleet mode a request's vLLM is not known here). */
+export function apiPassthrough(config: ApiPassthroughConfig, deps: { log: Logger; metrics: SelfMetrics; upstream?: Upstream }): ApiPassthrough {
+  const { log, metrics, upstream } = deps;
+  const requestLog = config.requestLog ? new RequestLog(config.requestLog) : undefined;
+  const ship = config.ship;
+  const shipper = ship
+    ? new RequestShipper(
+        new JsonForwarder({
+          destination: resolveDestination(ship.destination, '--request-log-url'),
+          maxQueueBytes: ship.maxQueueBytes,
+          timeoutMs: ship.timeoutMs,
+          retryBaseMs: ship.retryBaseMs,
+          retryMaxMs: ship.retryMaxMs,
+          log,
+          metrics: requestShipperMetrics(metrics),
+          what: 'request log',
+        }),
+        { maxWaitMs: ship.maxWaitMs },
+      )
+    : undefined;
+  const serverView =
+    config.serverView !== false && upstream
+      ? new ServerView(
+          new Snapshots(async () => {
+            const t = await fetchText(upstream);
+            return totalsByModel(t.text);
+          }),
+        )
+      : undefined;
+  return {
+    context: {
+      log,
+      serverView,
+      onRecord: (record) => {
+        metrics.apiRequests.inc({ endpoint: record.endpoint, status: String(record.status) });
+        requestLog?.append(record);
+        shipper?.add(record);
+      },
+    },
+    async close() {
+      await shipper?.close(ship!.timeoutMs);
+      requestLog?.close();
+    },
+  };
+}
