@@ -62,10 +62,14 @@ export class StartTimes {
   }
 
   endRound(): void {
-    const forget = this.#forgetAfterMs;
     for (const [key, s] of this.#series) {
-      if (forget === undefined ? s.seenRound !== this.#round : this.#roundAtMs - s.seenAtMs > forget) this.#series.delete(key);
+      if (this.#forgetAfterMs === undefined ? s.seenRound !== this.#round : this.#stale(s)) this.#series.delete(key);
     }
+  }
+
+  /** With `forgetAfterMs`: not seen for longer than that (by the wall clock of the rounds). */
+  #stale(s: SeriesStart): boolean {
+    return this.#forgetAfterMs !== undefined && this.#roundAtMs - s.seenAtMs > this.#forgetAfterMs;
   }
 
   get size(): number {
@@ -75,7 +79,7 @@ export class StartTimes {
   /** The start time for `value` observed at `timeMs`; `createdMs` wins when known. */
   start(key: string, value: number, timeMs: number, createdMs: number | undefined): number {
     let s = this.#series.get(key);
-    if (s && this.#forgetAfterMs !== undefined && this.#roundAtMs - s.seenAtMs > this.#forgetAfterMs) s = undefined;
+    if (s && this.#stale(s)) s = undefined;
     let startMs: number;
     if (createdMs !== undefined) startMs = createdMs;
     else if (!s) startMs = timeMs;
