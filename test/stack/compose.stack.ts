@@ -27,11 +27,6 @@ const PASSWORD = `stack-${process.pid}-pw`;
 const TOKEN = `relay-${process.pid}-token`;
 
 /** A fresh copy: the files git tracks, and new ones it does not ignore, as in the working tree. */
-function freshCopy(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vmp-stack-'));
-  return dir;
-}
-
 async function copyRepo(dir: string): Promise<void> {
   const { stdout } = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO, maxBuffer: 64 * 1024 * 1024 });
   for (const file of stdout.split('\0').filter(Boolean)) {
@@ -146,7 +141,8 @@ t.before(async () => {
   if ((await leftovers()).length > 0) throw new Error(`a ${PROJECT} stack is already there: ${(await leftovers()).join(', ')}; run podman-compose down -v first`);
 });
 
-const dir = freshCopy();
+/** Where the fresh copy goes (made by the first test). */
+const dir = mkdtempSync(join(tmpdir(), 'vmp-stack-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 t.test('without P_PASSWORD, exposed with BIND_ADDRESS=0.0.0.0, `up` stops with a message saying what to set, and starts nothing', async (t) => {
