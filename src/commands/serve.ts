@@ -3,9 +3,9 @@ import { ConfigError } from '../errors.js';
 import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg, readSecret } from '../config.js';
 import { createLogger } from '../logger.js';
 import { parseResourceAttributes } from '../otlp/resource.js';
-import { startProxy, type ProxyConfig } from '../server/proxy.js';
+import { startProxy, type ProxyConfig, type SaturationConfig } from '../server/proxy.js';
 import { onShutdown } from './shutdown.js';
-import { addTargetOptions, collectValues, DEFAULT_UPSTREAM, reloadOnSighup, targetSpecs, upstreamOptions, type TargetFlags } from './target-flags.js';
+import { addTargetOptions, collectValues, DEFAULT_UPSTREAM, labelNameArg, reloadOnSighup, targetSpecs, upstreamOptions, type TargetFlags } from './target-flags.js';
 
 interface ServeFlags extends TargetFlags {
   merge?: boolean;
@@ -44,12 +44,20 @@ interface ServeFlags extends TargetFlags {
   otlpTimeout: number;
   otlpQueueMaxBytes: number;
   otlpMaxRequestBytes: number;
+  saturation?: boolean;
+  saturationWindow?: number;
+  saturationInterval?: number;
+  saturationMaxStaleness?: number;
+  saturationFromPrometheus?: string;
+  saturationCacheTtl: number;
+  saturationModel?: string;
+  saturationNamespace?: string;
+  saturationTargetLabel?: string;
+  prometheusTimeout: number;
+  prometheusCaFile?: string;
+  prometheusBearerTokenFile?: string;
 }
 
-const labelNameArg = (text: string) => {
-  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(text) || text.startsWith('__')) throw new InvalidArgumentError(`"${text}" is not a label name (letters, digits, _; not starting with __)`);
-  return text;
-};
 
 /** OTEL_EXPORTER_OTLP_HEADERS style: `a=1,b=2`. */
 function headersFromEnv(raw: string | undefined): string[] {
@@ -104,6 +112,18 @@ export function serveCommand(program: Command): void {
     .addOption(envOption('--request-log-url <url>', "post request records to Parseable's JSON ingest (http://parseable:8000/api/v1/ingest), with OTLP_USERNAME/OTLP_PASSWORD", 'REQUEST_LOG_URL'))
     .addOption(envOption('--request-log-stream <name>', 'X-P-Stream of the request records', 'REQUEST_LOG_STREAM', undefined, 'vLLMrequests'))
     .option('--no-request-server-view', "do not read vLLM's /metrics around each API request (two coalesced fetches per request window; a busy vLLM pays for them)")
+    .option('--saturation', "serve saturation signals on /saturation, and as vllm_metrics_proxy_saturation_* gauges on /metrics, from the proxy's own window (env SATURATION=true)")
+    .addOption(envOption('--saturation-window <duration>', 'window of the saturation maxima and rates (default 1m)', 'SATURATION_WINDOW', durationArg))
+    .addOption(envOption('--saturation-interval <duration>', 'how often the window samples each target (default 5s; in poll mode every poll is a sample)', 'SATURATION_INTERVAL', durationArg))
+    .addOption(envOption('--saturation-max-staleness <duration>', 'a saturation value whose newest sample is older is stale (default 3 sampling intervals; 2m from Prometheus)', 'SATURATION_MAX_STALENESS', durationArg))
+    .addOption(envOption('--saturation-from-prometheus <url>', 'serve /saturation from this Prometheus (PromQL) instead of the proxy\'s window', 'SATURATION_PROMETHEUS_URL'))
+    .addOption(envOption('--saturation-cache-ttl <duration>', 'from Prometheus: query every TTL in the background, answer from the cache', 'SATURATION_CACHE_TTL', durationArg, 10_000, '10s'))
+    .addOption(envOption('--saturation-model <name>', 'from Prometheus: only this model_name', 'SATURATION_MODEL'))
+    .addOption(envOption('--saturation-namespace <name>', 'from Prometheus: only series with this namespace label', 'SATURATION_NAMESPACE'))
+    .addOption(envOption('--saturation-target-label <name>', 'from Prometheus: the label naming a replica (default instance)', 'SATURATION_TARGET_LABEL', labelNameArg))
+    .addOption(envOption('--prometheus-timeout <duration>', 'from Prometheus: deadline of one query', 'PROMETHEUS_TIMEOUT', durationArg, 10_000, '10s'))
+    .addOption(envOption('--prometheus-ca-file <path>', "from Prometheus: PEM bundle of the CAs that sign its certificate", 'PROMETHEUS_CA_FILE'))
+    .addOption(envOption('--prometheus-bearer-token-file <path>', 'from Prometheus: file holding a bearer token, read before every query', 'PROMETHEUS_BEARER_TOKEN_FILE'))
     .action(async (flags: ServeFlags) => {
       const otlpOn = flags.otlpForwardUrl || flags.otlpPushUrl;
       // A name only means something as a label value: naming a target asks for the labelled (fleet) output.
@@ -114,7 +134,9 @@ export function serveCommand(program: Command): void {
       const needsApi = flags.requestLog ? '--request-log' : flags.requestLogUrl ? '--request-log-url' : flags.requestUsage ? '--request-usage' : undefined;
       if (!apiOn && needsApi) throw new ConfigError(needsApi, 'needs the API passthrough (--api or --api-upstream)');
       const apiUpstream = flags.apiUpstream ?? (apiOn ? apiOrigin(specs, fleetMode) : undefined);
+      const saturation = saturationConfig(flags, Boolean(flags.pollInterval));
       const config: ProxyConfig = {
+        saturation,
         host: flags.host,
         port: flags.port,
         readyMaxAgeMs: flags.readyMaxAge,
@@ -200,4 +222,38 @@ function apiOrigin(specs: Array<{ url: string }>, fleetMode: unknown): string {
   } catch {
     throw new ConfigError('--api', `cannot take an origin from ${specs[0]?.url}`);
   }
+}
+
+/** The saturation flags into a config, or undefined when saturation is off; flags that only apply to one source say so. */
+function saturationConfig(flags: ServeFlags, pollMode: boolean): SaturationConfig | undefined {
+  const fromPrometheus = flags.saturationFromPrometheus;
+  const on = fromPrometheus !== undefined || envFlag(flags.saturation, 'SATURATION', '--saturation');
+  if (!on) {
+    const stray = flags.saturationWindow ? '--saturation-window' : flags.saturationInterval ? '--saturation-interval' : flags.saturationMaxStaleness ? '--saturation-max-staleness' : undefined;
+    if (stray) throw new ConfigError(stray, 'only applies with --saturation or --saturation-from-prometheus');
+    return undefined;
+  }
+  const windowMs = flags.saturationWindow ?? 60_000;
+  if (fromPrometheus === undefined) {
+    if (flags.saturationInterval !== undefined && pollMode) throw new ConfigError('--saturation-interval', 'in poll mode every poll is a saturation sample (set --poll-interval instead)');
+    const interval = flags.saturationInterval ?? flags.pollInterval ?? 5_000;
+    if (windowMs < 2 * interval) throw new ConfigError('--saturation-window', `must be at least two sampling intervals (${(2 * interval) / 1000}s): a rate needs two samples`);
+    return { windowMs, intervalMs: flags.saturationInterval, maxStalenessMs: flags.saturationMaxStaleness };
+  }
+  if (flags.saturationInterval !== undefined) throw new ConfigError('--saturation-interval', 'does not apply with --saturation-from-prometheus (Prometheus samples; see --saturation-cache-ttl)');
+  return {
+    windowMs,
+    maxStalenessMs: flags.saturationMaxStaleness,
+    prometheus: {
+      url: fromPrometheus,
+      timeoutMs: flags.prometheusTimeout,
+      caFile: flags.prometheusCaFile,
+      bearerTokenFile: flags.prometheusBearerTokenFile,
+      cacheTtlMs: flags.saturationCacheTtl,
+      targetLabel: flags.saturationTargetLabel ?? 'instance',
+      model: flags.saturationModel,
+      namespace: flags.saturationNamespace,
+      flags: { url: '--saturation-from-prometheus', caFile: '--prometheus-ca-file', bearerTokenFile: '--prometheus-bearer-token-file' },
+    },
+  };
 }

@@ -3,7 +3,7 @@
  * targets from --upstream, a targets file or DNS, and the upstream's timeout,
  * size limit, credentials and TLS.
  */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { bytesArg, durationArg, envFlag, envOption, readSecret } from '../config.js';
 import type { Logger } from '../logger.js';
 import { parseTargetSpec, type TargetSpec } from '../targets/spec.js';
@@ -82,3 +82,8 @@ export function reloadOnSighup(log: Logger, targets: TargetSet | undefined): voi
     void targets.resolve();
   });
 }
+
+export const labelNameArg = (text: string): string => {
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(text) || text.startsWith('__')) throw new InvalidArgumentError(`"${text}" is not a label name (letters, digits, _; not starting with __)`);
+  return text;
+};

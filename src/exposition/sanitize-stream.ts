@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { UpstreamGarbage, UpstreamTooLarge } from '../errors.js';
 import { NameSanitizer, type Collision } from './sanitizer.js';
+import { ExpositionTrailer } from './trailer.js';
 
 export interface SanitizeStreamOptions {
   /** Decoded bytes allowed through; beyond it the stream fails (nothing is buffered). */
@@ -8,6 +9,8 @@ export interface SanitizeStreamOptions {
   onCollision?: (collision: Collision) => void;
   /** Told the size of each input chunk (the server paces garbage collection by it). */
   onInput?: (bytes: number) => void;
+  /** Lines to add at the end of the body (before an OpenMetrics `# EOF`), asked for when it ends. */
+  trailer?: () => string;
 }
 
 /**
@@ -24,11 +27,13 @@ export class SanitizingWriter {
   sawContent = false;
   private readonly maxBytes: number;
   private readonly onInput?: (bytes: number) => void;
+  private readonly trailer: ExpositionTrailer | undefined;
 
   constructor(options: SanitizeStreamOptions) {
     this.maxBytes = options.maxBytes;
     this.onInput = options.onInput;
     this.sanitizer = new NameSanitizer({ onCollision: options.onCollision });
+    this.trailer = options.trailer ? new ExpositionTrailer(options.trailer) : undefined;
   }
 
   /** Sanitizes `chunk` (in place) into `out`; returns the error that ends the body instead of throwing. */
@@ -41,12 +46,16 @@ export class SanitizingWriter {
       if (bad) return UpstreamGarbage(bad);
       this.sawContent = bad === ''; // null: only whitespace so far
     }
+    const start = out.length;
     this.sanitizer.write(chunk, out);
+    this.trailer?.afterWrite(out, start);
     return undefined;
   }
 
   end(out: Buffer[]): void {
+    const start = out.length;
     this.sanitizer.end(out);
+    this.trailer?.end(out, start);
   }
 }
 

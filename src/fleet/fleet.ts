@@ -18,6 +18,10 @@ export interface FleetOptions {
   metrics: SelfMetrics;
   health: TargetHealth;
   issues: MergeIssueLog;
+  /** Told every round's outcomes before the body is made (saturation samples them). */
+  onRound?: (outcomes: TargetOutcome[], timeMs: number) => void;
+  /** Lines added at the end of the body (saturation gauges). */
+  trailer?: () => string;
 }
 
 export interface FleetScrape {
@@ -52,6 +56,8 @@ export class Fleet {
     const timeMs = Date.now();
     const label = this.options.label;
     const merge = new TextMerge({ label, collect: this.aggregator ? AGGREGATED_FAMILIES : undefined });
+    // Before the merge, which lets go of each target's text.
+    this.options.onRound?.(outcomes, timeMs);
     mergeOutcomes(merge, outcomes);
     for (const o of outcomes) this.options.health.observe(o);
     for (const issue of merge.issues) this.options.issues.report(issue);
@@ -59,7 +65,7 @@ export class Fleet {
     const aggregates = this.aggregator ? this.aggregator.aggregate(merge.collected(), timeMs, upCount, outcomes.length) : [];
     this.options.metrics.targets.set({ state: 'up' }, upCount);
     this.options.metrics.targets.set({ state: 'down' }, outcomes.length - upCount);
-    const body = renderText(targetMeta(outcomes.map(statusOf), label)) + merge.render() + renderText(aggregates);
+    const body = renderText(targetMeta(outcomes.map(statusOf), label)) + merge.render() + renderText(aggregates) + (this.options.trailer?.() ?? '');
     return { snapshot: new ExpositionSnapshot(Buffer.from(body), TEXT_CONTENT_TYPE, timeMs), outcomes };
   }
 }

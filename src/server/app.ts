@@ -5,6 +5,7 @@ import { createFastify } from './fastify.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
 import { otlpRelayRoute } from './routes/otlp.js';
+import { saturationRoute } from './routes/saturation.js';
 import { polledFastPath } from './routes/snapshot-metrics.js';
 
 /** The proxy's HTTP face. */
@@ -15,6 +16,7 @@ export async function buildApp(ctx: ProxyContext): Promise<FastifyInstance> {
   metricsRoute(app, ctx);
   healthRoutes(app, ctx);
   if (ctx.relay) otlpRelayRoute(app, ctx, ctx.relay);
+  if (ctx.saturation) saturationRoute(app, ctx.saturation);
   if (ctx.api) registerApiPassthrough(app, ctx.api.config, ctx.api.context);
   return app;
 }

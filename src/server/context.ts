@@ -1,6 +1,7 @@
 import type { ApiConfig, ApiContext } from '../api/passthrough.js';
 import type { Fleet } from '../fleet/fleet.js';
 import type { Logger } from '../logger.js';
+import type { SaturationService } from '../saturation/wiring.js';
 import type { TargetSet } from '../targets/target-set.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { Poller } from './poller.js';
@@ -27,4 +28,6 @@ export interface ProxyContext {
   relay?: RelayContext;
   /** Present when vLLM's API is passed through (--api-upstream). */
   api?: { config: ApiConfig; context: ApiContext };
+  /** Present when saturation is on (--saturation, --saturation-from-prometheus). */
+  saturation?: SaturationService;
 }

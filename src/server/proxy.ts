@@ -8,6 +8,9 @@ import { createLogger, type Logger } from '../logger.js';
 import { resolveDestination, type DestinationOptions } from '../otlp/destination.js';
 import { JsonForwarder, relayMetrics } from '../export/json-forwarder.js';
 import { apiPassthrough, type ApiPassthroughConfig } from '../api/wiring.js';
+import { withTrailer } from '../exposition/trailer.js';
+import { formatOfContentType } from '../exposition/model.js';
+import { saturationService, type SaturationConfig, type SaturationService } from '../saturation/wiring.js';
 import { OtlpPusher } from '../otlp/push.js';
 import { RelayRepair } from '../otlp/relay-repair.js';
 import { SERVICE_NAME, targetAttributes, type ResourceAttributes } from '../otlp/resource.js';
@@ -18,6 +21,7 @@ import { Upstream, type UpstreamOptions } from '../upstream/upstream.js';
 import { buildApp } from './app.js';
 import type { ProxyContext } from './context.js';
 import { Poller } from './poller.js';
+import { ExpositionSnapshot } from './snapshot.js';
 import { collisionReporter } from './routes/metrics.js';
 import { SelfMetrics } from './self-metrics.js';
 import { BearerToken } from './bearer-token.js';
@@ -41,9 +45,12 @@ export interface ProxyConfig {
   otlp?: OtlpConfig;
   /** vLLM's API through the proxy, with a record per request. */
   api?: ApiPassthroughConfig;
+  /** Saturation signals on /saturation (and, from the window, on /metrics). */
+  saturation?: SaturationConfig;
 }
 
 export type { ApiPassthroughConfig } from '../api/wiring.js';
+export type { SaturationConfig } from '../saturation/wiring.js';
 
 export interface FleetConfig {
   /** From repeated --upstream. */
@@ -99,6 +106,7 @@ export interface RunningProxy {
   pusher?: OtlpPusher;
   gateway?: GatewayPusher;
   poller?: Poller;
+  saturation?: SaturationService;
   /** http://host:port of the listening server. */
   url: string;
   /** Stop accepting, let in-flight scrapes finish, release upstream connections. */
@@ -126,11 +134,23 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
   let targets: TargetSet | undefined;
   let fleet: Fleet | undefined;
   let listTargets: () => Target[];
+  // Bound below, once the targets are known; the fleet's hooks reach it late.
+  let saturation: SaturationService | undefined;
   if (config.fleet) {
     const f = config.fleet;
     targets = new TargetSet({ static: f.static, targetsFile: f.targetsFile, discover: f.discover, discoverIntervalMs: f.discoverIntervalMs, dnsServer: f.dnsServer, upstream: upstreamOptions, log });
     await targets.start();
-    fleet = new Fleet({ targets, label: f.label, aggregateWindowMs: f.aggregateWindowMs, log, metrics, health, issues });
+    fleet = new Fleet({
+      targets,
+      label: f.label,
+      aggregateWindowMs: f.aggregateWindowMs,
+      log,
+      metrics,
+      health,
+      issues,
+      onRound: (outcomes, timeMs) => saturation?.observeOutcomes?.(outcomes, timeMs),
+      trailer: () => saturation?.trailer?.() ?? '',
+    });
     listTargets = () => targets!.list();
     targets.on('change', (_added: Target[], removed: Target[]) => {
       for (const t of removed) health.forget(t.name);
@@ -141,12 +161,31 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
     listTargets = () => single;
   }
 
+  if (config.saturation) {
+    saturation = saturationService(config.saturation, {
+      log,
+      metrics,
+      targets: listTargets,
+      targetLabel: config.fleet?.label ?? 'instance',
+      timeoutMs: config.upstream.timeoutMs,
+      pollIntervalMs: config.poll?.intervalMs,
+    });
+  }
+
   let poller: Poller | undefined;
   if (config.poll) {
     const timeoutMs = Math.min(config.upstream.timeoutMs, config.poll.intervalMs);
     const onCollision = collisionReporter({ metrics, log });
-    const produce = fleet ? () => fleet!.scrape(timeoutMs).then((r) => r.snapshot) : () => fetchSanitized(upstream!, onCollision);
+    const produce = fleet ? () => fleet!.scrape(timeoutMs).then((r) => r.snapshot) : () => fetchSanitized(upstream!, onCollision).then(sampled);
     poller = new Poller(produce, config.poll.intervalMs, log, metrics);
+  }
+
+  /** Poll mode's single upstream: each poll is a saturation sample, and carries the gauges. */
+  function sampled(snap: ExpositionSnapshot): ExpositionSnapshot {
+    if (!saturation?.sampler) return snap;
+    saturation.sampler.observeText(listTargets()[0]!.name, snap.body.toString('utf8'), formatOfContentType(snap.contentType), snap.timeMs);
+    const lines = saturation.trailer?.() ?? '';
+    return lines ? new ExpositionSnapshot(withTrailer(snap.body, lines), snap.contentType, snap.timeMs) : snap;
   }
 
   const forwarder =
@@ -175,12 +214,15 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
     readyMaxAgeMs: config.readyMaxAgeMs,
     relay,
     api: api && { config: config.api!, context: api.context },
+    saturation,
   };
   const app = await buildApp(ctx);
   if (config.upstream.insecure) {
     log.warn({ event: 'tls_verification_off' }, 'upstream TLS certificates are NOT verified (--insecure)');
   }
   if (poller) await poller.start();
+  // Not awaited: a Prometheus that is down must not hold up the start (/saturation says so).
+  void saturation?.start();
   await app.listen({ host: config.host, port: config.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -238,10 +280,11 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
     pusher,
     gateway,
     poller,
+    saturation,
     url,
     close() {
       closing ??= (async () => {
-        await Promise.all([pusher?.close(), gateway?.close(), poller?.close()]);
+        await Promise.all([pusher?.close(), gateway?.close(), poller?.close(), saturation?.close()]);
         await app.close();
         await forwarder?.close(otlp!.timeoutMs);
         await api?.close();

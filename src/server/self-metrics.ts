@@ -43,6 +43,7 @@ export class SelfMetrics {
   readonly pollAge: Gauge;
   readonly polls: Counter<'outcome'>;
   readonly gatewayPushes: Counter<'outcome'>;
+  readonly saturationQueries: Counter<'outcome'>;
   readonly apiRequests: Counter<'endpoint' | 'status'>;
   readonly requestsShipped: Counter;
   readonly requestsDropped: Counter<'reason'>;
@@ -211,6 +212,12 @@ export class SelfMetrics {
     this.gatewayPushes = new Counter({
       name: `${p}pushgateway_pushes_total`,
       help: 'Pushes of one group to the Pushgateway by outcome (ok, error, scrape_error), retries not counted.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.saturationQueries = new Counter({
+      name: `${p}prometheus_queries_total`,
+      help: 'HTTP requests to Prometheus for saturation (--saturation-from-prometheus) by outcome (ok, error), retries included.',
       labelNames: ['outcome'],
       registers,
     });

@@ -14,13 +14,13 @@ export interface TlsOptions {
  * enforced per scrape by the caller's deadline; undici's own are set as a
  * backstop so a stuck socket can never outlive it.
  */
-export function createDispatcher(tls: TlsOptions, timeoutMs: number): Agent {
+export function createDispatcher(tls: TlsOptions, timeoutMs: number, caFlag = '--ca-file'): Agent {
   let ca: string | undefined;
   if (tls.caFile) {
     try {
       ca = readFileSync(tls.caFile, 'utf8');
     } catch (err) {
-      throw new ConfigError('--ca-file', `cannot read ${tls.caFile}: ${(err as Error).message}`);
+      throw new ConfigError(caFlag, `cannot read ${tls.caFile}: ${(err as Error).message}`);
     }
   }
   return new Agent({

@@ -76,7 +76,7 @@ function streamRoute(app: FastifyInstance, ctx: ProxyContext, upstream: Upstream
 
   const newFetch = (key: string, accept: string | undefined, timeoutMs: number): SharedRelay => {
     const started = performance.now();
-    const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision, onInput });
+    const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision, onInput, trailer: ctx.saturation?.trailer });
     const relay: SharedRelay = new SharedRelay({
       open: (cancel) => upstream.open(accept, timeoutMs, cancel),
       writer,
