@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { eventually } from './wait.js';
 
 /** A port that was free a moment ago (for servers we cannot start on port 0). */
@@ -34,8 +34,16 @@ export interface RunningPrometheus {
   close(): Promise<void>;
 }
 
+/** Serve HTTPS with this key and certificate (Prometheus' --web.config.file). */
+export interface PrometheusTls {
+  certFile: string;
+  keyFile: string;
+  /** The CA that signed the certificate, for the helper's own requests. */
+  ca: string;
+}
+
 /** A real Prometheus server (Debian package `prometheus`) scraping `jobs` every second. */
-export async function startPrometheus(jobs: ScrapeJob[]): Promise<RunningPrometheus> {
+export async function startPrometheus(jobs: ScrapeJob[], tls?: PrometheusTls): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'vmp-prometheus-'));
   const config = [
     'global:',
@@ -46,10 +54,16 @@ export async function startPrometheus(jobs: ScrapeJob[]): Promise<RunningPrometh
   ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), config);
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const web: string[] = [];
+  if (tls) {
+    writeFileSync(join(dir, 'web.yml'), `tls_server_config:\n  cert_file: ${tls.certFile}\n  key_file: ${tls.keyFile}\n`);
+    web.push(`--web.config.file=${join(dir, 'web.yml')}`);
+  }
+  const dispatcher = tls ? new Agent({ connect: { ca: tls.ca } }) : undefined;
   const child: ChildProcess = spawn(
     'prometheus',
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...web],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -62,11 +76,11 @@ export async function startPrometheus(jobs: ScrapeJob[]): Promise<RunningPrometh
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  await untilReady('prometheus', url, child, () => stderr, close);
+  await untilReady('prometheus', url, child, () => stderr, close, dispatcher);
   return {
     url,
     async query(promql) {
-      const res = await request(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const res = await request(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`, { dispatcher });
       const body = (await res.body.json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
       if (body.status !== 'success') throw new Error(`query ${promql}: ${body.error}`);
       return body.data.result;
@@ -76,11 +90,11 @@ export async function startPrometheus(jobs: ScrapeJob[]): Promise<RunningPrometh
 }
 
 /** Wait for a Prometheus-family server's /-/ready; if it never comes (or the process dies), close it and throw. */
-export async function untilReady(name: string, url: string, child: ChildProcess, stderr: () => string, close: () => Promise<void>): Promise<void> {
+export async function untilReady(name: string, url: string, child: ChildProcess, stderr: () => string, close: () => Promise<void>, dispatcher?: Dispatcher): Promise<void> {
   try {
     await eventually(`${name} to be ready`, async () => {
       if (child.exitCode !== null) throw new Error(`${name} exited: ${stderr()}`);
-      const res = await request(`${url}/-/ready`);
+      const res = await request(`${url}/-/ready`, { dispatcher });
       await res.body.dump();
       return res.statusCode === 200 ? true : undefined;
     });
