@@ -73,6 +73,7 @@ export function saturationCommand(program: Command): void {
       process.on('SIGINT', () => process.exit(0));
       process.on('SIGTERM', () => process.exit(0));
       for (;;) {
+        await source.refresh(); // each report is the one just fetched, not the cache of the last round
         await print();
         await new Promise((resolve) => setTimeout(resolve, flags.cacheTtl));
       }

@@ -64,15 +64,21 @@ function cell(v: Signals[SignalName]): string {
   }
 }
 
+/** The oldest age among a row's values, the row's freshness at a glance. */
+function age(signals: Signals): string {
+  const ages = Object.values(signals).flatMap((v) => (v.ageSeconds === null ? [] : [v.ageSeconds]));
+  return ages.length ? `${Math.max(...ages).toFixed(1)}s` : '-';
+}
+
 /** The report as an aligned table: the fleet row of each model, then its targets. */
 export function saturationTable(report: SaturationReport): string {
-  const header = ['MODEL', 'TARGET', ...SIGNALS.map((s) => HEAD[s.name])];
+  const header = ['MODEL', 'TARGET', ...SIGNALS.map((s) => HEAD[s.name]), 'AGE'];
   const body: string[][] = [];
   for (const m of report.models) {
-    body.push([m.model || '(unlabelled)', `all ${m.targets}`, ...SIGNALS.map((s) => cell(m.signals[s.name]))]);
-    for (const t of report.targets.filter((x) => x.model === m.model)) body.push(['', t.target, ...SIGNALS.map((s) => cell(t.signals[s.name]))]);
+    body.push([m.model || '(unlabelled)', `all ${m.targets}`, ...SIGNALS.map((s) => cell(m.signals[s.name])), age(m.signals)]);
+    for (const t of report.targets.filter((x) => x.model === m.model)) body.push(['', t.target, ...SIGNALS.map((s) => cell(t.signals[s.name])), age(t.signals)]);
   }
-  for (const t of report.targets.filter((x) => x.model === null)) body.push(['?', t.target, ...SIGNALS.map(() => '-')]);
+  for (const t of report.targets.filter((x) => x.model === null)) body.push(['?', t.target, ...SIGNALS.map(() => '-'), '-']);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const lines = [`saturation over ${report.windowSeconds}s from ${report.source === 'window' ? "the proxy's window" : 'Prometheus'} at ${report.time}`];

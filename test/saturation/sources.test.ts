@@ -216,7 +216,8 @@ t.test('known loads give the signals they imply, from the window and from Promet
     const TTL = 2_000;
     const served = await testProxy(
       { url: `${light.url}/metrics` },
-      { saturation: { windowMs: WINDOW_MS, prometheus: { url: prom.url, timeoutMs: 5_000, cacheTtlMs: TTL, targetLabel: 'instance', retryDelaysMs: [50, 100, 200] } } },
+      // Stale past 6 s: a sample is at most 1 s (scrape) + 1 s (age subquery step) + one TTL old while Prometheus answers.
+      { saturation: { windowMs: WINDOW_MS, maxStalenessMs: 6_000, prometheus: { url: prom.url, timeoutMs: 5_000, cacheTtlMs: TTL, targetLabel: 'instance', retryDelaysMs: [50, 100, 200] } } },
     );
     t.teardown(() => served.close());
     const queries = async () => {
@@ -266,6 +267,12 @@ t.test('known loads give the signals they imply, from the window and from Promet
         return age > heavyRow().signals.kv_cache_usage.ageSeconds! + 1 ? r : undefined;
       });
       t.match(later.error, /unreachable/);
+      const stale = await eventually('the values stale', async () => {
+        const r = JSON.parse((await get(`${served.url}/saturation`)).body.toString()) as SaturationReport;
+        const kv = r.targets.find((x) => x.target === 'heavy' && x.model === MODEL)!.signals.kv_cache_usage;
+        return kv.status === 'stale' ? kv : undefined;
+      });
+      t.ok(stale.value! > 0.8 && stale.ageSeconds! > 6, `still shown, as stale, with its age (${stale.ageSeconds}s)`);
       t.ok(served.logs.lines().some((l) => l.event === 'saturation_prometheus_failed'), 'logged once, as an event');
 
       const cli = await runCliAsync(['saturation', '--prometheus-url', prom.url, '--timeout', '1s']);
