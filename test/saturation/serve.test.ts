@@ -3,8 +3,7 @@
  * bearer-token gate, the gauges on a streamed and on a polled /metrics (read
  * by a real Prometheus), and the flags' errors.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -17,20 +16,15 @@ import { runCli, runCliAsync } from '../helpers/cli.js';
 import { selfMetric } from '../helpers/fleet.js';
 import { get, rawServer } from '../helpers/net.js';
 import { startPrometheus } from '../helpers/prometheus.js';
+import { selfSigned } from '../helpers/tls.js';
 import { testProxy } from '../helpers/proxy.js';
 import { eventually } from '../helpers/wait.js';
-
-function selfSigned(dir: string) {
-  const keyFile = join(dir, 'key.pem');
-  const certFile = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=prometheus-test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  return { keyFile, certFile, ca: readFileSync(certFile, 'utf8') };
-}
 
 t.test('a Prometheus behind TLS: verified by default, trusted with --ca-file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vmp-sat-tls-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const tls = selfSigned(dir);
+  const cert = selfSigned(dir, 'prometheus-test');
+  const tls = { certFile: cert.certFile, keyFile: cert.keyFile, ca: cert.cert };
   const prom = await startPrometheus([], tls);
   t.teardown(() => prom.close());
   t.match(prom.url, /^https:/);

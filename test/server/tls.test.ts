@@ -1,21 +1,13 @@
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { get } from '../helpers/net.js';
+import { selfSigned } from '../helpers/tls.js';
 import { testProxy } from '../helpers/proxy.js';
-
-/** A self-signed certificate for 127.0.0.1, made by openssl for this run. */
-function selfSigned(dir: string): { key: string; cert: string; certFile: string } {
-  const keyFile = join(dir, 'key.pem');
-  const certFile = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=vllm-test', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8'), certFile };
-}
 
 t.test('upstream TLS: verified by default, --ca-file trusts, --insecure is explicit and logged', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vmp-tls-'));
