@@ -235,6 +235,8 @@ function saturationConfig(flags: ServeFlags, pollMode: boolean): SaturationConfi
   }
   const windowMs = flags.saturationWindow ?? 60_000;
   if (fromPrometheus === undefined) {
+    const promOnly = flags.saturationModel !== undefined ? '--saturation-model' : flags.saturationNamespace !== undefined ? '--saturation-namespace' : flags.saturationTargetLabel !== undefined ? '--saturation-target-label' : flags.prometheusCaFile !== undefined ? '--prometheus-ca-file' : flags.prometheusBearerTokenFile !== undefined ? '--prometheus-bearer-token-file' : undefined;
+    if (promOnly) throw new ConfigError(promOnly, 'only applies with --saturation-from-prometheus (the window reads every model of every target; /saturation?model= narrows the answer)');
     if (flags.saturationInterval !== undefined && pollMode) throw new ConfigError('--saturation-interval', 'in poll mode every poll is a saturation sample (set --poll-interval instead)');
     const interval = flags.saturationInterval ?? flags.pollInterval ?? 5_000;
     if (windowMs < 2 * interval) throw new ConfigError('--saturation-window', `must be at least two sampling intervals (${(2 * interval) / 1000}s): a rate needs two samples`);

@@ -100,6 +100,18 @@ t.test('5xx and network errors are retried 1 s, 2 s, 4 s, then reported', async 
   await client.close();
 });
 
+t.test('a Prometheus that does not answer: the deadline, retried, then reported', async (t) => {
+  let calls = 0;
+  const silent = await rawServer(() => {
+    calls++; // and never answer
+  });
+  t.teardown(() => silent.close());
+  const client = new PrometheusClient({ url: silent.url, timeoutMs: 300, retryDelaysMs: [10] });
+  t.teardown(() => client.close());
+  await t.rejects(client.query('up'), { status: 0, retriable: true, message: `Prometheus ${silent.url}/ unreachable: no answer within 300ms` });
+  t.equal(calls, 2, 'one retry');
+});
+
 t.test('streamed /metrics: the gauges end the exposition, before # EOF when Prometheus negotiates OpenMetrics', async (t) => {
   const sim = await startSimulator({ engines: 2, rate: 5, seed: 4, tickMs: 1000 }, { host: '127.0.0.1', port: 0 });
   t.teardown(() => sim.close());
@@ -152,6 +164,8 @@ t.test('the flags: errors name the flag', async (t) => {
     [['serve', '--saturation', '--saturation-window', '5s', '--saturation-interval', '5s'], /--saturation-window: must be at least two sampling intervals \(10s\)/],
     [['serve', '--saturation-from-prometheus', 'ftp://x'], /--saturation-from-prometheus: unsupported scheme ftp:/],
     [['serve', '--saturation-from-prometheus', 'http://p:9090', '--saturation-interval', '1s'], /--saturation-interval: does not apply with --saturation-from-prometheus/],
+    [['serve', '--saturation', '--saturation-model', 'm'], /--saturation-model: only applies with --saturation-from-prometheus/],
+    [['serve', '--saturation-from-prometheus', 'http://p:9090', '--prometheus-bearer-token-file', '/nonexistent/token'], /--prometheus-bearer-token-file: cannot read \/nonexistent\/token/],
     [['saturation'], /--prometheus-url: is required/],
     [['saturation', '--prometheus-url', 'http://p:9090', '--window', 'soon'], /--window.*"soon" is not a duration/],
     [['saturation', '--prometheus-url', 'http://p:9090', '--target-label', '__x'], /--target-label.*not a label name/],
