@@ -1,4 +1,4 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg, readSecret } from '../config.js';
 import { createLogger } from '../logger.js';
@@ -57,7 +57,6 @@ interface ServeFlags extends TargetFlags {
   prometheusCaFile?: string;
   prometheusBearerTokenFile?: string;
 }
-
 
 /** OTEL_EXPORTER_OTLP_HEADERS style: `a=1,b=2`. */
 function headersFromEnv(raw: string | undefined): string[] {
