@@ -3,10 +3,13 @@
  * window, or Prometheus), and for the window, its sampler and the gauges it
  * adds to /metrics.
  */
+import { formatOfContentType } from '../exposition/model.js';
 import { renderText } from '../exposition/render.js';
+import { withTrailer } from '../exposition/trailer.js';
 import type { TargetOutcome } from '../fleet/targets-scrape.js';
 import type { Logger } from '../logger.js';
 import type { SelfMetrics } from '../server/self-metrics.js';
+import { ExpositionSnapshot } from '../server/snapshot.js';
 import type { Target } from '../targets/target-set.js';
 import { PrometheusClient, type PrometheusClientOptions } from './prometheus-client.js';
 import { PrometheusSaturation } from './prometheus-source.js';
@@ -29,9 +32,10 @@ export interface SaturationService {
   report(): Promise<SaturationReport>;
   /** The gauges for the end of /metrics ('' when there are none): the window's only. */
   trailer?: () => string;
+  /** Poll mode's single upstream: the poll is a sample, and its snapshot gets the gauges. */
+  polled?: (target: string, snapshot: ExpositionSnapshot) => ExpositionSnapshot;
   /** Feed a round of target scrapes made for another reason (poll, fleet /metrics). */
   observeOutcomes?: (outcomes: TargetOutcome[], timeMs: number) => void;
-  sampler?: SaturationSampler;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -79,12 +83,17 @@ export function saturationService(config: SaturationConfig, deps: SaturationDeps
   });
   window.setTargets(deps.targets().map((t) => t.name));
   const sampler = new SaturationSampler({ window, targets: deps.targets, intervalMs: deps.pollIntervalMs ? undefined : sampleEveryMs, timeoutMs: Math.min(deps.timeoutMs, sampleEveryMs), log });
+  const gauges = () => renderText(saturationFamilies(window.report(Date.now()), deps.targetLabel));
   log.info({ event: 'saturation', source: 'window', windowMs: config.windowMs, sampleMs: sampleEveryMs }, `saturation over ${config.windowMs / 1000}s, sampled every ${sampleEveryMs / 1000}s, on /saturation`);
   return {
     report: async () => window.report(Date.now()),
-    trailer: () => renderText(saturationFamilies(window.report(Date.now()), deps.targetLabel)),
+    trailer: gauges,
     observeOutcomes: (outcomes, timeMs) => sampler.observeOutcomes(outcomes, timeMs),
-    sampler,
+    polled: (target, snap) => {
+      sampler.observeText(target, snap.body.toString('utf8'), formatOfContentType(snap.contentType), snap.timeMs);
+      const lines = gauges();
+      return lines ? new ExpositionSnapshot(withTrailer(snap.body, lines), snap.contentType, snap.timeMs) : snap;
+    },
     start: async () => sampler.start(),
     close: () => sampler.close(),
   };

@@ -8,8 +8,6 @@ import { createLogger, type Logger } from '../logger.js';
 import { resolveDestination, type DestinationOptions } from '../otlp/destination.js';
 import { JsonForwarder, relayMetrics } from '../export/json-forwarder.js';
 import { apiPassthrough, type ApiPassthroughConfig } from '../api/wiring.js';
-import { withTrailer } from '../exposition/trailer.js';
-import { formatOfContentType } from '../exposition/model.js';
 import { saturationService, type SaturationConfig, type SaturationService } from '../saturation/wiring.js';
 import { OtlpPusher } from '../otlp/push.js';
 import { RelayRepair } from '../otlp/relay-repair.js';
@@ -21,7 +19,6 @@ import { Upstream, type UpstreamOptions } from '../upstream/upstream.js';
 import { buildApp } from './app.js';
 import type { ProxyContext } from './context.js';
 import { Poller } from './poller.js';
-import { ExpositionSnapshot } from './snapshot.js';
 import { collisionReporter } from './routes/metrics.js';
 import { SelfMetrics } from './self-metrics.js';
 import { BearerToken } from './bearer-token.js';
@@ -176,17 +173,10 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
   if (config.poll) {
     const timeoutMs = Math.min(config.upstream.timeoutMs, config.poll.intervalMs);
     const onCollision = collisionReporter({ metrics, log });
-    const produce = fleet ? () => fleet!.scrape(timeoutMs).then((r) => r.snapshot) : () => fetchSanitized(upstream!, onCollision).then(sampled);
+    const produce = fleet ? () => fleet!.scrape(timeoutMs).then((r) => r.snapshot) : () => fetchSanitized(upstream!, onCollision).then((snap) => saturation?.polled?.(listTargets()[0]!.name, snap) ?? snap);
     poller = new Poller(produce, config.poll.intervalMs, log, metrics);
   }
 
-  /** Poll mode's single upstream: each poll is a saturation sample, and carries the gauges. */
-  function sampled(snap: ExpositionSnapshot): ExpositionSnapshot {
-    if (!saturation?.sampler) return snap;
-    saturation.sampler.observeText(listTargets()[0]!.name, snap.body.toString('utf8'), formatOfContentType(snap.contentType), snap.timeMs);
-    const lines = saturation.trailer?.() ?? '';
-    return lines ? new ExpositionSnapshot(withTrailer(snap.body, lines), snap.contentType, snap.timeMs) : snap;
-  }
 
   const forwarder =
     otlp && forwardTo
