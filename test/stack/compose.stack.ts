@@ -224,6 +224,26 @@ t.test('the demo stack: podman compose --profile demo up -d --build, as the READ
   );
   t.ok(records.every((r) => r.status === 200 && r.tokens_source === 'usage' && r.endpoint === '/v1/chat/completions'), 'one record per request, with its usage');
 
+  // Saturation (--saturation in compose.yml): on /saturation, and its gauges carried to Parseable by Fluent Bit.
+  const saturation = await eventually(
+    'saturation signals on /saturation',
+    async () => {
+      const r = JSON.parse(await (await request('http://127.0.0.1:9090/saturation')).body.text()) as { status: string; models: Array<{ model: string; signals: Record<string, { status: string }> }> };
+      return r.models.some((m) => m.signals.finished_requests_per_second?.status === 'ok') ? r : undefined;
+    },
+    60_000,
+    1_000,
+  );
+  t.equal(saturation.status, 'ok');
+  t.ok(saturation.models.some((m) => m.model === models.data[0]!.id), 'per model');
+  await eventually(
+    'saturation gauges in vLLMmetrics',
+    async () => ((await rows()).some((r) => r.metric_name === 'vllm_metrics_proxy_saturation_fleet_kv_cache_usage') ? true : undefined),
+    60_000,
+    1_000,
+  );
+  t.pass('the saturation gauges reached Parseable through Fluent Bit and the relay');
+
   // A few healthcheck rounds later: nothing unhealthy, nothing restarted.
   await eventually('healthy proxy and simulator', async () => {
     const list = await containers();
