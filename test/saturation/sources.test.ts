@@ -20,7 +20,7 @@ import { startPrometheus } from '../helpers/prometheus.js';
 import { testProxy } from '../helpers/proxy.js';
 import { eventually } from '../helpers/wait.js';
 
-const WINDOW_MS = 10_000;
+const WINDOW_MS = 20_000;
 const MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
 
 /** Live simulators (ticking every second): a light load, and one that fills its KV cache and queues. */
@@ -127,13 +127,18 @@ t.test('known loads give the signals they imply, from the window and from Promet
       const s = row!.signals;
       const near = (what: string, got: number | null, want: number, rel: number, abs = 0) =>
         t.ok(got !== null && Math.abs(got - want) <= rel * want + abs, `${src} ${name} ${what}: ${got} vs reference ${want.toFixed(3)} (±${rel * 100}% ±${abs})`);
+      // The window samples what the reference samples, a second apart: tight. Prometheus'
+      // window ends at its last scrape (up to a second earlier) and rate() extrapolates to
+      // the window's edges; with prompt lengths log-normal, a few requests more or less at an
+      // edge move the token-weighted means and hit ratio: wider.
+      const loose = src === 'prometheus' ? 2 : 1;
       near('KV-cache usage', s.kv_cache_usage.value, ref.kv, 0, 0.1);
       near('waiting', s.requests_waiting.value, ref.waiting, 0.2, 2);
       near('running', s.requests_running.value, ref.running, 0.2, 2);
-      near('finished/s', s.finished_requests_per_second.value, ref.finished, 0.3, 0.5);
-      near('mean prompt tokens', s.prompt_tokens_mean.value, ref.prompt, 0.25);
-      near('mean output tokens', s.output_tokens_mean.value, ref.output, 0.25);
-      near('prefix-cache hit ratio', s.prefix_cache_hit_ratio.value, ref.hit, 0, 0.05);
+      near('finished/s', s.finished_requests_per_second.value, ref.finished, 0.2 * loose, 0.5);
+      near('mean prompt tokens', s.prompt_tokens_mean.value, ref.prompt, 0.15 * loose);
+      near('mean output tokens', s.output_tokens_mean.value, ref.output, 0.15 * loose);
+      near('prefix-cache hit ratio', s.prefix_cache_hit_ratio.value, ref.hit, 0, 0.04 * loose);
       t.ok(s.kv_cache_usage.ageSeconds! < 5, `${src} ${name}: fresh (${s.kv_cache_usage.ageSeconds}s)`);
     }
   }
@@ -143,7 +148,7 @@ t.test('known loads give the signals they imply, from the window and from Promet
     t.equal(l.requests_waiting.value, 0, `${src}: the light load queues nothing`);
     t.ok(h.requests_waiting.value! > 0, `${src}: the heavy load queues`);
     t.ok(h.kv_cache_usage.value! > 0.8 && l.kv_cache_usage.value! < 0.5, `${src}: the heavy load fills its KV cache, the light one does not`);
-    t.ok(h.finished_requests_per_second.value! > 2 * l.finished_requests_per_second.value!, `${src}: the heavy load finishes more`);
+    t.ok(h.finished_requests_per_second.value! > 1.5 * l.finished_requests_per_second.value!, `${src}: the heavy load finishes more (as many as its full KV cache lets it)`);
   }
   // The fleet rows add up the targets of the window exactly.
   const fleet = win.models.find((m) => m.model === MODEL)!.signals;
@@ -167,11 +172,11 @@ t.test('known loads give the signals they imply, from the window and from Promet
   t.equal(scraped.length, 1, 'Prometheus has the gauge');
 
   t.test('the CLI prints the same from Prometheus, as a table and as JSON, filtered by model', async (t) => {
-    const table = await runCliAsync(['saturation', '--prometheus-url', prom.url, '--window', '10s']);
+    const table = await runCliAsync(['saturation', '--prometheus-url', prom.url, '--window', '20s']);
     t.equal(table.status, 0, table.stderr);
     t.match(table.stdout, /MODEL\s+TARGET\s+KV\s+WAITING/);
     t.match(table.stdout, /\n\s+heavy\s+0\.\d+/);
-    const json = await runCliAsync(['saturation', '--prometheus-url', prom.url, '--window', '10s', '--json', '--model', MODEL]);
+    const json = await runCliAsync(['saturation', '--prometheus-url', prom.url, '--window', '20s', '--json', '--model', MODEL]);
     t.equal(json.status, 0, json.stderr);
     const r = JSON.parse(json.stdout) as SaturationReport;
     t.equal(r.source, 'prometheus');
@@ -201,7 +206,7 @@ t.test('known loads give the signals they imply, from the window and from Promet
     });
     // Prometheus saw the counters go down, and has scraped the new process since.
     await eventually('Prometheus to see the reset', async () => {
-      const r = await prom.query('resets(vllm_request_success_total{instance="light"}[10s]) > 0 and on() count_over_time(up{job="proxy"}[3s]) >= 3');
+      const r = await prom.query('resets(vllm_request_success_total{instance="light"}[20s]) > 0 and on() count_over_time(up{job="proxy"}[3s]) >= 3');
       return r.length ? true : undefined;
     });
     await source.refresh();
