@@ -3,7 +3,7 @@
  * from Prometheus, as a table or JSON. Exit 0 with a report (an empty one
  * included: "no data" is an answer), 1 when Prometheus could not give one.
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { durationArg, envOption } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logger.js';
@@ -21,7 +21,6 @@ interface SaturationFlags {
   targetLabel: string;
   timeout: number;
   caFile?: string;
-  insecure?: boolean;
   bearerTokenFile?: string;
   cacheTtl: number;
   maxStaleness: number;
@@ -40,7 +39,6 @@ export function saturationCommand(program: Command): void {
     .addOption(envOption('--target-label <name>', 'label naming a replica (exported_instance behind a fleet proxy scraped without honor_labels)', 'SATURATION_TARGET_LABEL', labelNameArg, 'instance'))
     .addOption(envOption('--timeout <duration>', 'deadline of one query', 'PROMETHEUS_TIMEOUT', durationArg, 10_000, '10s'))
     .addOption(envOption('--ca-file <path>', "PEM bundle of the CAs that sign Prometheus' certificate", 'PROMETHEUS_CA_FILE'))
-    .addOption(new Option('--insecure', "skip verification of Prometheus' TLS certificate").hideHelp())
     .addOption(envOption('--bearer-token-file <path>', 'file holding a bearer token, read before every query (a Kubernetes service account token)', 'PROMETHEUS_BEARER_TOKEN_FILE'))
     .addOption(envOption('--cache-ttl <duration>', 'with --watch: how often to query (answers are cached this long)', 'SATURATION_CACHE_TTL', durationArg, 10_000, '10s'))
     .addOption(envOption('--max-staleness <duration>', 'a value whose newest sample is older is reported stale', 'SATURATION_MAX_STALENESS', durationArg, 120_000, '2m'))
@@ -48,7 +46,7 @@ export function saturationCommand(program: Command): void {
     .action(async (flags: SaturationFlags) => {
       if (!flags.prometheusUrl) throw new ConfigError('--prometheus-url', 'is required (or PROMETHEUS_URL)');
       const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
-      const client = new PrometheusClient({ url: flags.prometheusUrl, timeoutMs: flags.timeout, caFile: flags.caFile, insecure: flags.insecure, bearerTokenFile: flags.bearerTokenFile });
+      const client = new PrometheusClient({ url: flags.prometheusUrl, timeoutMs: flags.timeout, caFile: flags.caFile, bearerTokenFile: flags.bearerTokenFile });
       const source = new PrometheusSaturation({
         client,
         windowMs: flags.window,
