@@ -80,14 +80,17 @@ async function throughputRuns() {
     const passthrough = await child([join(here, 'servers.js'), 'passthrough', `${upstream.url}/metrics`]);
     const proxy = await child(proxyArgs(`${upstream.url}/metrics`), listening);
     const uncoalesced = await child(proxyArgs(`${upstream.url}/metrics`, '--no-coalesce'), listening);
+    // As compose.yml runs it: the saturation gauges end every answer.
+    const saturation = await child(proxyArgs(`${upstream.url}/metrics`, '--saturation'), listening);
     const row = { size: size.name, bytes: body.length };
     const targets = [
       ['direct', `${upstream.url}/metrics`],
       ['passthrough', `${passthrough.url}/metrics`],
       ['proxy', `${proxy.url}/metrics`],
       ['uncoalesced', `${uncoalesced.url}/metrics`],
+      ['saturation', `${saturation.url}/metrics`],
     ];
-    const runs = { direct: [], passthrough: [], proxy: [], uncoalesced: [] };
+    const runs = { direct: [], passthrough: [], proxy: [], uncoalesced: [], saturation: [] };
     for (const [, url] of targets) await load(url, { seconds: 1, connections: CONNECTIONS }); // warm-up: JIT, connections
     for (let round = 0; round < ROUNDS; round++) {
       for (const [mode, url] of targets) {
@@ -102,8 +105,9 @@ async function throughputRuns() {
     }
     row.ratio = median(runs.proxy.map((r, i) => r.rps / runs.passthrough[i].rps));
     row.ratioUncoalesced = median(runs.uncoalesced.map((r, i) => r.rps / runs.passthrough[i].rps));
+    row.ratioSaturation = median(runs.saturation.map((r, i) => r.rps / runs.passthrough[i].rps));
     rows.push(row);
-    for (const c of [proxy, uncoalesced, passthrough, upstream]) c.stop();
+    for (const c of [proxy, uncoalesced, saturation, passthrough, upstream]) c.stop();
   }
   return rows;
 }
@@ -270,14 +274,16 @@ let missed = false;
 let rows, tr, rss, fleet, poll, memory, stores, api;
 if (only.includes('http')) {
   rows = await throughputRuns();
-  console.log('| exposition | bytes | direct req/s (p50/p99 ms) | passthrough req/s (p50/p99 ms) | proxy req/s (p50/p99 ms) | proxy --no-coalesce req/s (p50/p99 ms) | proxy / passthrough | --no-coalesce / passthrough |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| exposition | bytes | direct req/s (p50/p99 ms) | passthrough req/s (p50/p99 ms) | proxy req/s (p50/p99 ms) | proxy --no-coalesce req/s (p50/p99 ms) | proxy --saturation req/s (p50/p99 ms) | proxy / passthrough | --no-coalesce / passthrough | --saturation / passthrough |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const cell = (m) => `${fmt(m.rps)} (${fmt(m.p50, 2)} / ${fmt(m.p99, 2)})`;
-    console.log(`| ${r.size} | ${fmt(r.bytes)} | ${cell(r.direct)} | ${cell(r.passthrough)} | ${cell(r.proxy)} | ${cell(r.uncoalesced)} | ${fmt(r.ratio, 2)}x ${verdict(r.ratio >= TARGETS.proxyVsPassthrough)} | ${fmt(r.ratioUncoalesced, 2)}x ${verdict(r.ratioUncoalesced >= TARGETS.proxyVsPassthrough)} |`);
+    console.log(
+      `| ${r.size} | ${fmt(r.bytes)} | ${cell(r.direct)} | ${cell(r.passthrough)} | ${cell(r.proxy)} | ${cell(r.uncoalesced)} | ${cell(r.saturation)} | ${fmt(r.ratio, 2)}x ${verdict(r.ratio >= TARGETS.proxyVsPassthrough)} | ${fmt(r.ratioUncoalesced, 2)}x ${verdict(r.ratioUncoalesced >= TARGETS.proxyVsPassthrough)} | ${fmt(r.ratioSaturation, 2)}x ${verdict(r.ratioSaturation >= TARGETS.proxyVsPassthrough)} |`,
+    );
   }
   // Held to the target both ways: as shipped (concurrent scrapes share a fetch), and with every scrape paying its own way.
-  missed ||= rows.some((r) => r.ratio < TARGETS.proxyVsPassthrough || r.ratioUncoalesced < TARGETS.proxyVsPassthrough);
+  missed ||= rows.some((r) => r.ratio < TARGETS.proxyVsPassthrough || r.ratioUncoalesced < TARGETS.proxyVsPassthrough || r.ratioSaturation < TARGETS.proxyVsPassthrough);
 }
 if (only.includes('api')) {
   api = await apiRun({ child, cli: CLI, seconds: SECONDS, rounds: ROUNDS });

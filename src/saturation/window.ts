@@ -33,19 +33,26 @@ export interface SaturationWindowOptions {
 
 export class SaturationWindow {
   private readonly targets = new Map<string, TargetState>();
+  /** Changes whenever what a report says (apart from ages) may change. */
+  version = 0;
 
   constructor(readonly options: SaturationWindowOptions) {}
 
   /** The targets there are now: new ones start with no data, removed ones are forgotten. */
   setTargets(names: Iterable<string>): void {
     const keep = new Set(names);
-    for (const name of this.targets.keys()) if (!keep.has(name)) this.targets.delete(name);
-    for (const name of keep) if (!this.targets.has(name)) this.targets.set(name, { observations: [] });
+    for (const name of this.targets.keys()) if (!keep.has(name) && this.targets.delete(name)) this.version++;
+    for (const name of keep) {
+      if (this.targets.has(name)) continue;
+      this.targets.set(name, { observations: [] });
+      this.version++;
+    }
   }
 
   /** A successful scrape of `target` at `timeMs`. */
   observe(target: string, samples: PartSample[], timeMs: number): void {
     const state = this.state(target);
+    if (state.error !== undefined) this.version++;
     state.error = undefined;
     const obs = state.observations;
     const last = obs[obs.length - 1];
@@ -53,13 +60,16 @@ export class SaturationWindow {
     const series = new Map<string, PartSample>();
     for (const s of samples) series.set(`${s.part}\u0000${s.rank}\u0000${labelKey(s.labels, '')}`, s);
     obs.push({ timeMs, series });
+    this.version++;
     // Keep the window before the newest sample, and one sample more to rate from.
     while (obs.length > 2 && timeMs - obs[1]!.timeMs >= this.options.windowMs) obs.shift();
   }
 
   /** A failed scrape: the data stays (aging, then stale), the error is reported. */
   fail(target: string, error: string): void {
-    this.state(target).error = error;
+    const state = this.state(target);
+    if (state.error !== error) this.version++;
+    state.error = error;
   }
 
   private state(target: string): TargetState {

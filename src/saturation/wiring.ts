@@ -83,7 +83,17 @@ export function saturationService(config: SaturationConfig, deps: SaturationDeps
   });
   window.setTargets(deps.targets().map((t) => t.name));
   const sampler = new SaturationSampler({ window, targets: deps.targets, intervalMs: deps.pollIntervalMs ? undefined : sampleEveryMs, timeoutMs: Math.min(deps.timeoutMs, sampleEveryMs), log });
-  const gauges = () => renderText(saturationFamilies(window.report(Date.now()), deps.targetLabel));
+  // Every /metrics answer ends with the gauges: made once per change of the window, or per
+  // second for the ages (which are whole-second accurate then), not once per scrape.
+  let made: { version: number; second: number; text: string } | undefined;
+  const gauges = () => {
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (made?.version !== window.version || made.second !== second) {
+      made = { version: window.version, second, text: renderText(saturationFamilies(window.report(now), deps.targetLabel)) };
+    }
+    return made.text;
+  };
   log.info({ event: 'saturation', source: 'window', windowMs: config.windowMs, sampleMs: sampleEveryMs }, `saturation over ${config.windowMs / 1000}s, sampled every ${sampleEveryMs / 1000}s, on /saturation`);
   return {
     report: async () => window.report(Date.now()),
