@@ -4,8 +4,8 @@
  * upstream vanishes from the gateway on the next push.
  */
 import { request, type Dispatcher } from 'undici';
+import { requestFailure } from '../request-failure.js';
 import { parseUpstream, type UpstreamTarget } from '../upstream/target.js';
-import { formatDuration } from '../units.js';
 
 export class GatewayError extends Error {
   readonly code = 'VMP_PUSHGATEWAY';
@@ -91,10 +91,7 @@ export class PushgatewayClient {
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
     } catch (err) {
-      const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-      const timedOut = e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT';
-      const why = timedOut ? `no answer within ${formatDuration(this.options.timeoutMs)}` : `${e.code ?? e.cause?.code ?? ''} ${e.message}`.trim();
-      throw new GatewayError(`Pushgateway ${this.target.display} unreachable: ${why}`, 0);
+      throw new GatewayError(`Pushgateway ${this.target.display} unreachable: ${requestFailure(err, this.options.timeoutMs)}`, 0);
     }
     // The gateway explains a refusal in its body ("pushed metrics are invalid or inconsistent ..."): surface it.
     const text = (await res.body.text()).trim().slice(0, 1_000);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { request, type Agent } from 'undici';
 import { ConfigError } from '../errors.js';
+import { requestFailure } from '../request-failure.js';
 import { formatDuration } from '../units.js';
 import { createDispatcher } from '../upstream/dispatcher.js';
 import { parseUpstream, type UpstreamTarget } from '../upstream/target.js';
@@ -109,10 +110,7 @@ export class PrometheusClient {
       text = await res.body.text();
     } catch (err) {
       this.options.onRequest?.('error');
-      const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-      const timedOut = e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT';
-      const why = timedOut ? `no answer within ${formatDuration(timeoutMs)}` : `${e.code ?? e.cause?.code ?? ''} ${e.message}`.trim();
-      throw new PrometheusError(`Prometheus ${this.target.display} unreachable: ${why}`, 0, true);
+      throw new PrometheusError(`Prometheus ${this.target.display} unreachable: ${requestFailure(err, timeoutMs)}`, 0, true);
     }
     this.options.onRequest?.(status >= 200 && status < 300 ? 'ok' : 'error');
     let body: { status?: string; errorType?: string; error?: string; data?: { resultType?: string; result?: unknown } } | undefined;
