@@ -3,8 +3,8 @@
  * errors and 5xx are retried after 1 s, 2 s and 4 s; a 4xx is a mistake in the
  * query or the credentials and fails at once, with Prometheus' own error text.
  */
-import { readFileSync } from 'node:fs';
 import { request, type Agent } from 'undici';
+import { readSecret } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { requestFailure } from '../request-failure.js';
 import { formatDuration } from '../units.js';
@@ -61,14 +61,8 @@ export class PrometheusClient {
   private authorization(): string | undefined {
     const file = this.options.bearerTokenFile;
     if (!file) return this.target.authorization;
-    let token: string;
-    try {
-      token = readFileSync(file, 'utf8').trim();
-    } catch (err) {
-      throw new ConfigError(this.flags.bearerTokenFile, `cannot read ${file}: ${(err as Error).message}`);
-    }
-    if (!token) throw new ConfigError(this.flags.bearerTokenFile, `${file} is empty`);
-    return `Bearer ${token}`;
+    // readSecret names the file flag `${flag}-file`.
+    return `Bearer ${readSecret(undefined, file, this.flags.bearerTokenFile.replace(/-file$/, ''))}`;
   }
 
   /** An instant query whose result is a vector, retried as the header says. */
