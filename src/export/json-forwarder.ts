@@ -68,7 +68,6 @@ type Outcome = { kind: 'delivered' } | { kind: 'rejected'; status: number; text:
 
 const MAX_LOGGED_TEXT = 1000;
 
-
 export class JsonForwarder {
   readonly #dest: Destination;
   readonly #maxBytes: number;

@@ -3,7 +3,7 @@
  * model, then per model across the fleet, with its age and a status that
  * never lets "no data" pass for zero. Pure.
  */
-import { SIGNALS, type PartName, type SignalDef, type SignalName } from './signals.js';
+import { PARTS, SIGNALS, type PartName, type SignalDef, type SignalName } from './signals.js';
 
 /** One measured part: its value, and when the newest sample behind it was taken. */
 export interface Part {
@@ -112,8 +112,8 @@ function signalsOf(parts: Partial<Record<PartName, Part>>, options: ReportOption
 }
 
 /**
- * Parts of several targets into the model's parts: max parts take the max,
- * the others add up. The time is the oldest contributor's, so a fleet value is
+ * Parts of several targets into the model's parts: a part whose kind is `max`
+ * takes the max, the others add up. The time is the oldest contributor's, so a fleet value is
  * never younger than its stalest input.
  */
 function combine(def: SignalDef, rows: TargetParts[]): Partial<Record<PartName, Part>> {
@@ -125,7 +125,7 @@ function combine(def: SignalDef, rows: TargetParts[]): Partial<Record<PartName, 
       if (!p) continue;
       if (!acc) acc = { ...p };
       else {
-        acc.value = name === 'kv' ? Math.max(acc.value, p.value) : acc.value + p.value;
+        acc.value = PARTS[name].kind === 'max' ? Math.max(acc.value, p.value) : acc.value + p.value;
         acc.timeMs = Math.min(acc.timeMs, p.timeMs);
       }
     }

@@ -177,7 +177,6 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
     poller = new Poller(produce, config.poll.intervalMs, log, metrics);
   }
 
-
   const forwarder =
     otlp && forwardTo
       ? new JsonForwarder({ destination: forwardTo, maxQueueBytes: otlp.maxQueueBytes, timeoutMs: otlp.timeoutMs, retryBaseMs: otlp.retryBaseMs, retryMaxMs: otlp.retryMaxMs, log, metrics: relayMetrics(metrics) })
