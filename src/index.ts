@@ -21,7 +21,7 @@ export { parseDuration, parseBytes } from './units.js';
 export { Collector, type CollectorOptions, type CollectorStats, type RoundResult } from './collect/collector.js';
 export { selection, type Selection } from './collect/selection.js';
 export { Deriver, AlreadyDerivedError, type DeriveStats } from './collect/derive.js';
-export { counterDeltas, histogramQuantile, histogramWindows, type Delta, type HistogramPoint, type HistogramWindow, type Point } from './collect/postprocess.js';
+export { counterDeltas, histogramQuantile, histogramWindows, type Delta, type HistogramPoint, type HistogramWindow, type Point } from './exposition/series.js';
 export { postprocessFile, type PostprocessResult } from './collect/postprocess-file.js';
 export { readRows, sniffFormat } from './store/read.js';
 export { openRowStore, ROW_EXTENSIONS, type RowFormat } from './store/row-formats.js';

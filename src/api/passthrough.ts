@@ -5,18 +5,19 @@
  * model, `stream` flag, and `--request-usage`), anything else goes through as it
  * comes; the answer passes through a ResponseObserver that times it and reads
  * its usage without holding it up. Every generation request (chat, completions)
- * ends in one RequestRecord.
+ * ends in one RequestRecord. server/routes/api.ts registers it on the proxy's port.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
-import replyFrom from '@fastify/reply-from';
+// reply.from's types (the plugin itself is registered by server/routes/api.ts).
+import type {} from '@fastify/reply-from';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../logger.js';
 import { buildRecord, type RequestRecord } from '../requests/record.js';
 import { ResponseObserver } from '../requests/response-observer.js';
 import type { ServerView } from '../requests/server-view.js';
-import { GcPacer } from '../server/gc-pacer.js';
+import { GcPacer } from '../http/gc-pacer.js';
 
 export interface ApiConfig {
   /** vLLM's origin, e.g. http://vllm:8000. */
@@ -82,18 +83,22 @@ function sendUpstreamError(reply: FastifyReply, error: UpstreamFailure, timeoutM
   return { kind, status };
 }
 
-export function registerApiPassthrough(app: FastifyInstance, config: ApiConfig, ctx: ApiContext): void {
+/** The passthrough's parts, for routes/api.ts to register: where to, how to read bodies, and the one handler. */
+export interface Passthrough {
+  /** vLLM's origin, reply-from's base. */
+  origin: string;
+  /** reply-from's undici options: vLLM's deadlines, and room for many concurrent streams. */
+  undici: { headersTimeout: number; bodyTimeout: number; connections: number; pipelining: number };
+  /** The content-type parser for every type: small JSON read whole, anything else streamed on. */
+  parseBody: (req: FastifyRequest, payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => void;
+  handle: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
+}
+
+export function createPassthrough(config: ApiConfig, ctx: ApiContext): Passthrough {
   const origin = new URL(config.upstream).origin;
   const inspectLimit = config.inspectLimitBytes ?? 1024 * 1024;
   const pacer = new GcPacer(GC_EVERY_BYTES);
-  app.register(async (scope) => {
-    await scope.register(replyFrom, {
-      base: origin,
-      disableRequestLogging: true,
-      undici: { headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs, connections: 1024, pipelining: 1 },
-    });
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (req: FastifyRequest, payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => {
+  const parseBody = (req: FastifyRequest, payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => {
       const length = Number(req.headers['content-length']);
       const json = /^application\/json\b/i.test(req.headers['content-type'] ?? '');
       // Streamed on untouched: anything not a small JSON document (a 20 MB prompt, an audio upload),
@@ -104,9 +109,9 @@ export function registerApiPassthrough(app: FastifyInstance, config: ApiConfig, 
       payload.on('data', (c: Buffer) => chunks.push(c));
       payload.once('end', () => done(null, new InspectedBody(Buffer.concat(chunks))));
       payload.once('error', (err) => done(err));
-    });
+  };
 
-    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+  const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
       const path = request.url.split('?')[0]!;
       const recorded = request.method === 'POST' && RECORDED.has(path);
       const inspected = request.body instanceof InspectedBody ? request.body : undefined;
@@ -216,13 +221,5 @@ export function registerApiPassthrough(app: FastifyInstance, config: ApiConfig, 
       });
     };
 
-    // vLLM's own routes. With the API passed through, /health is vLLM's too (clients of the API
-    // check it); the proxy's own liveness is /proxy/health (routes/health.ts).
-    scope.all('/v1/*', handler);
-    scope.post('/tokenize', handler);
-    scope.post('/detokenize', handler);
-    scope.get('/version', handler);
-    scope.get('/health', handler);
-  });
-
+  return { origin, undici: { headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs, connections: 1024, pipelining: 1 }, parseBody, handle };
 }

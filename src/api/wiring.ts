@@ -3,13 +3,13 @@
  * request log, Parseable's JSON ingest, the self-metrics) and the server-side
  * view from the one upstream's /metrics.
  */
-import { JsonForwarder, requestShipperMetrics } from '../export/json-forwarder.js';
+import type { Counter } from 'prom-client';
+import { JsonForwarder, type ForwarderMetrics } from '../export/json-forwarder.js';
 import type { Logger } from '../logger.js';
 import { resolveDestination, type DestinationOptions } from '../otlp/destination.js';
 import { RequestLog } from '../requests/request-log.js';
 import { ServerView, Snapshots, totalsByModel } from '../requests/server-view.js';
 import { RequestShipper } from '../requests/shipper.js';
-import type { SelfMetrics } from '../server/self-metrics.js';
 import { fetchText } from '../upstream/scrape.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { ApiConfig, ApiContext } from './passthrough.js';
@@ -23,6 +23,14 @@ export interface ApiPassthroughConfig extends ApiConfig {
   serverView?: boolean;
 }
 
+/** What the passthrough counts (server/self-metrics.ts implements it). */
+export interface ApiMetrics {
+  /** vllm_metrics_proxy_api_requests_total{endpoint,status}. */
+  readonly apiRequests: Counter<'endpoint' | 'status'>;
+  /** The counters of the records shipped to Parseable. */
+  requestShipper(): ForwarderMetrics;
+}
+
 export interface ApiPassthrough {
   context: ApiContext;
   /** Deliver what is queued for Parseable, close the log. */
@@ -30,7 +38,7 @@ export interface ApiPassthrough {
 }
 
 /** `upstream` is the single upstream, when there is one: the server-side view reads it (in fleet mode a request's vLLM is not known here). */
-export function apiPassthrough(config: ApiPassthroughConfig, deps: { log: Logger; metrics: SelfMetrics; upstream?: Upstream }): ApiPassthrough {
+export function apiPassthrough(config: ApiPassthroughConfig, deps: { log: Logger; metrics: ApiMetrics; upstream?: Upstream }): ApiPassthrough {
   const { log, metrics, upstream } = deps;
   const requestLog = config.requestLog ? new RequestLog(config.requestLog) : undefined;
   const ship = config.ship;
@@ -43,7 +51,7 @@ export function apiPassthrough(config: ApiPassthroughConfig, deps: { log: Logger
           retryBaseMs: ship.retryBaseMs,
           retryMaxMs: ship.retryMaxMs,
           log,
-          metrics: requestShipperMetrics(metrics),
+          metrics: metrics.requestShipper(),
           what: 'request log',
         }),
         { maxWaitMs: ship.maxWaitMs },

@@ -1,6 +1,7 @@
 import { labelKey, parseNumber } from '../exposition/parser.js';
+import { AlreadyDerivedError } from '../errors.js';
 import { DERIVED_TYPES, type Row } from '../store/store.js';
-import { counterDelta, histogramWindow, type HistogramPoint, type Point } from './postprocess.js';
+import { counterDelta, histogramWindow, type HistogramPoint, type Point } from '../exposition/series.js';
 
 /** A histogram series being put together from the rows of one time. */
 interface OpenHistogram {
@@ -24,12 +25,7 @@ export interface DeriveStats {
 }
 
 /** A file that was post-processed already: its counters are gone, so there is nothing to derive. */
-export class AlreadyDerivedError extends Error {
-  readonly code = 'VMP_ALREADY_POSTPROCESSED';
-  constructor() {
-    super('the file is post-processed already (it holds delta, rate or quantile rows); post-process the .raw copy instead');
-  }
-}
+export { AlreadyDerivedError };
 
 /**
  * Collected rows in, post-processed rows out, streaming: one entry per series

@@ -1,6 +1,6 @@
 import { extname } from 'node:path';
 import { Option, type Command } from 'commander';
-import { durationArg, envOption, logLevelArg } from '../config.js';
+import { durationArg, envOption, logLevelArg } from './options.js';
 import { Collector } from '../collect/collector.js';
 import { postprocessFile } from '../collect/postprocess-file.js';
 import { selection } from '../collect/selection.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { portArg } from '../config.js';
+import { portArg } from './options.js';
 import { createLogger } from '../logger.js';
 import { startProxy } from '../server/proxy.js';
 import { startSimulator } from '../simulator/start.js';

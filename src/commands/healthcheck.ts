@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { request } from 'undici';
-import { durationArg, envOption } from '../config.js';
+import { durationArg, envOption } from './options.js';
 
 export interface HealthResult {
   healthy: boolean;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { logLevelArg, envOption } from '../config.js';
+import { logLevelArg, envOption } from './options.js';
 import { postprocessFile, type PostprocessResult } from '../collect/postprocess-file.js';
 import { createLogger, type Logger } from '../logger.js';
 

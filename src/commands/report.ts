@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { envOption, logLevelArg } from '../config.js';
+import { envOption, logLevelArg } from './options.js';
 import { createLogger } from '../logger.js';
 import { writeReport } from '../report/report-file.js';
 

@@ -4,7 +4,7 @@
  * included: "no data" is an answer), 1 when Prometheus could not give one.
  */
 import type { Command } from 'commander';
-import { durationArg, envOption } from '../config.js';
+import { durationArg, envOption } from './options.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { PrometheusClient } from '../saturation/prometheus-client.js';

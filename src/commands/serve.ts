@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
-import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg, readSecret } from '../config.js';
+import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg } from './options.js';
+import { readSecret } from '../secret.js';
 import { createLogger } from '../logger.js';
 import { parseResourceAttributes } from '../otlp/resource.js';
 import { startProxy, type ProxyConfig, type SaturationConfig } from '../server/proxy.js';

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { durationArg, envOption, logLevelArg, portArg, positiveIntArg, positiveNumberArg } from '../config.js';
+import { durationArg, envOption, logLevelArg, portArg, positiveIntArg, positiveNumberArg } from './options.js';
 import { createLogger } from '../logger.js';
 import { startSimulator } from '../simulator/start.js';
 import { onShutdown } from './shutdown.js';

@@ -4,7 +4,8 @@
  * size limit, credentials and TLS.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { bytesArg, durationArg, envFlag, envOption, readSecret } from '../config.js';
+import { bytesArg, durationArg, envFlag, envOption } from './options.js';
+import { readSecret } from '../secret.js';
 import type { Logger } from '../logger.js';
 import { parseTargetSpec, type TargetSpec } from '../targets/spec.js';
 import type { TargetSet } from '../targets/target-set.js';

@@ -12,9 +12,14 @@ import type { MergeIssueLog } from '../fleet/issue-log.js';
 import { mergeOutcomes, scrapeTarget, statusOf, targetMeta, type TargetHealth } from '../fleet/targets-scrape.js';
 import { TextMerge } from '../fleet/text-merge.js';
 import type { Logger } from '../logger.js';
-import type { SelfMetrics } from '../server/self-metrics.js';
+import type { Counter } from 'prom-client';
 import type { Target } from '../targets/target-set.js';
 import { GatewayError, GROUPING_LABELS, targetGroup, type GroupingKey, type PushgatewayClient } from './pushgateway.js';
+
+/** What the pusher counts (server/self-metrics.ts implements it). */
+export interface GatewayPushMetrics {
+  readonly gatewayPushes: Counter<'outcome'>;
+}
 
 export interface GatewayPushOptions {
   client: PushgatewayClient;
@@ -29,7 +34,7 @@ export interface GatewayPushOptions {
   attempts?: number;
   retryBaseMs?: number;
   log: Logger;
-  metrics: SelfMetrics;
+  metrics: GatewayPushMetrics;
   health: TargetHealth;
   issues: MergeIssueLog;
 }

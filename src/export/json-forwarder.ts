@@ -12,7 +12,6 @@
 import { backoffDelay } from '../backoff.js';
 import { Agent, request } from 'undici';
 import type { Logger } from '../logger.js';
-import type { SelfMetrics } from '../server/self-metrics.js';
 import type { Destination } from '../otlp/destination.js';
 
 /** What a forwarder reports; `items` are data points (OTLP) or records (request log). */
@@ -21,29 +20,6 @@ export interface ForwarderMetrics {
   dropped(reason: 'queue_full' | 'rejected' | 'shutdown', items: number): void;
   retried(): void;
   queue(bytes: number, batches: number): void;
-}
-
-/** The relay's counters: otlp_forwarded_points_total{path="relay"}, otlp_dropped_points_total, ... */
-export function relayMetrics(m: SelfMetrics): ForwarderMetrics {
-  return {
-    delivered: (n) => m.otlpForwardedPoints.inc({ path: 'relay' }, n),
-    dropped: (reason, n) => m.otlpDroppedPoints.inc({ reason }, n),
-    retried: () => m.otlpRetries.inc(),
-    queue: (bytes, batches) => {
-      m.otlpQueueBytes.set(bytes);
-      m.otlpQueueBatches.set(batches);
-    },
-  };
-}
-
-/** The request log shipper's counters: request_records_shipped_total, ... */
-export function requestShipperMetrics(m: SelfMetrics): ForwarderMetrics {
-  return {
-    delivered: (n) => m.requestsShipped.inc(n),
-    dropped: (reason, n) => m.requestsDropped.inc({ reason }, n),
-    retried: () => m.requestsShipRetries.inc(),
-    queue: (bytes) => m.requestsQueueBytes.set(bytes),
-  };
 }
 
 export interface ForwarderOptions {

@@ -4,24 +4,11 @@
  * upstream vanishes from the gateway on the next push.
  */
 import { request, type Dispatcher } from 'undici';
+import { GatewayError } from '../errors.js';
 import { requestFailure } from '../request-failure.js';
 import { parseUpstream, type UpstreamTarget } from '../upstream/target.js';
 
-export class GatewayError extends Error {
-  readonly code = 'VMP_PUSHGATEWAY';
-  constructor(
-    message: string,
-    /** The HTTP status, or 0 when the gateway was not reached. */
-    readonly status: number,
-  ) {
-    super(message);
-  }
-
-  /** Worth another try: the gateway was not reached, was busy, or failed itself. */
-  get retriable(): boolean {
-    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
-  }
-}
+export { GatewayError };
 
 export type GroupingKey = Array<[string, string]>;
 

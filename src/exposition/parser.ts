@@ -18,16 +18,9 @@
  */
 
 import { type Exemplar, type ExpositionFormat, type Labels, type MetricFamily, type MetricType, type Sample, newLabels } from './model.js';
+import { ExpositionParseError } from '../errors.js';
 
-export class ExpositionParseError extends Error {
-  readonly code = 'VMP_EXPOSITION_PARSE';
-  constructor(
-    readonly line: number,
-    readonly reason: string,
-  ) {
-    super(line > 0 ? `line ${line}: ${reason}` : reason);
-  }
-}
+export { ExpositionParseError };
 
 export interface ParserOptions {
   format: ExpositionFormat;

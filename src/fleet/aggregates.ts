@@ -4,7 +4,7 @@
  * models) and named `vllm_metrics_proxy_fleet_*`, a prefix vLLM never uses.
  * Pure apart from the memory of earlier scrapes that rates need.
  */
-import { counterIncrease } from '../collect/postprocess.js';
+import { counterIncrease } from '../exposition/series.js';
 import { labelKey } from '../exposition/parser.js';
 import { newLabels, type MetricFamily, type Sample } from '../exposition/model.js';
 

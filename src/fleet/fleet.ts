@@ -1,12 +1,18 @@
 import { renderText } from '../exposition/render.js';
 import type { Logger } from '../logger.js';
-import type { SelfMetrics } from '../server/self-metrics.js';
-import { ExpositionSnapshot, TEXT_CONTENT_TYPE } from '../server/snapshot.js';
+import type { Gauge } from 'prom-client';
+import { ExpositionSnapshot, TEXT_CONTENT_TYPE } from '../exposition/snapshot.js';
 import type { TargetSet } from '../targets/target-set.js';
 import { AGGREGATED_FAMILIES, FleetAggregator } from './aggregates.js';
 import type { MergeIssueLog } from './issue-log.js';
 import { mergeOutcomes, scrapeTarget, statusOf, targetMeta, type TargetHealth, type TargetOutcome } from './targets-scrape.js';
 import { TextMerge } from './text-merge.js';
+
+/** What the fleet reports (server/self-metrics.ts implements it). */
+export interface FleetMetrics {
+  /** vllm_metrics_proxy_targets{state}: targets up and down after each round. */
+  readonly targets: Gauge<'state'>;
+}
 
 export interface FleetOptions {
   targets: TargetSet;
@@ -15,7 +21,7 @@ export interface FleetOptions {
   /** Turn on the fleet aggregates, rated over this window. */
   aggregateWindowMs?: number;
   log: Logger;
-  metrics: SelfMetrics;
+  metrics: FleetMetrics;
   health: TargetHealth;
   issues: MergeIssueLog;
   /** Told every round's outcomes before the body is made (saturation samples them). */

@@ -1,9 +1,14 @@
 import type { Logger } from '../logger.js';
-import type { SelfMetrics } from '../server/self-metrics.js';
+import type { Counter } from 'prom-client';
 import type { MergeIssue } from './text-merge.js';
 
 /** Distinct issues logged at most; counting goes on past it. */
 const MAX_REPORTED = 10_000;
+
+/** What the merge's decisions are counted on (server/self-metrics.ts implements it). */
+export interface MergeIssueMetrics {
+  readonly mergeIssues: Counter<'kind'>;
+}
 
 /** Counts every merge decision and logs each distinct one once (they repeat on every scrape). */
 export class MergeIssueLog {
@@ -11,7 +16,7 @@ export class MergeIssueLog {
 
   constructor(
     private readonly log: Logger,
-    private readonly metrics: SelfMetrics,
+    private readonly metrics: MergeIssueMetrics,
   ) {}
 
   report(issue: MergeIssue): void {

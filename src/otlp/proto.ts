@@ -7,6 +7,7 @@
  * only an encoder). Nothing here decodes protobuf by hand.
  */
 import { createRequire } from 'node:module';
+import { OtlpDecodeError } from '../errors.js';
 import type { MetricsRequest } from './types.js';
 
 interface MessageType {
@@ -27,9 +28,7 @@ const Response = service.ExportMetricsServiceResponse!;
 /** 64-bit integers as exact decimal strings, enums as numbers, bytes as base64. */
 const TO_OBJECT = { longs: String, enums: Number, bytes: String, arrays: true };
 
-export class OtlpDecodeError extends Error {
-  readonly code = 'VMP_OTLP_DECODE';
-}
+export { OtlpDecodeError };
 
 export function decodeProtobuf(body: Uint8Array): MetricsRequest {
   let message: object;

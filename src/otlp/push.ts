@@ -10,12 +10,19 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Logger } from '../logger.js';
-import type { SelfMetrics } from '../server/self-metrics.js';
+import type { Counter } from 'prom-client';
 import type { Target } from '../targets/target-set.js';
 import { sharedScrape } from '../upstream/scrape.js';
 import type { Destination } from './destination.js';
 import { StartTimes, toResourceMetrics } from './from-exposition.js';
 import { targetAttributes, type ResourceAttributes } from './resource.js';
+
+/** What the direct push counts (server/self-metrics.ts implements it). */
+export interface PushMetrics {
+  readonly otlpPushes: Counter<'outcome'>;
+  readonly otlpDroppedPoints: Counter<'reason'>;
+  readonly otlpForwardedPoints: Counter<'path'>;
+}
 
 export interface PushOptions {
   /** Every target is pushed as resources of its own. */
@@ -26,7 +33,7 @@ export interface PushOptions {
   /** `--otlp-resource` attributes, on every resource. */
   resource?: ResourceAttributes;
   log: Logger;
-  metrics: SelfMetrics;
+  metrics: PushMetrics;
 }
 
 export class OtlpPusher {

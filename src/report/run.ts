@@ -1,4 +1,4 @@
-import { histogramQuantile } from '../collect/postprocess.js';
+import { histogramQuantile } from '../exposition/series.js';
 import { parseNumber } from '../exposition/parser.js';
 import type { Row } from '../store/store.js';
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { DataFileError } from '../errors.js';
 import type { RequestRecord } from './record.js';
 
 /** Reads a request log; a line that is not a record names the file and line. */
@@ -7,7 +8,7 @@ export function readRequestLog(file: string): RequestRecord[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+    throw new DataFileError(file, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message, { cause: err });
   }
   const out: RequestRecord[] = [];
   text.split('\n').forEach((line, i) => {
@@ -16,9 +17,9 @@ export function readRequestLog(file: string): RequestRecord[] {
     try {
       r = JSON.parse(line) as RequestRecord;
     } catch {
-      throw new Error(`${file} line ${i + 1}: not JSON`);
+      throw new DataFileError(file, `line ${i + 1}: not JSON`);
     }
-    if (typeof r.start_time !== 'string' || typeof r.e2e_ms !== 'number' || typeof r.endpoint !== 'string') throw new Error(`${file} line ${i + 1}: not a request record (serve --request-log writes them)`);
+    if (typeof r.start_time !== 'string' || typeof r.e2e_ms !== 'number' || typeof r.endpoint !== 'string') throw new DataFileError(file, `line ${i + 1}: not a request record (serve --request-log writes them)`);
     out.push(r);
   });
   return out;

@@ -4,8 +4,8 @@
  * query or the credentials and fails at once, with Prometheus' own error text.
  */
 import { request, type Agent } from 'undici';
-import { readSecret } from '../config.js';
-import { ConfigError } from '../errors.js';
+import { readSecret } from '../secret.js';
+import { ConfigError, PrometheusError } from '../errors.js';
 import { requestFailure } from '../request-failure.js';
 import { formatDuration } from '../units.js';
 import { createDispatcher } from '../upstream/dispatcher.js';
@@ -14,17 +14,7 @@ import type { VectorSample } from './promql.js';
 
 export const RETRY_DELAYS_MS = [1_000, 2_000, 4_000];
 
-export class PrometheusError extends Error {
-  readonly code = 'VMP_PROMETHEUS';
-  constructor(
-    message: string,
-    /** The HTTP status, or 0 when Prometheus was not reached or its answer was not an API answer. */
-    readonly status: number,
-    readonly retriable: boolean,
-  ) {
-    super(message);
-  }
-}
+export { PrometheusError };
 
 export interface PrometheusClientOptions {
   /** Prometheus' base URL (http://prometheus:9090, or with a path prefix); basic auth may be in it. */

@@ -7,7 +7,7 @@
  * counter that went down (vLLM restarted) counts from zero instead of going
  * negative: PromQL's rule, applied per series.
  */
-import { counterIncrease } from '../collect/postprocess.js';
+import { counterIncrease } from '../exposition/series.js';
 import { labelKey } from '../exposition/parser.js';
 import type { PartSample } from './extract.js';
 import { buildReport, type Part, type SaturationReport, type TargetParts } from './report.js';

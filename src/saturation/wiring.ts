@@ -8,8 +8,8 @@ import { renderText } from '../exposition/render.js';
 import { withTrailer } from '../exposition/trailer.js';
 import type { TargetOutcome } from '../fleet/targets-scrape.js';
 import type { Logger } from '../logger.js';
-import type { SelfMetrics } from '../server/self-metrics.js';
-import { ExpositionSnapshot } from '../server/snapshot.js';
+import type { Counter } from 'prom-client';
+import { ExpositionSnapshot } from '../exposition/snapshot.js';
 import type { Target } from '../targets/target-set.js';
 import { PrometheusClient, type PrometheusClientOptions } from './prometheus-client.js';
 import { PrometheusSaturation } from './prometheus-source.js';
@@ -17,6 +17,12 @@ import type { SaturationReport } from './report.js';
 import { saturationFamilies } from './render.js';
 import { SaturationSampler } from './sampler.js';
 import { SaturationWindow } from './window.js';
+
+/** What saturation counts (server/self-metrics.ts implements it). */
+export interface SaturationMetrics {
+  /** vllm_metrics_proxy_prometheus_queries_total{outcome}. */
+  readonly saturationQueries: Counter<'outcome'>;
+}
 
 export interface SaturationConfig {
   windowMs: number;
@@ -42,7 +48,7 @@ export interface SaturationService {
 
 export interface SaturationDeps {
   log: Logger;
-  metrics: SelfMetrics;
+  metrics: SaturationMetrics;
   targets: () => Target[];
   /** The label naming targets on /metrics (fleet mode's; `instance` otherwise). */
   targetLabel: string;

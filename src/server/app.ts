@@ -1,22 +1,46 @@
 import type { FastifyInstance } from 'fastify';
-import { registerApiPassthrough } from '../api/passthrough.js';
-import type { ProxyContext } from './context.js';
-import { createFastify } from './fastify.js';
+import { createFastify } from '../http/fastify.js';
+import type { Logger } from '../logger.js';
+import type { SaturationService } from '../saturation/wiring.js';
+import type { MetricsSource } from './metrics-source.js';
+import { apiRoutes, type ApiRoutesOptions } from './routes/api.js';
 import { healthRoutes } from './routes/health.js';
-import { metricsRoute } from './routes/metrics.js';
-import { otlpRelayRoute } from './routes/otlp.js';
-import { saturationRoute } from './routes/saturation.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { otlpRelayRoutes, type OtlpRelayRoutesOptions } from './routes/otlp.js';
+import { saturationRoutes } from './routes/saturation.js';
+import { selfMetricsRoutes } from './routes/self-metrics.js';
 import { polledFastPath } from './routes/snapshot-metrics.js';
+import type { SelfMetrics } from './self-metrics.js';
 
-/** The proxy's HTTP face. */
-export async function buildApp(ctx: ProxyContext): Promise<FastifyInstance> {
-  const app = createFastify(ctx.log, ctx.poll ? { path: polledFastPath(ctx, ctx.poll.poller, ctx.poll.maxStalenessMs) } : undefined);
+/** What the proxy's routes are built from; each route plugin takes only its part. */
+export interface AppParts {
+  source: MetricsSource;
+  /** Stream mode: concurrent client scrapes share one upstream fetch. */
+  coalesce: boolean;
+  /** Deadline of a fleet round and of /ready's probe. */
+  timeoutMs: number;
+  readyMaxAgeMs: number;
+  metrics: SelfMetrics;
+  log: Logger;
+  /** The OTLP relay (--otlp-forward-url). */
+  relay?: Omit<OtlpRelayRoutesOptions, 'metrics' | 'log'>;
+  /** vLLM's API passed through (--api-upstream). */
+  api?: ApiRoutesOptions;
+  /** Saturation (--saturation, --saturation-from-prometheus). */
+  saturation?: SaturationService;
+}
+
+/** The proxy's HTTP face: one plugin per group of routes. */
+export async function buildApp(parts: AppParts): Promise<FastifyInstance> {
+  const { source, metrics, log } = parts;
+  const app = createFastify(log, source.mode === 'poll' ? { path: polledFastPath(metrics, source.poller, source.maxStalenessMs) } : undefined);
   // No compression plugin: /metrics gzips its own stream (routes/metrics.ts), the
   // other answers are a few KB, and the relay decompresses its requests itself.
-  metricsRoute(app, ctx);
-  healthRoutes(app, ctx);
-  if (ctx.relay) otlpRelayRoute(app, ctx, ctx.relay);
-  if (ctx.saturation) saturationRoute(app, ctx.saturation);
-  if (ctx.api) registerApiPassthrough(app, ctx.api.config, ctx.api.context);
+  await app.register(metricsRoutes, { source, coalesce: parts.coalesce, timeoutMs: parts.timeoutMs, trailer: parts.saturation?.trailer, metrics, log });
+  await app.register(healthRoutes, { source, readyMaxAgeMs: parts.readyMaxAgeMs, timeoutMs: parts.timeoutMs, apiOwnsHealth: Boolean(parts.api), metrics });
+  await app.register(selfMetricsRoutes, { registry: metrics.registry });
+  if (parts.relay) await app.register(otlpRelayRoutes, { ...parts.relay, metrics, log });
+  if (parts.saturation) await app.register(saturationRoutes, { saturation: parts.saturation });
+  if (parts.api) await app.register(apiRoutes, parts.api);
   return app;
 }

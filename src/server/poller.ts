@@ -1,6 +1,6 @@
 import { Every } from '../every.js';
 import type { Logger } from '../logger.js';
-import type { ExpositionSnapshot } from './snapshot.js';
+import type { ExpositionSnapshot } from '../exposition/snapshot.js';
 import type { SelfMetrics } from './self-metrics.js';
 
 /**

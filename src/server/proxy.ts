@@ -6,7 +6,7 @@ import { MergeIssueLog } from '../fleet/issue-log.js';
 import { TargetHealth } from '../fleet/targets-scrape.js';
 import { createLogger, type Logger } from '../logger.js';
 import { resolveDestination, type DestinationOptions } from '../otlp/destination.js';
-import { JsonForwarder, relayMetrics } from '../export/json-forwarder.js';
+import { JsonForwarder } from '../export/json-forwarder.js';
 import { apiPassthrough, type ApiPassthroughConfig } from '../api/wiring.js';
 import { saturationService, type SaturationConfig, type SaturationService } from '../saturation/wiring.js';
 import { OtlpPusher } from '../otlp/push.js';
@@ -17,9 +17,9 @@ import { TargetSet, type Target } from '../targets/target-set.js';
 import { fetchSanitized } from '../upstream/sanitized-body.js';
 import { Upstream, type UpstreamOptions } from '../upstream/upstream.js';
 import { buildApp } from './app.js';
-import type { ProxyContext } from './context.js';
+import type { MetricsSource } from './metrics-source.js';
 import { Poller } from './poller.js';
-import { collisionReporter } from './routes/metrics.js';
+import { collisionReporter } from './collision-reporter.js';
 import { SelfMetrics } from './self-metrics.js';
 import { BearerToken } from './bearer-token.js';
 
@@ -179,7 +179,7 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
 
   const forwarder =
     otlp && forwardTo
-      ? new JsonForwarder({ destination: forwardTo, maxQueueBytes: otlp.maxQueueBytes, timeoutMs: otlp.timeoutMs, retryBaseMs: otlp.retryBaseMs, retryMaxMs: otlp.retryMaxMs, log, metrics: relayMetrics(metrics) })
+      ? new JsonForwarder({ destination: forwardTo, maxQueueBytes: otlp.maxQueueBytes, timeoutMs: otlp.timeoutMs, retryBaseMs: otlp.retryBaseMs, retryMaxMs: otlp.retryMaxMs, log, metrics: metrics.relayForwarder() })
       : undefined;
   const relay =
     otlp && forwarder
@@ -191,21 +191,18 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
         }
       : undefined;
   const api = config.api ? apiPassthrough(config.api, { log, metrics, upstream }) : undefined;
-  const ctx: ProxyContext = {
-    upstream,
-    fleet,
-    targets,
-    poll: poller ? { poller, maxStalenessMs: config.poll!.maxStalenessMs } : undefined,
+  const source: MetricsSource = poller ? { mode: 'poll', poller, maxStalenessMs: config.poll!.maxStalenessMs } : fleet ? { mode: 'fleet', fleet, targets: targets! } : { mode: 'stream', upstream: upstream! };
+  const app = await buildApp({
+    source,
     coalesce: config.coalesce ?? true,
-    upstreamTimeoutMs: config.upstream.timeoutMs,
+    timeoutMs: config.upstream.timeoutMs,
+    readyMaxAgeMs: config.readyMaxAgeMs,
     metrics,
     log,
-    readyMaxAgeMs: config.readyMaxAgeMs,
     relay,
     api: api && { config: config.api!, context: api.context },
     saturation,
-  };
-  const app = await buildApp(ctx);
+  });
   if (config.upstream.insecure) {
     log.warn({ event: 'tls_verification_off' }, 'upstream TLS certificates are NOT verified (--insecure)');
   }

@@ -1,5 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { UpstreamErrorKind } from '../errors.js';
+import type { ApiMetrics } from '../api/wiring.js';
+import { UPSTREAM_ERROR_KINDS } from '../errors.js';
+import type { GatewayPushMetrics } from '../export/gateway-pusher.js';
+import type { ForwarderMetrics } from '../export/json-forwarder.js';
+import type { FleetMetrics } from '../fleet/fleet.js';
+import type { MergeIssueMetrics } from '../fleet/issue-log.js';
+import type { PushMetrics } from '../otlp/push.js';
+import type { SaturationMetrics } from '../saturation/wiring.js';
 import type { RepairCounts } from '../otlp/relay-repair.js';
 
 /**
@@ -12,9 +19,13 @@ export const SELF_PREFIX = 'vllm_metrics_proxy_';
 export type ScrapeOutcome = 'ok' | 'error' | 'client_abort';
 const OUTCOMES: ScrapeOutcome[] = ['ok', 'error', 'client_abort'];
 
-const ERROR_KINDS: UpstreamErrorKind[] = ['unreachable', 'tls', 'timeout', 'status', 'too_large', 'garbage', 'encoding', 'reset'];
 
-export class SelfMetrics {
+/**
+ * Every module below the server declares the few metrics it reports as a narrow
+ * interface of its own; this class implements them all, so those modules never
+ * import the server.
+ */
+export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics, GatewayPushMetrics, SaturationMetrics, ApiMetrics {
   readonly registry = new Registry();
   readonly scrapeDuration: Histogram<'outcome'>;
   readonly upstreamErrors: Counter<'kind'>;
@@ -76,7 +87,7 @@ export class SelfMetrics {
       labelNames: ['kind'],
       registers,
     });
-    for (const kind of ERROR_KINDS) this.upstreamErrors.inc({ kind }, 0);
+    for (const kind of UPSTREAM_ERROR_KINDS) this.upstreamErrors.inc({ kind }, 0);
     const bind = (o: ScrapeOutcome) => ({ scrapes: this.scrapes.labels(o), duration: this.scrapeDuration.labels(o) });
     this.byOutcome = { ok: bind('ok'), error: bind('error'), client_abort: bind('client_abort') };
     for (const outcome of OUTCOMES) this.scrapes.inc({ outcome }, 0);
@@ -237,6 +248,29 @@ export class SelfMetrics {
     this.requestsShipRetries = new Counter({ name: `${p}request_records_retries_total`, help: 'Deliveries to --request-log-url retried.', registers });
     this.requestsQueueBytes = new Gauge({ name: `${p}request_records_queue_bytes`, help: 'Bytes of request records waiting for delivery.', registers });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: p });
+  }
+
+  /** The relay forwarder's counters: otlp_forwarded_points_total{path="relay"}, otlp_dropped_points_total, ... */
+  relayForwarder(): ForwarderMetrics {
+    return {
+      delivered: (n) => this.otlpForwardedPoints.inc({ path: 'relay' }, n),
+      dropped: (reason, n) => this.otlpDroppedPoints.inc({ reason }, n),
+      retried: () => this.otlpRetries.inc(),
+      queue: (bytes, batches) => {
+        this.otlpQueueBytes.set(bytes);
+        this.otlpQueueBatches.set(batches);
+      },
+    };
+  }
+
+  /** The request log shipper's counters: request_records_shipped_total, ... */
+  requestShipper(): ForwarderMetrics {
+    return {
+      delivered: (n) => this.requestsShipped.inc(n),
+      dropped: (reason, n) => this.requestsDropped.inc({ reason }, n),
+      retried: () => this.requestsShipRetries.inc(),
+      queue: (bytes) => this.requestsQueueBytes.set(bytes),
+    };
   }
 
   /** What the relay repaired in one request. */

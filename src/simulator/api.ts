@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { SimulatedApiError } from '../errors.js';
 import type { EngineState } from './engine.js';
 import type { Simulator } from './simulator.js';
 
@@ -64,15 +65,6 @@ interface Body {
   include_metrics?: unknown;
 }
 
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export const newRequestId = (endpoint: ServedRequest['endpoint']) => `${endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`;
 
@@ -88,12 +80,12 @@ function naturalLength(prompt: string): number {
 
 function promptText(endpoint: ServedRequest['endpoint'], body: Body): string {
   if (endpoint === 'chat') {
-    if (!Array.isArray(body.messages) || body.messages.length === 0) throw new ApiError(400, 'BadRequestError', '`messages` must be a non-empty array');
+    if (!Array.isArray(body.messages) || body.messages.length === 0) throw new SimulatedApiError(400, 'BadRequestError', '`messages` must be a non-empty array');
     return body.messages.map((m) => (typeof (m as { content?: unknown })?.content === 'string' ? (m as { content: string }).content : JSON.stringify(m))).join('\n');
   }
   if (typeof body.prompt === 'string') return body.prompt;
   if (Array.isArray(body.prompt) && body.prompt.length === 1 && typeof body.prompt[0] === 'string') return body.prompt[0];
-  throw new ApiError(400, 'BadRequestError', '`prompt` must be a string');
+  throw new SimulatedApiError(400, 'BadRequestError', '`prompt` must be a string');
 }
 
 export class SimulatorApi {
@@ -116,7 +108,7 @@ export class SimulatorApi {
   /** Round robin over the model's data-parallel engines, as vLLM's DP coordinator spreads load. */
   #engineFor(model: string): EngineState {
     const engines = this.#sim.engines.filter((e) => e.model === model);
-    if (engines.length === 0) throw new ApiError(404, 'NotFoundError', `The model \`${model}\` does not exist.`);
+    if (engines.length === 0) throw new SimulatedApiError(404, 'NotFoundError', `The model \`${model}\` does not exist.`);
     const i = this.#next.get(model) ?? 0;
     this.#next.set(model, i + 1);
     return engines[i % engines.length]!;
@@ -168,7 +160,7 @@ export class SimulatorApi {
     const model = typeof body.model === 'string' ? body.model : this.models[0]!;
     const prompt = promptText(endpoint, body);
     const maxRaw = body.max_completion_tokens ?? body.max_tokens ?? 16;
-    if (typeof maxRaw !== 'number' || !Number.isInteger(maxRaw) || maxRaw < 1) throw new ApiError(400, 'BadRequestError', '`max_tokens` must be a positive integer');
+    if (typeof maxRaw !== 'number' || !Number.isInteger(maxRaw) || maxRaw < 1) throw new SimulatedApiError(400, 'BadRequestError', '`max_tokens` must be a positive integer');
     const engine = this.#engineFor(model);
     const promptTokens = countTokens(prompt);
     const natural = naturalLength(prompt);
@@ -263,7 +255,7 @@ export class SimulatorApi {
 
 const usageOf = (r: ServedRequest) => ({ prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens });
 
-function apiError(reply: FastifyReply, err: ApiError): FastifyReply {
+function apiError(reply: FastifyReply, err: SimulatedApiError): FastifyReply {
   return reply.code(err.status).send({ object: 'error', message: err.message, type: err.type, param: null, code: err.status });
 }
 
@@ -314,7 +306,7 @@ export function registerSimulatorApi(app: FastifyInstance, api: SimulatorApi): v
       if (includeUsage) reply.raw.write(chunk([], { usage: usageOf(r), ...(metrics ? { metrics } : {}) }));
       reply.raw.end('data: [DONE]\n\n');
     } catch (err) {
-      if (err instanceof ApiError) return apiError(reply, err);
+      if (err instanceof SimulatedApiError) return apiError(reply, err);
       throw err;
     }
   };

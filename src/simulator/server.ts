@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
-import { createFastify } from '../server/fastify.js';
+import { createFastify } from '../http/fastify.js';
 import { registerSimulatorApi, SimulatorApi } from './api.js';
 import { Simulator, type Format } from './simulator.js';
 

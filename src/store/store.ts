@@ -1,4 +1,5 @@
 import type { MetricFamily, MetricType } from '../exposition/model.js';
+import { StoreError } from '../errors.js';
 
 /** One target's part of a collection round. */
 export interface TargetScrape {
@@ -73,15 +74,4 @@ export function rowsOf(round: Round): Row[] {
 }
 
 /** A store's error names its file and what went wrong, in words an operator acts on. */
-export class StoreError extends Error {
-  readonly code = 'VMP_STORE';
-  constructor(
-    readonly store: string,
-    readonly location: string,
-    cause: unknown,
-  ) {
-    const e = cause as NodeJS.ErrnoException;
-    const why = e?.code === 'ENOSPC' ? 'the disk is full' : e?.code === 'EACCES' || e?.code === 'EPERM' ? 'permission denied' : e?.code === 'ENOENT' ? 'no such directory' : (e?.message ?? String(cause));
-    super(`${store} store ${location}: ${why}`, { cause });
-  }
-}
+export { StoreError };

@@ -1,6 +1,6 @@
 import type { Collision } from '../exposition/sanitizer.js';
 import { SanitizingWriter } from '../exposition/sanitize-stream.js';
-import { ExpositionSnapshot, TEXT_CONTENT_TYPE } from '../server/snapshot.js';
+import { ExpositionSnapshot, TEXT_CONTENT_TYPE } from '../exposition/snapshot.js';
 import { readUpstream } from './scrape.js';
 import type { Upstream } from './upstream.js';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { counterDeltas, histogramQuantile, histogramWindows } from '../../src/collect/postprocess.js';
+import { counterDeltas, histogramQuantile, histogramWindows } from '../../src/exposition/series.js';
 
 const at = (s: number) => 1_700_000_000_000 + s * 1000;
 

@@ -52,6 +52,6 @@ t.test('requests FILE: the table and the summary; --json; a broken line is named
   writeFileSync(file, `${JSON.stringify(records()[0])}\n{"broken"\n`);
   const bad = runCli(['requests', file]);
   t.equal(bad.status, 1);
-  t.match(bad.stderr, /requests\.jsonl line 2: not JSON/);
+  t.match(bad.stderr, /requests\.jsonl: line 2: not JSON/);
   t.equal(runCli(['requests', join(dir, 'missing.jsonl')]).status, 1);
 });

@@ -4,7 +4,7 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/start
 import { renameNames, underscore } from '../helpers/oracle.js';
 import { get, rawServer } from '../helpers/net.js';
 import { testProxy, type TestProxy } from '../helpers/proxy.js';
-import { acceptsGzip } from '../../src/server/routes/metrics.js';
+import { acceptsGzip } from '../../src/server/negotiate.js';
 
 const OPENMETRICS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 

@@ -2,22 +2,33 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { UpstreamError } from '../../errors.js';
 import { SanitizingWriter } from '../../exposition/sanitize-stream.js';
+import { TEXT_CONTENT_TYPE } from '../../exposition/snapshot.js';
+import { isClosing } from '../../http/fastify.js';
+import { GcPacer } from '../../http/gc-pacer.js';
+import type { Logger } from '../../logger.js';
 import { SharedRelay } from '../../upstream/shared-relay.js';
-import type { Collision } from '../../exposition/sanitizer.js';
-import type { ProxyContext } from '../context.js';
-import { isClosing } from '../fastify.js';
-import { GcPacer } from '../gc-pacer.js';
-import type { ScrapeOutcome } from '../self-metrics.js';
 import type { Upstream } from '../../upstream/upstream.js';
+import { collisionReporter } from '../collision-reporter.js';
+import type { MetricsSource } from '../metrics-source.js';
+import { acceptsGzip, scrapeTimeout } from '../negotiate.js';
+import type { ScrapeOutcome, SelfMetrics } from '../self-metrics.js';
 import { fleetHandler, polledHandler } from './snapshot-metrics.js';
 
+export interface MetricsRoutesOptions {
+  source: MetricsSource;
+  /** Stream mode: concurrent client scrapes share one upstream fetch. */
+  coalesce: boolean;
+  /** Fleet mode: the deadline of a round of target scrapes (a scraper's own timeout shortens it). */
+  timeoutMs: number;
+  /** Stream mode: text for the end of every answer (the saturation gauges). */
+  trailer?: () => string;
+  metrics: SelfMetrics;
+  log: Logger;
+}
 
-const DEFAULT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-/** Remember at most this many reported collision names (logged once each). */
-const MAX_REPORTED = 10_000;
 /** Relayed bytes between young-generation collections (measured in bench/README.md). */
 const GC_EVERY_BYTES = 8 * 1024 * 1024;
 /**
@@ -28,60 +39,31 @@ const GC_EVERY_BYTES = 8 * 1024 * 1024;
  */
 export const JOIN_WINDOW_BYTES = 2 * 1024 * 1024;
 
-/** Prometheus tells how long it will wait; stop upstream work before it gives up. */
-export function scrapeTimeout(configured: number, header: string | string[] | undefined): number {
-  const seconds = Number(Array.isArray(header) ? header[0] : header);
-  if (!Number.isFinite(seconds) || seconds <= 0) return configured;
-  return Math.max(100, Math.min(configured, Math.floor(seconds * 1000)));
-}
-
-/** Whether the client takes gzip (`gzip` listed with a q-value above zero). */
-export function acceptsGzip(header: string | string[] | undefined): boolean {
-  const value = Array.isArray(header) ? header.join(',') : (header ?? '');
-  for (const part of value.split(',')) {
-    const [first, ...params] = part.toLowerCase().split(';');
-    const coding = first!.trim();
-    if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') continue;
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    if (!q || Number(q.slice(2)) > 0) return true;
-  }
-  return false;
-}
-
-/** Counts every collision, logs each name once. */
-export function collisionReporter(ctx: Pick<ProxyContext, 'metrics' | 'log'>): (c: Collision) => void {
-  const reported = new Set<string>();
-  return (c) => {
-    ctx.metrics.collisions.inc();
-    if (reported.has(c.original) || reported.size >= MAX_REPORTED) return;
-    reported.add(c.original);
-    ctx.log.warn({ event: 'name_collision', name: c.original, sanitized: c.sanitized, kept: c.kept }, `dropping "${c.original}": its sanitized name "${c.sanitized}" is already used by "${c.kept}"`);
-  };
-}
-
-export function metricsRoute(app: FastifyInstance, ctx: ProxyContext): void {
-  if (ctx.poll) app.get('/metrics', polledHandler(ctx, ctx.poll.poller, ctx.poll.maxStalenessMs));
-  else if (ctx.fleet) app.get('/metrics', fleetHandler(ctx));
-  else streamRoute(app, ctx, ctx.upstream!);
-}
+/** GET /metrics in the source's mode. */
+export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (app, opts) => {
+  const { source } = opts;
+  if (source.mode === 'poll') app.get('/metrics', polledHandler(opts.metrics, source.poller, source.maxStalenessMs));
+  else if (source.mode === 'fleet') app.get('/metrics', fleetHandler(opts.metrics, source.fleet, opts.timeoutMs));
+  else streamRoute(app, opts, source.upstream);
+};
 
 /** One upstream, relayed through the sanitizer as it arrives; concurrent scrapes share a fetch. */
-function streamRoute(app: FastifyInstance, ctx: ProxyContext, upstream: Upstream): void {
-  const { metrics, log } = ctx;
+function streamRoute(app: FastifyInstance, opts: MetricsRoutesOptions, upstream: Upstream): void {
+  const { metrics, log, coalesce } = opts;
   const pacer = new GcPacer(GC_EVERY_BYTES);
   const onInput = (bytes: number) => pacer.add(bytes);
-  const onCollision = collisionReporter(ctx);
+  const onCollision = collisionReporter(opts);
   /** The fetch in flight per Accept header, while it still takes clients. */
   const inFlight = new Map<string, SharedRelay>();
 
   const newFetch = (key: string, accept: string | undefined, timeoutMs: number): SharedRelay => {
     const started = performance.now();
-    const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision, onInput, trailer: ctx.saturation?.trailer });
+    const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision, onInput, trailer: opts.trailer });
     const relay: SharedRelay = new SharedRelay({
       open: (cancel) => upstream.open(accept, timeoutMs, cancel),
       writer,
       // Nobody joins when coalescing is off: keep nothing past the first client's attach.
-      joinWindowBytes: ctx.coalesce ? JOIN_WINDOW_BYTES : 0,
+      joinWindowBytes: coalesce ? JOIN_WINDOW_BYTES : 0,
       // Once per fetch, however many clients shared it.
       onSettled: (o) => {
         if (inFlight.get(key) === relay) inFlight.delete(key);
@@ -100,7 +82,7 @@ function streamRoute(app: FastifyInstance, ctx: ProxyContext, upstream: Upstream
         }
       },
     });
-    if (ctx.coalesce) inFlight.set(key, relay);
+    if (coalesce) inFlight.set(key, relay);
     return relay;
   };
 
@@ -122,7 +104,7 @@ function streamRoute(app: FastifyInstance, ctx: ProxyContext, upstream: Upstream
 
     const accept = request.headers.accept;
     const key = accept ?? '';
-    let relay = ctx.coalesce ? inFlight.get(key) : undefined;
+    let relay = coalesce ? inFlight.get(key) : undefined;
     if (relay?.joinable) metrics.coalescedScrapes.inc();
     else relay = newFetch(key, accept, scrapeTimeout(upstream.options.timeoutMs, request.headers['x-prometheus-scrape-timeout-seconds']));
     const sub = relay.join(finish);
@@ -149,7 +131,7 @@ function streamRoute(app: FastifyInstance, ctx: ProxyContext, upstream: Upstream
     // and its stream plumbing: see SharedRelay for the measured reason.
     reply.hijack();
     const raw = reply.raw;
-    const headers: OutgoingHttpHeaders = { 'content-type': relay.contentType ?? DEFAULT_CONTENT_TYPE, 'cache-control': 'no-store', vary: 'accept-encoding' };
+    const headers: OutgoingHttpHeaders = { 'content-type': relay.contentType ?? TEXT_CONTENT_TYPE, 'cache-control': 'no-store', vary: 'accept-encoding' };
     if (isClosing(app)) headers.connection = 'close';
     let sink: Writable = raw;
     if (acceptsGzip(request.headers['accept-encoding'])) {

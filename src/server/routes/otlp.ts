@@ -1,21 +1,22 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { STREAM_NAME } from '../../otlp/destination.js';
 import type { JsonForwarder } from '../../export/json-forwarder.js';
 import { encodeForParseable } from '../../otlp/parseable-json.js';
 import { OtlpDecodeError, decodeJson, decodeProtobuf, encodeResponse } from '../../otlp/proto.js';
 import type { RelayRepair } from '../../otlp/relay-repair.js';
 import { countPoints, type MetricsRequest } from '../../otlp/types.js';
-import type { ProxyContext } from '../context.js';
+import type { Logger } from '../../logger.js';
 import type { BearerToken } from '../bearer-token.js';
+import type { SelfMetrics } from '../self-metrics.js';
 
 const gunzipAsync = promisify(gunzip);
 
 /** Where OTLP/HTTP senders (Fluent Bit's `Metrics_uri`) post metrics. */
 export const OTLP_METRICS_PATH = '/v1/metrics';
 
-export interface RelayContext {
+export interface OtlpRelayRoutesOptions {
   forwarder: JsonForwarder;
   /** Fixes what Fluent Bit sends wrong (cumulative buckets, `_created`, empty resource). */
   repair: RelayRepair;
@@ -23,6 +24,8 @@ export interface RelayContext {
   maxRequestBytes: number;
   /** With a token, only `Authorization: Bearer <token>` may write. */
   token?: BearerToken;
+  metrics: SelfMetrics;
+  log: Logger;
 }
 
 const FORMATS: Record<string, 'protobuf' | 'json'> = {
@@ -37,9 +40,8 @@ const FORMATS: Record<string, 'protobuf' | 'json'> = {
  * Parseable-compatible OTLP/JSON for the forwarder. Registered only when a
  * forward URL is configured.
  */
-export function otlpRelayRoute(app: FastifyInstance, ctx: ProxyContext, relay: RelayContext): void {
-  const { metrics } = ctx;
-  app.register(async (scope) => {
+export const otlpRelayRoutes: FastifyPluginAsync<OtlpRelayRoutesOptions> = async (scope, relay) => {
+  const { metrics, log } = relay;
     // Raw bytes for every type: decoding depends on Content-Type and Content-Encoding, which the handler checks.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: relay.maxRequestBytes }, (_req, body, done) => done(null, body));
@@ -90,7 +92,7 @@ export function otlpRelayRoute(app: FastifyInstance, ctx: ProxyContext, relay: R
         }
         metrics.otlpRequests.inc({ outcome: 'invalid' });
         const reason = err instanceof OtlpDecodeError ? err.message : `gzip: ${e.message}`;
-        ctx.log.warn({ event: 'otlp_invalid', reason }, `rejected an OTLP request: ${reason}`);
+        log.warn({ event: 'otlp_invalid', reason }, `rejected an OTLP request: ${reason}`);
         return text(reply, 400, reason);
       }
 
@@ -113,8 +115,7 @@ export function otlpRelayRoute(app: FastifyInstance, ctx: ProxyContext, relay: R
         .type(format === 'json' ? 'application/json' : 'application/x-protobuf')
         .send(encodeResponse(format, encoded.dropped, 'NaN and infinite values cannot be written as OTLP/JSON for Parseable'));
     });
-  });
-}
+};
 
 function text(reply: FastifyReply, status: number, message: string): FastifyReply {
   return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`);

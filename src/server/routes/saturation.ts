@@ -1,5 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { SaturationService } from '../../saturation/wiring.js';
+
+export interface SaturationRoutesOptions {
+  saturation: SaturationService;
+}
 
 /**
  * GET /saturation: the signals as JSON, per target and model and per model
@@ -7,7 +11,7 @@ import type { SaturationService } from '../../saturation/wiring.js';
  * included (scale from zero); 503 when the source failed and nothing is known.
  * `?model=NAME` keeps one model.
  */
-export function saturationRoute(app: FastifyInstance, saturation: SaturationService): void {
+export const saturationRoutes: FastifyPluginAsync<SaturationRoutesOptions> = async (app, { saturation }) => {
   app.get<{ Querystring: { model?: string } }>('/saturation', async (request, reply) => {
     const report = await saturation.report();
     const model = request.query.model;
@@ -20,4 +24,4 @@ export function saturationRoute(app: FastifyInstance, saturation: SaturationServ
       .header('cache-control', 'no-store')
       .send(report);
   });
-}
+};

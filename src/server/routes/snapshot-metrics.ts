@@ -1,10 +1,11 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ProxyContext } from '../context.js';
-import type { FastPath } from '../fastify.js';
+import type { ExpositionSnapshot } from '../../exposition/snapshot.js';
+import type { Fleet } from '../../fleet/fleet.js';
+import type { FastPath } from '../../http/fastify.js';
+import { acceptsGzip, scrapeTimeout } from '../negotiate.js';
 import type { Poller } from '../poller.js';
-import type { ExpositionSnapshot } from '../snapshot.js';
-import { acceptsGzip, scrapeTimeout } from './metrics.js';
+import type { SelfMetrics } from '../self-metrics.js';
 
 /** The answer for a whole exposition held in memory, on the raw response. */
 function writeSnapshot(res: ServerResponse, snap: ExpositionSnapshot, body: Buffer, gzip: boolean, extra: Record<string, string> = {}): void {
@@ -29,8 +30,8 @@ async function sendSnapshot(request: FastifyRequest, reply: FastifyReply, snap: 
 
 const ageHeaders = (ageMs: number) => ({ age: String(Math.floor(ageMs / 1000)), 'x-metrics-age-seconds': (ageMs / 1000).toFixed(3) });
 
-function count(ctx: ProxyContext, outcome: 'ok' | 'error', started: bigint) {
-  ctx.metrics.scrapeDone(outcome, Number(process.hrtime.bigint() - started) / 1e9);
+function count(metrics: SelfMetrics, outcome: 'ok' | 'error', started: bigint) {
+  metrics.scrapeDone(outcome, Number(process.hrtime.bigint() - started) / 1e9);
 }
 
 /**
@@ -38,19 +39,17 @@ function count(ctx: ProxyContext, outcome: 'ok' | 'error', started: bigint) {
  * share one round of target scrapes; a failing target only drops out of it,
  * so this answers 200 even when every target is down (the target gauges say so).
  */
-export function fleetHandler(ctx: ProxyContext) {
-  const fleet = ctx.fleet!;
-  const timeoutMs = ctx.upstreamTimeoutMs;
+export function fleetHandler(metrics: SelfMetrics, fleet: Fleet, timeoutMs: number) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const started = process.hrtime.bigint();
-    ctx.metrics.inFlight.inc();
+    metrics.inFlight.inc();
     let snapshot: ExpositionSnapshot;
     try {
       ({ snapshot } = await fleet.scrape(scrapeTimeout(timeoutMs, request.headers['x-prometheus-scrape-timeout-seconds'])));
     } finally {
-      ctx.metrics.inFlight.dec();
+      metrics.inFlight.dec();
     }
-    count(ctx, 'ok', started);
+    count(metrics, 'ok', started);
     return sendSnapshot(request, reply, snapshot);
   };
 }
@@ -61,25 +60,25 @@ export function fleetHandler(ctx: ProxyContext) {
  * precision). Older than --max-staleness, or none yet: 503 with the reason,
  * never data a client would take for current.
  */
-export function polledHandler(ctx: ProxyContext, poller: Poller, maxStalenessMs: number) {
+export function polledHandler(metrics: SelfMetrics, poller: Poller, maxStalenessMs: number) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const started = process.hrtime.bigint();
     const snap = poller.latest;
     const age = poller.age();
     const why = poller.lastError ? `: last poll failed: ${poller.lastError.message}` : '';
     if (!snap || age === undefined) {
-      count(ctx, 'error', started);
+      count(metrics, 'error', started);
       return reply.code(503).type('text/plain; charset=utf-8').send(`no data yet: no poll has succeeded${why}\n`);
     }
     if (age > maxStalenessMs) {
-      count(ctx, 'error', started);
+      count(metrics, 'error', started);
       return reply
         .code(503)
         .header('x-metrics-age-seconds', (age / 1000).toFixed(3))
         .type('text/plain; charset=utf-8')
         .send(`stale: the latest data is ${(age / 1000).toFixed(1)}s old, over --max-staleness ${maxStalenessMs / 1000}s${why}\n`);
     }
-    count(ctx, 'ok', started);
+    count(metrics, 'ok', started);
     return sendSnapshot(request, reply, snap, ageHeaders(age));
   };
 }
@@ -89,7 +88,7 @@ export function polledHandler(ctx: ProxyContext, poller: Poller, maxStalenessMs:
  * of /metrics with fresh data in memory (and its gzip made, if asked for).
  * Everything else (stale data, first gzip) takes the route above.
  */
-export function polledFastPath(ctx: ProxyContext, poller: Poller, maxStalenessMs: number): FastPath {
+export function polledFastPath(metrics: SelfMetrics, poller: Poller, maxStalenessMs: number): FastPath {
   return (req, res) => {
     if (req.method !== 'GET' || (req.url !== '/metrics' && !req.url?.startsWith('/metrics?'))) return false;
     const started = process.hrtime.bigint();
@@ -100,7 +99,7 @@ export function polledFastPath(ctx: ProxyContext, poller: Poller, maxStalenessMs
     const body = gzip ? snap.gzippedBody : snap.body;
     if (!body) return false;
     writeSnapshot(res, snap, body, gzip, ageHeaders(age));
-    count(ctx, 'ok', started);
+    count(metrics, 'ok', started);
     return true;
   };
 }

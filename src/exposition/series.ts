@@ -1,5 +1,7 @@
 /**
- * Post-processing of collected samples, pure: counters into per-interval
+ * What counters and histograms mean across scrapes, pure (used by the
+ * collector's post-processing, the fleet aggregates, the saturation window and
+ * the report): counters into per-interval
  * deltas and rates with reset detection, histograms into per-interval bucket
  * deltas with quantile estimates and a mean. The quantile follows PromQL's
  * histogram_quantile: linear interpolation inside the bucket that holds the

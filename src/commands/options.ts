@@ -3,10 +3,9 @@
  * variable, and every value is validated at start with an error that names the
  * flag (and the variable, when the value came from there).
  */
-import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option } from 'commander';
-import { ConfigError } from './errors.js';
-import { parseBytes, parseDuration } from './units.js';
+import { ConfigError } from '../errors.js';
+import { parseBytes, parseDuration } from '../units.js';
 
 const wrap =
   <T>(parse: (text: string) => T) =>
@@ -76,15 +75,3 @@ export function envFlag(cliValue: boolean | undefined, env: string, flag: string
   throw new ConfigError(`${flag} (from ${env})`, `"${raw}" is not a boolean (use true or false)`);
 }
 
-/** A secret from a flag, a variable, or a file (for mounted Kubernetes secrets). */
-export function readSecret(value: string | undefined, file: string | undefined, flag: string): string | undefined {
-  if (value && file) throw new ConfigError(flag, `give the token or ${flag}-file, not both`);
-  if (!file) return value || undefined;
-  try {
-    const token = readFileSync(file, 'utf8').trim();
-    if (!token) throw new Error('file is empty');
-    return token;
-  } catch (err) {
-    throw new ConfigError(`${flag}-file`, `cannot read ${file}: ${(err as Error).message}`);
-  }
-}

@@ -1,0 +1,25 @@
+import replyFrom from '@fastify/reply-from';
+import type { FastifyPluginAsync } from 'fastify';
+import { createPassthrough, type ApiConfig, type ApiContext } from '../../api/passthrough.js';
+
+export interface ApiRoutesOptions {
+  config: ApiConfig;
+  context: ApiContext;
+}
+
+/**
+ * vLLM's own routes on the proxy's port (api/passthrough.ts does the work). With
+ * the API passed through, /health is vLLM's too (clients of the API check it);
+ * the proxy's own liveness is /proxy/health (routes/health.ts).
+ */
+export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (scope, { config, context }) => {
+  const passthrough = createPassthrough(config, context);
+  await scope.register(replyFrom, { base: passthrough.origin, disableRequestLogging: true, undici: passthrough.undici });
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser('*', passthrough.parseBody);
+  scope.all('/v1/*', passthrough.handle);
+  scope.post('/tokenize', passthrough.handle);
+  scope.post('/detokenize', passthrough.handle);
+  scope.get('/version', passthrough.handle);
+  scope.get('/health', passthrough.handle);
+};
