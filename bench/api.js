@@ -30,9 +30,33 @@ async function streamLoad(base, model, { seconds, clients }) {
 export async function apiRun({ child, cli, seconds, rounds }) {
   const dir = mkdtempSync(join(tmpdir(), 'vmp-bench-api-'));
   // No simulated load, and a fast decode (16 tokens in ~8 ms) so the proxy's share is visible.
-  const sim = await child([cli, 'simulate', '--host', '127.0.0.1', '--port', '0', '--rate', '0', '--frozen', '--engines', '2', '--decode-tps', '2000', '--max-num-seqs', '1024', '--log-level', 'info'], (l) => l.event === 'listening' && l.url);
+  const sim = await child(
+    [
+      cli,
+      'simulate',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--rate',
+      '0',
+      '--frozen',
+      '--engines',
+      '2',
+      '--decode-tps',
+      '2000',
+      '--max-num-seqs',
+      '1024',
+      '--log-level',
+      'info',
+    ],
+    (l) => l.event === 'listening' && l.url,
+  );
   const serve = (...extra) =>
-    child([cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--upstream', `${sim.url}/metrics`, '--api', '--log-level', 'info', ...extra], (l) => l.event === 'listening' && l.url);
+    child(
+      [cli, 'serve', '--host', '127.0.0.1', '--port', '0', '--upstream', `${sim.url}/metrics`, '--api', '--log-level', 'info', ...extra],
+      (l) => l.event === 'listening' && l.url,
+    );
   const proxy = await serve('--request-log', join(dir, 'requests.jsonl'));
   // The same without the server-side view: what the two /metrics reads around each request cost.
   const noView = await serve('--request-log', join(dir, 'requests-no-view.jsonl'), '--no-request-server-view');
@@ -41,7 +65,11 @@ export async function apiRun({ child, cli, seconds, rounds }) {
   const out = [];
   for (const clients of [1, 64]) {
     const runs = { direct: [], proxy: [], noView: [] };
-    const modes = [['direct', sim.url], ['proxy', proxy.url], ['noView', noView.url]];
+    const modes = [
+      ['direct', sim.url],
+      ['proxy', proxy.url],
+      ['noView', noView.url],
+    ];
     for (const [, base] of modes) await streamLoad(base, model, { seconds: 1, clients }); // warm-up
     for (let round = 0; round < rounds; round++) {
       for (const [mode, base] of modes) {

@@ -13,7 +13,9 @@ const heap = () => {
 
 const base = heap();
 // As fetched: one string per target (decoded from the body).
-let texts = Array.from({ length: TARGETS }, (_, i) => new Simulator({ engines: 8, models: 4, tickMs: 0, seed: i + 1 }, 1_760_000_000).exposition('text').toString());
+let texts = Array.from({ length: TARGETS }, (_, i) =>
+  new Simulator({ engines: 8, models: 4, tickMs: 0, seed: i + 1 }, 1_760_000_000).exposition('text').toString(),
+);
 const withTexts = heap();
 let merge = new TextMerge({ label: 'instance' });
 texts.forEach((t, i) => merge.add(`gpu-${i}`, t));

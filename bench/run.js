@@ -101,7 +101,13 @@ async function throughputRuns() {
     }
     for (const [mode] of targets) {
       const rs = runs[mode];
-      row[mode] = { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), errors: 0, rounds: rs.map((r) => Math.round(r.rps)) };
+      row[mode] = {
+        rps: median(rs.map((r) => r.rps)),
+        p50: median(rs.map((r) => r.p50)),
+        p99: median(rs.map((r) => r.p99)),
+        errors: 0,
+        rounds: rs.map((r) => Math.round(r.rps)),
+      };
     }
     row.ratio = median(runs.proxy.map((r, i) => r.rps / runs.passthrough[i].rps));
     row.ratioUncoalesced = median(runs.uncoalesced.map((r, i) => r.rps / runs.passthrough[i].rps));
@@ -148,7 +154,10 @@ function transformerRun() {
   const regex = best((buf) => {
     for (let at = 0; at < buf.length; at += CHUNK) {
       const text = buf.toString('latin1', at, Math.min(at + CHUNK, buf.length));
-      Buffer.from(text.replace(/^(#\s*(?:HELP|TYPE|UNIT)\s+)?([a-zA-Z_:][a-zA-Z0-9_:]*)/gm, (_, p = '', n) => p + n.replaceAll(':', '_')), 'latin1');
+      Buffer.from(
+        text.replace(/^(#\s*(?:HELP|TYPE|UNIT)\s+)?([a-zA-Z_:][a-zA-Z0-9_:]*)/gm, (_, p = '', n) => p + n.replaceAll(':', '_')),
+        'latin1',
+      );
     }
   });
   return { bytes: pristine.length, sanitizerMBps: sanitizer, copyMBps: copy, regexMBps: regex };
@@ -268,13 +277,17 @@ const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, 
 const verdict = (ok) => (ok ? 'ok' : 'MISSED');
 
 const started = new Date();
-console.log(`vllm-metrics-proxy bench, ${started.toISOString()}, node ${process.version}, load by ${haveWrk ? 'wrk -t1' : 'autocannon'} -c${CONNECTIONS}, ${ROUNDS} interleaved rounds of ${SECONDS}s, medians\n`);
+console.log(
+  `vllm-metrics-proxy bench, ${started.toISOString()}, node ${process.version}, load by ${haveWrk ? 'wrk -t1' : 'autocannon'} -c${CONNECTIONS}, ${ROUNDS} interleaved rounds of ${SECONDS}s, medians\n`,
+);
 const only = (process.env.BENCH_ONLY ?? 'http,transformer,rss,fleet,poll,memory,stores,api').split(',');
 let missed = false;
 let rows, tr, rss, fleet, poll, memory, stores, api;
 if (only.includes('http')) {
   rows = await throughputRuns();
-  console.log('| exposition | bytes | direct req/s (p50/p99 ms) | passthrough req/s (p50/p99 ms) | proxy req/s (p50/p99 ms) | proxy --no-coalesce req/s (p50/p99 ms) | proxy --saturation req/s (p50/p99 ms) | proxy / passthrough | --no-coalesce / passthrough | --saturation / passthrough |');
+  console.log(
+    '| exposition | bytes | direct req/s (p50/p99 ms) | passthrough req/s (p50/p99 ms) | proxy req/s (p50/p99 ms) | proxy --no-coalesce req/s (p50/p99 ms) | proxy --saturation req/s (p50/p99 ms) | proxy / passthrough | --no-coalesce / passthrough | --saturation / passthrough |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const cell = (m) => `${fmt(m.rps)} (${fmt(m.p50, 2)} / ${fmt(m.p99, 2)})`;
@@ -283,12 +296,18 @@ if (only.includes('http')) {
     );
   }
   // Held to the target both ways: as shipped (concurrent scrapes share a fetch), and with every scrape paying its own way.
-  missed ||= rows.some((r) => r.ratio < TARGETS.proxyVsPassthrough || r.ratioUncoalesced < TARGETS.proxyVsPassthrough || r.ratioSaturation < TARGETS.proxyVsPassthrough);
+  missed ||= rows.some(
+    (r) => r.ratio < TARGETS.proxyVsPassthrough || r.ratioUncoalesced < TARGETS.proxyVsPassthrough || r.ratioSaturation < TARGETS.proxyVsPassthrough,
+  );
 }
 if (only.includes('api')) {
   api = await apiRun({ child, cli: CLI, seconds: SECONDS, rounds: ROUNDS });
-  console.log(`\nAPI passthrough (--api, request log and server-side snapshots on): streamed chat answers of 16 tokens, the simulator direct against through the proxy`);
-  console.log('| clients | direct req/s (p50/p99 ms) | proxy req/s (p50/p99 ms) | proxy / direct | added p50 ms | --no-request-server-view req/s | its ratio | its added p50 ms |');
+  console.log(
+    `\nAPI passthrough (--api, request log and server-side snapshots on): streamed chat answers of 16 tokens, the simulator direct against through the proxy`,
+  );
+  console.log(
+    '| clients | direct req/s (p50/p99 ms) | proxy req/s (p50/p99 ms) | proxy / direct | added p50 ms | --no-request-server-view req/s | its ratio | its added p50 ms |',
+  );
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of api) {
     const cell = (m) => `${fmt(m.rps)} (${fmt(m.p50, 2)} / ${fmt(m.p99, 2)})`;
@@ -318,7 +337,9 @@ if (only.includes('rss')) {
 
 if (only.includes('fleet')) {
   fleet = await fleetRun();
-  console.log(`\nfleet: ${fleet.targets} targets x 8 engines (${fmt(fleet.bytesPerTarget)} bytes each, ${fmt(fleet.mergedBytes)} bytes merged); a sweep = the 16 direct fetches, or one merged scrape`);
+  console.log(
+    `\nfleet: ${fleet.targets} targets x 8 engines (${fmt(fleet.bytesPerTarget)} bytes each, ${fmt(fleet.mergedBytes)} bytes merged); a sweep = the 16 direct fetches, or one merged scrape`,
+  );
   console.log('| clients | direct sweeps/s (p50/p99 ms) | merged scrapes/s (p50/p99 ms) | merged / direct |');
   console.log('|---:|---:|---:|---:|');
   for (const c of [1, CONNECTIONS]) {
@@ -330,7 +351,9 @@ if (only.includes('fleet')) {
 if (only.includes('poll')) {
   poll = await pollRun();
   const cell = (m) => `${fmt(m.rps)} req/s (p50 ${fmt(m.p50, 2)} / p99 ${fmt(m.p99, 2)} ms)`;
-  console.log(`\npoll mode (--poll-interval 1s), 8-engine exposition (${fmt(poll.bytes)} bytes): direct ${cell(poll.direct)}, poll ${cell(poll.poll)}: ${fmt(poll.ratio, 2)}x ${verdict(poll.ratio >= TARGETS.pollVsDirect)} (target >= ${TARGETS.pollVsDirect}x direct)`);
+  console.log(
+    `\npoll mode (--poll-interval 1s), 8-engine exposition (${fmt(poll.bytes)} bytes): direct ${cell(poll.direct)}, poll ${cell(poll.poll)}: ${fmt(poll.ratio, 2)}x ${verdict(poll.ratio >= TARGETS.pollVsDirect)} (target >= ${TARGETS.pollVsDirect}x direct)`,
+  );
   missed ||= poll.ratio < TARGETS.pollVsDirect;
 }
 if (only.includes('memory')) {
@@ -345,15 +368,42 @@ if (only.includes('stores')) {
   console.log(`\ncollector stores, 8-engine exposition (${fmt(stores.samplesPerRound)} samples a round), ${stores.rounds} rounds:`);
   console.log('| store | samples/s | ms per round | bytes per million samples |');
   console.log('|---|---:|---:|---:|');
-  for (const [name, r] of Object.entries(stores.stores)) console.log(`| ${name} | ${fmt(r.samplesPerSecond)} | ${fmt(r.msPerRound, 2)} | ${r.bytesPerMillionSamples === undefined ? '(latest round only)' : fmt(r.bytesPerMillionSamples)} |`);
+  for (const [name, r] of Object.entries(stores.stores))
+    console.log(
+      `| ${name} | ${fmt(r.samplesPerSecond)} | ${fmt(r.msPerRound, 2)} | ${r.bytesPerMillionSamples === undefined ? '(latest round only)' : fmt(r.bytesPerMillionSamples)} |`,
+    );
   console.log(`\npostprocess, the same files (${fmt(stores.postprocess.jsonl.rows)} rows), against reading them alone:`);
   console.log('| format | read rows/s | postprocess rows/s | ratio |');
   console.log('|---|---:|---:|---:|');
-  for (const [name, r] of Object.entries(stores.postprocess)) console.log(`| ${name} | ${fmt(r.readRowsPerSecond)} | ${fmt(r.postprocessRowsPerSecond)} | ${fmt(r.ratio, 2)}x |`);
+  for (const [name, r] of Object.entries(stores.postprocess))
+    console.log(`| ${name} | ${fmt(r.readRowsPerSecond)} | ${fmt(r.postprocessRowsPerSecond)} | ${fmt(r.ratio, 2)}x |`);
   console.log(`report of the SQLite file: ${fmt(stores.report.seconds, 2)} s, ${fmt(stores.report.bytes / 1024)} KiB of HTML`);
 }
 
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify({ started, node: process.version, wrk: haveWrk, seconds: SECONDS, rounds: ROUNDS, rows, transformer: tr, rss, fleet, poll, memory, stores, api, targets: TARGETS, missed }, null, 2));
+writeFileSync(
+  join(here, 'results', 'latest.json'),
+  JSON.stringify(
+    {
+      started,
+      node: process.version,
+      wrk: haveWrk,
+      seconds: SECONDS,
+      rounds: ROUNDS,
+      rows,
+      transformer: tr,
+      rss,
+      fleet,
+      poll,
+      memory,
+      stores,
+      api,
+      targets: TARGETS,
+      missed,
+    },
+    null,
+    2,
+  ),
+);
 console.log(`\n${missed ? 'some targets MISSED' : 'all targets met'}; details in bench/results/latest.json`);
 process.exit(missed ? 1 : 0);

@@ -22,7 +22,11 @@ const rounds = [];
 for (let i = 0; i < ROUNDS; i++) {
   // One second of simulated load per round (advance takes the new time, then the step).
   sim.advance(1_760_000_000 + i + 1, 1);
-  const families = parseExposition(sim.exposition('text').toString(), 'prometheus').map((f) => ({ ...f, name: sanitizeName(f.name), samples: f.samples.map((s) => ({ ...s, name: sanitizeName(s.name) })) }));
+  const families = parseExposition(sim.exposition('text').toString(), 'prometheus').map((f) => ({
+    ...f,
+    name: sanitizeName(f.name),
+    samples: f.samples.map((s) => ({ ...s, name: sanitizeName(s.name) })),
+  }));
   rounds.push({ timeMs: 1_760_000_000_000 + i * 1000, targets: [{ target: 'gpu-a', families }] });
 }
 const perRound = rounds[0].targets[0].families.reduce((n, f) => n + f.samples.length, 0);
@@ -40,11 +44,19 @@ for (const [name, make, file] of [
   await store.close();
   const s = (performance.now() - t0) / 1000;
   const bytes = statSync(path).size;
-  out.stores[name] = { samplesPerSecond: (perRound * ROUNDS) / s, msPerRound: (s * 1000) / ROUNDS, bytesPerMillionSamples: name === 'prom-file' ? undefined : (bytes / (perRound * ROUNDS)) * 1e6 };
+  out.stores[name] = {
+    samplesPerSecond: (perRound * ROUNDS) / s,
+    msPerRound: (s * 1000) / ROUNDS,
+    bytesPerMillionSamples: name === 'prom-file' ? undefined : (bytes / (perRound * ROUNDS)) * 1e6,
+  };
 }
 // Post-processing each file into the same format, against reading it alone (the baseline: the floor of any pass over the file).
 out.postprocess = {};
-for (const [name, file] of [['jsonl', 'run.jsonl'], ['csv', 'run.csv'], ['sqlite', 'run.sqlite']]) {
+for (const [name, file] of [
+  ['jsonl', 'run.jsonl'],
+  ['csv', 'run.csv'],
+  ['sqlite', 'run.sqlite'],
+]) {
   const path = join(dir, file);
   let t0 = performance.now();
   let rows = 0;

@@ -136,7 +136,14 @@ export class StoreError extends VmpError {
     cause: unknown,
   ) {
     const e = cause as NodeJS.ErrnoException;
-    const why = e?.code === 'ENOSPC' ? 'the disk is full' : e?.code === 'EACCES' || e?.code === 'EPERM' ? 'permission denied' : e?.code === 'ENOENT' ? 'no such directory' : (e?.message ?? String(cause));
+    const why =
+      e?.code === 'ENOSPC'
+        ? 'the disk is full'
+        : e?.code === 'EACCES' || e?.code === 'EPERM'
+          ? 'permission denied'
+          : e?.code === 'ENOENT'
+            ? 'no such directory'
+            : (e?.message ?? String(cause));
     super('VMP_STORE', `${store} store ${location}: ${why}`, { cause });
   }
 }

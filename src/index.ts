@@ -47,7 +47,15 @@ export { summarize, type RequestSummary } from './requests/summary.js';
 export { ServerView, Snapshots, totalsByModel, type ServerSide } from './requests/server-view.js';
 export { SimulatorApi, type ApiOptions, type ServedRequest } from './simulator/api.js';
 export { SIGNALS, PARTS, type SignalDef, type SignalName, type PartName } from './saturation/signals.js';
-export { buildReport, type SaturationReport, type SignalValue, type Signals, type TargetParts, type TargetSaturation, type ModelSaturation } from './saturation/report.js';
+export {
+  buildReport,
+  type SaturationReport,
+  type SignalValue,
+  type Signals,
+  type TargetParts,
+  type TargetSaturation,
+  type ModelSaturation,
+} from './saturation/report.js';
 export { SaturationWindow } from './saturation/window.js';
 export { extractParts } from './saturation/extract.js';
 export { signalQuery, type PromqlOptions } from './saturation/promql.js';

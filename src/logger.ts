@@ -13,16 +13,7 @@ export function createLogger(level = 'info', destination?: pino.DestinationStrea
       level,
       base: { service: 'vllm-metrics-proxy' },
       redact: {
-        paths: [
-          'authorization',
-          '*.authorization',
-          'headers.authorization',
-          '*.headers.authorization',
-          'token',
-          '*.token',
-          'password',
-          '*.password',
-        ],
+        paths: ['authorization', '*.authorization', 'headers.authorization', '*.headers.authorization', 'token', '*.token', 'password', '*.password'],
         censor: '***',
       },
     },

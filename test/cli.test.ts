@@ -28,7 +28,11 @@ t.test('bad flags and variables: exit 2 with an error naming the flag', async (t
     [['serve', '--upstream-token', 'a', '--upstream-token-file', '/etc/hostname'], {}, /--upstream-token: give the token or --upstream-token-file, not both/],
     [['simulate', '--engines', '0'], {}, /--engines.*not a positive whole number/],
     [['serve', '--otlp-forward-url', 'parseable:8000'], {}, /--otlp-forward-url: unsupported scheme parseable:/],
-    [['serve', '--otlp-push-url', 'http://u:p@parseable:8000/v1/metrics'], { OTLP_USERNAME: 'x' }, /--otlp-push-url: credentials in the URL and OTLP_USERNAME\/OTLP_PASSWORD are exclusive/],
+    [
+      ['serve', '--otlp-push-url', 'http://u:p@parseable:8000/v1/metrics'],
+      { OTLP_USERNAME: 'x' },
+      /--otlp-push-url: credentials in the URL and OTLP_USERNAME\/OTLP_PASSWORD are exclusive/,
+    ],
     [['serve', '--otlp-forward-url', 'http://p/v1/metrics'], { OTLP_PASSWORD: 'x' }, /OTLP_USERNAME: is empty while OTLP_PASSWORD is set/],
     [['serve', '--otlp-forward-url', 'http://p/v1/metrics', '--otlp-header', 'no-colon'], {}, /--otlp-header: "no-colon" is not "Name: value"/],
     [['serve', '--otlp-forward-url', 'http://p/v1/metrics', '--otlp-header', 'Authorization: x'], {}, /--otlp-header: Authorization is set by the proxy/],
@@ -68,7 +72,17 @@ t.test('bad flags and variables: exit 2 with an error naming the flag', async (t
 t.test('a token given on the command line never reaches the logs', async (t) => {
   const sim = await startSimulator({ tickMs: 0 }, { host: '127.0.0.1', port: 0 });
   t.teardown(() => sim.close());
-  const proc = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--upstream', `${sim.url.replace('//', '//ops:pa55word@')}/metrics`, '--log-level', 'debug']);
+  const proc = spawnCli([
+    'serve',
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--upstream',
+    `${sim.url.replace('//', '//ops:pa55word@')}/metrics`,
+    '--log-level',
+    'debug',
+  ]);
   t.teardown(() => proc.child.kill('SIGKILL'));
   const listening = await proc.waitFor((l) => l.event === 'listening');
   await get(`${listening.url}/metrics`);
@@ -135,27 +149,49 @@ t.test('serve with the relay and the direct push: both reach Parseable, credenti
   });
   const proc = spawnCli(
     ['serve', '--port', '0', '--host', '127.0.0.1', '--upstream', `${sim.url}/metrics`, '--otlp-push-interval', '1h', '--log-level', 'debug'],
-    { OTLP_FORWARD_URL: `${parseable.url}/v1/metrics`, OTLP_PUSH_URL: `${parseable.url}/v1/metrics`, OTLP_USERNAME: 'ingest', OTLP_PASSWORD: 'Pa55-never-logged', OTLP_STREAM: 'cli_stream' },
+    {
+      OTLP_FORWARD_URL: `${parseable.url}/v1/metrics`,
+      OTLP_PUSH_URL: `${parseable.url}/v1/metrics`,
+      OTLP_USERNAME: 'ingest',
+      OTLP_PASSWORD: 'Pa55-never-logged',
+      OTLP_STREAM: 'cli_stream',
+    },
   );
   t.teardown(() => proc.child.kill('SIGKILL'));
   const listening = await proc.waitFor((l) => l.event === 'listening');
   await proc.waitFor((l) => l.event === 'otlp_relay');
-  const pushed = await eventually('direct push rows', async () => (parseable.rows('cli_stream').some((r) => r.metric_name === 'vllm_num_requests_running') ? true : undefined));
+  const pushed = await eventually('direct push rows', async () =>
+    parseable.rows('cli_stream').some((r) => r.metric_name === 'vllm_num_requests_running') ? true : undefined,
+  );
   t.ok(pushed);
-  const request = { resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'relay:probe', gauge: { dataPoints: [{ timeUnixNano: '1', asDouble: 1 }] } }] }] }] };
-  const res = await fetch(`${listening.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: encodeProtobuf(request) });
+  const request = {
+    resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'relay:probe', gauge: { dataPoints: [{ timeUnixNano: '1', asDouble: 1 }] } }] }] }],
+  };
+  const res = await fetch(`${listening.url}/v1/metrics`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-protobuf' },
+    body: encodeProtobuf(request),
+  });
   t.equal(res.status, 200);
   await eventually('relayed row', async () => (parseable.rows('cli_stream').some((r) => r.metric_name === 'relay_probe') ? true : undefined));
-  t.ok(parseable.requests.every((r) => r.status === 200), 'Parseable took every request');
+  t.ok(
+    parseable.requests.every((r) => r.status === 200),
+    'Parseable took every request',
+  );
   proc.child.kill('SIGTERM');
   t.equal(await proc.exited, 0);
   t.notMatch(JSON.stringify(proc.lines), /Pa55-never-logged|UGE1NS1uZXZlci1sb2dnZWQ/);
 });
 
 t.test('fleet from the command line: named upstreams, a list in VLLM_METRICS_URL, aggregates; SIGHUP re-reads the targets file', async (t) => {
-  const [a, b] = await Promise.all([startSimulator({ tickMs: 0, seed: 1 }, { host: '127.0.0.1', port: 0 }), startSimulator({ tickMs: 0, seed: 2, engines: 2 }, { host: '127.0.0.1', port: 0 })]);
+  const [a, b] = await Promise.all([
+    startSimulator({ tickMs: 0, seed: 1 }, { host: '127.0.0.1', port: 0 }),
+    startSimulator({ tickMs: 0, seed: 2, engines: 2 }, { host: '127.0.0.1', port: 0 }),
+  ]);
   t.teardown(() => Promise.all([a.close(), b.close()]));
-  const proc = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--fleet-aggregates'], { VLLM_METRICS_URL: `gpu-a=${a.url}/metrics,gpu-b=${b.url}/metrics` });
+  const proc = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--fleet-aggregates'], {
+    VLLM_METRICS_URL: `gpu-a=${a.url}/metrics,gpu-b=${b.url}/metrics`,
+  });
   t.teardown(() => proc.child.kill('SIGKILL'));
   const listening = await proc.waitFor((l) => l.event === 'listening');
   t.equal(listening.targets, 2);
@@ -186,7 +222,10 @@ t.test('push to a real Pushgateway from the command line; the group deleted on S
   t.teardown(() => sim.close());
   const gw = await startPushgateway();
   t.teardown(() => gw.close());
-  const proc = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--upstream', `${sim.url}/metrics`, '--push-job', 'bench', '--push-delete-on-shutdown'], { PUSHGATEWAY_URL: gw.url });
+  const proc = spawnCli(
+    ['serve', '--port', '0', '--host', '127.0.0.1', '--upstream', `${sim.url}/metrics`, '--push-job', 'bench', '--push-delete-on-shutdown'],
+    { PUSHGATEWAY_URL: gw.url },
+  );
   t.teardown(() => proc.child.kill('SIGKILL'));
   await proc.waitFor((l) => l.event === 'pushgateway_push');
   const instance = new URL(sim.url).host;

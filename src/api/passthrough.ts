@@ -12,7 +12,7 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 // reply.from's types (the plugin itself is registered by server/routes/api.ts).
 import type {} from '@fastify/reply-from';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../logger.js';
 import { buildRecord, type RequestRecord } from '../requests/record.js';
 import { ResponseObserver } from '../requests/response-observer.js';
@@ -79,7 +79,10 @@ function sendUpstreamError(reply: FastifyReply, error: UpstreamFailure, timeoutM
   const status = timeout ? 504 : 502;
   log.warn({ event: 'api_upstream_error', kind, code: cause, endpoint }, `vLLM API ${kind}: ${cause}`);
   const message = timeout ? `vLLM did not answer within ${timeoutMs} ms` : `vLLM is unreachable: ${cause}`;
-  reply.code(status).type('application/json').send({ object: 'error', message, type: timeout ? 'GatewayTimeoutError' : 'BadGatewayError', param: null, code: status });
+  reply
+    .code(status)
+    .type('application/json')
+    .send({ object: 'error', message, type: timeout ? 'GatewayTimeoutError' : 'BadGatewayError', param: null, code: status });
   return { kind, status };
 }
 
@@ -99,127 +102,131 @@ export function createPassthrough(config: ApiConfig, ctx: ApiContext): Passthrou
   const inspectLimit = config.inspectLimitBytes ?? 1024 * 1024;
   const pacer = new GcPacer(GC_EVERY_BYTES);
   const parseBody = (req: FastifyRequest, payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => {
-      const length = Number(req.headers['content-length']);
-      const json = /^application\/json\b/i.test(req.headers['content-type'] ?? '');
-      // Streamed on untouched: anything not a small JSON document (a 20 MB prompt, an audio upload),
-      // through a counter that paces young-generation collections, so the socket buffers it leaves
-      // behind do not pile up to V8's 64 MB external-memory threshold (see GcPacer).
-      if (!json || !Number.isFinite(length) || length > inspectLimit) return done(null, pipeline(payload, new PacedPassThrough(pacer), () => {}));
-      const chunks: Buffer[] = [];
-      payload.on('data', (c: Buffer) => chunks.push(c));
-      payload.once('end', () => done(null, new InspectedBody(Buffer.concat(chunks))));
-      payload.once('error', (err) => done(err));
+    const length = Number(req.headers['content-length']);
+    const json = /^application\/json\b/i.test(req.headers['content-type'] ?? '');
+    // Streamed on untouched: anything not a small JSON document (a 20 MB prompt, an audio upload),
+    // through a counter that paces young-generation collections, so the socket buffers it leaves
+    // behind do not pile up to V8's 64 MB external-memory threshold (see GcPacer).
+    if (!json || !Number.isFinite(length) || length > inspectLimit)
+      return done(
+        null,
+        pipeline(payload, new PacedPassThrough(pacer), () => {}),
+      );
+    const chunks: Buffer[] = [];
+    payload.on('data', (c: Buffer) => chunks.push(c));
+    payload.once('end', () => done(null, new InspectedBody(Buffer.concat(chunks))));
+    payload.once('error', (err) => done(err));
   };
 
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-      const path = request.url.split('?')[0]!;
-      const recorded = request.method === 'POST' && RECORDED.has(path);
-      const inspected = request.body instanceof InspectedBody ? request.body : undefined;
-      const json = inspected?.json;
-      const stream = json ? json.stream === true : undefined;
-      let body: Buffer | string | undefined = inspected?.raw;
-      let strip = false;
-      const options = json?.stream_options as Record<string, unknown> | undefined;
-      if (recorded && config.requestUsage && stream && options?.include_usage !== true) {
-        body = JSON.stringify({ ...json, stream_options: { ...options, include_usage: true } });
-        strip = true;
-      }
-      if (!recorded) {
-        return reply.from(undefined, {
-          ...(body !== undefined ? { body, contentType: request.headers['content-type'] } : {}),
-          onError: (rep, { error }) => sendUpstreamError(rep as unknown as FastifyReply, error as UpstreamFailure, config.timeoutMs, path, ctx.log),
-        });
-      }
-
-      const startedAt = performance.now();
-      const startTime = new Date();
-      const server = ctx.serverView?.begin();
-      let headersAt: number | undefined;
-      let observer: ResponseObserver | undefined;
-      let errorKind: string | undefined;
-      let status = 0;
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        const endedAt = performance.now();
-        const clientAbort = !reply.raw.writableFinished && errorKind === undefined;
-        const model = typeof json?.model === 'string' ? json.model : observer?.observation.model;
-        const parts = {
-          startedAt,
-          startTime,
-          endedAt,
-          endpoint: path,
-          model,
-          stream,
-          status: status || reply.statusCode,
-          requestId: String(reply.getHeader('x-request-id') ?? request.headers['x-request-id'] ?? '') || undefined,
-          generatedId: randomUUID(),
-          headersAt,
-          observation: observer?.observation,
-          clientAbort,
-          errorKind,
-        };
-        // The server's view waits for its "after" snapshot; the client is not kept waiting for it.
-        const emit = (s?: Awaited<ReturnType<ServerView['end']>>) => {
-          try {
-            ctx.onRecord(buildRecord({ ...parts, server: s }));
-          } catch (err) {
-            ctx.log.error({ event: 'request_record_failed', err: (err as Error).message }, `a request record could not be written: ${(err as Error).message}`);
-          }
-        };
-        if (server) void ctx.serverView!.end(server, model).then(emit, () => emit());
-        else emit();
-      };
-      reply.raw.once('close', finish);
-
-      const upstreamError = (rep: FastifyReply, error: UpstreamFailure) => {
-        const failure = sendUpstreamError(rep, error, config.timeoutMs, path, ctx.log);
-        errorKind = failure.kind;
-        status = failure.status;
-      };
-
+    const path = request.url.split('?')[0]!;
+    const recorded = request.method === 'POST' && RECORDED.has(path);
+    const inspected = request.body instanceof InspectedBody ? request.body : undefined;
+    const json = inspected?.json;
+    const stream = json ? json.stream === true : undefined;
+    let body: Buffer | string | undefined = inspected?.raw;
+    let strip = false;
+    const options = json?.stream_options as Record<string, unknown> | undefined;
+    if (recorded && config.requestUsage && stream && options?.include_usage !== true) {
+      body = JSON.stringify({ ...json, stream_options: { ...options, include_usage: true } });
+      strip = true;
+    }
+    if (!recorded) {
       return reply.from(undefined, {
         ...(body !== undefined ? { body, contentType: request.headers['content-type'] } : {}),
-        onResponse: (_req, rep, raw) => {
-          // What reply-from hands over from undici (its types name the server response instead).
-          const res = raw as unknown as { statusCode: number; headers: Record<string, string | string[] | undefined>; stream: Readable };
-          headersAt = performance.now();
-          status = res.statusCode;
-          const sse = /^text\/event-stream/i.test(String(res.headers['content-type'] ?? ''));
-          const seen = new ResponseObserver({ sse, stripUsageChunk: strip, onBytes: (n) => pacer.add(n) });
-          observer = seen;
-          if (strip) rep.removeHeader('content-length');
-          // Written from `data` handlers onto the raw response, with backpressure, as /metrics does:
-          // the Transform-in-a-pipe plumbing cost the small answers most of the time (bench/README.md).
-          rep.hijack();
-          const out = reply.raw;
-          const upstream = res.stream;
-          out.writeHead(rep.statusCode, rep.getHeaders() as OutgoingHttpHeaders);
-          upstream.on('data', (chunk: Buffer) => {
-            const pass = seen.see(chunk);
-            if (pass) out.write(pass);
-            // 'drain' may have been emitted inside write() already (see shared-relay.ts): ask the sink.
-            if (out.writableNeedDrain) upstream.pause();
-          });
-          out.on('drain', () => upstream.resume());
-          upstream.once('end', () => {
-            const tail = seen.end();
-            if (tail) out.end(tail);
-            else out.end();
-          });
-          upstream.once('error', () => {
-            if (errorKind === undefined && !out.destroyed) errorKind = 'reset';
-            out.destroy();
-          });
-          // A client that goes away: vLLM's response is aborted, which cancels the request there.
-          out.once('close', () => {
-            if (!out.writableFinished) upstream.destroy();
-          });
-        },
-        onError: (rep, { error }) => upstreamError(rep as unknown as FastifyReply, error as UpstreamFailure),
+        onError: (rep, { error }) => sendUpstreamError(rep as unknown as FastifyReply, error as UpstreamFailure, config.timeoutMs, path, ctx.log),
       });
+    }
+
+    const startedAt = performance.now();
+    const startTime = new Date();
+    const server = ctx.serverView?.begin();
+    let headersAt: number | undefined;
+    let observer: ResponseObserver | undefined;
+    let errorKind: string | undefined;
+    let status = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const endedAt = performance.now();
+      const clientAbort = !reply.raw.writableFinished && errorKind === undefined;
+      const model = typeof json?.model === 'string' ? json.model : observer?.observation.model;
+      const parts = {
+        startedAt,
+        startTime,
+        endedAt,
+        endpoint: path,
+        model,
+        stream,
+        status: status || reply.statusCode,
+        requestId: String(reply.getHeader('x-request-id') ?? request.headers['x-request-id'] ?? '') || undefined,
+        generatedId: randomUUID(),
+        headersAt,
+        observation: observer?.observation,
+        clientAbort,
+        errorKind,
+      };
+      // The server's view waits for its "after" snapshot; the client is not kept waiting for it.
+      const emit = (s?: Awaited<ReturnType<ServerView['end']>>) => {
+        try {
+          ctx.onRecord(buildRecord({ ...parts, server: s }));
+        } catch (err) {
+          ctx.log.error({ event: 'request_record_failed', err: (err as Error).message }, `a request record could not be written: ${(err as Error).message}`);
+        }
+      };
+      if (server) void ctx.serverView!.end(server, model).then(emit, () => emit());
+      else emit();
     };
+    reply.raw.once('close', finish);
+
+    const upstreamError = (rep: FastifyReply, error: UpstreamFailure) => {
+      const failure = sendUpstreamError(rep, error, config.timeoutMs, path, ctx.log);
+      errorKind = failure.kind;
+      status = failure.status;
+    };
+
+    return reply.from(undefined, {
+      ...(body !== undefined ? { body, contentType: request.headers['content-type'] } : {}),
+      onResponse: (_req, rep, raw) => {
+        // What reply-from hands over from undici (its types name the server response instead).
+        const res = raw as unknown as { statusCode: number; headers: Record<string, string | string[] | undefined>; stream: Readable };
+        headersAt = performance.now();
+        status = res.statusCode;
+        const sse = /^text\/event-stream/i.test(String(res.headers['content-type'] ?? ''));
+        const seen = new ResponseObserver({ sse, stripUsageChunk: strip, onBytes: (n) => pacer.add(n) });
+        observer = seen;
+        if (strip) rep.removeHeader('content-length');
+        // Written from `data` handlers onto the raw response, with backpressure, as /metrics does:
+        // the Transform-in-a-pipe plumbing cost the small answers most of the time (bench/README.md).
+        rep.hijack();
+        const out = reply.raw;
+        const upstream = res.stream;
+        out.writeHead(rep.statusCode, rep.getHeaders() as OutgoingHttpHeaders);
+        upstream.on('data', (chunk: Buffer) => {
+          const pass = seen.see(chunk);
+          if (pass) out.write(pass);
+          // 'drain' may have been emitted inside write() already (see shared-relay.ts): ask the sink.
+          if (out.writableNeedDrain) upstream.pause();
+        });
+        out.on('drain', () => upstream.resume());
+        upstream.once('end', () => {
+          const tail = seen.end();
+          if (tail) out.end(tail);
+          else out.end();
+        });
+        upstream.once('error', () => {
+          if (errorKind === undefined && !out.destroyed) errorKind = 'reset';
+          out.destroy();
+        });
+        // A client that goes away: vLLM's response is aborted, which cancels the request there.
+        out.once('close', () => {
+          if (!out.writableFinished) upstream.destroy();
+        });
+      },
+      onError: (rep, { error }) => upstreamError(rep as unknown as FastifyReply, error as UpstreamFailure),
+    });
+  };
 
   return { origin, undici: { headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs, connections: 1024, pipelining: 1 }, parseBody, handle };
 }

@@ -94,10 +94,12 @@ export class Collector extends EventEmitter<CollectorEvents> {
     for (const store of this.o.stores) {
       try {
         await store.write(round);
-        if (this.failingStores.delete(store.name)) this.o.log.info({ event: 'store_recovered', store: store.name, location: store.location }, `${store.name} store writes again`);
+        if (this.failingStores.delete(store.name))
+          this.o.log.info({ event: 'store_recovered', store: store.name, location: store.location }, `${store.name} store writes again`);
       } catch (err) {
         result.storeErrors.push({ store: store.name, error: (err as Error).message });
-        if (!this.failingStores.has(store.name)) this.o.log.error({ event: 'store_failed', store: store.name, location: store.location }, (err as Error).message);
+        if (!this.failingStores.has(store.name))
+          this.o.log.error({ event: 'store_failed', store: store.name, location: store.location }, (err as Error).message);
         this.failingStores.add(store.name);
       }
     }
@@ -139,7 +141,10 @@ export class Collector extends EventEmitter<CollectorEvents> {
     const missing = this.o.selection.unmatched(this.served);
     for (const pattern of missing) {
       const hint = NOT_IN_VLLM[pattern.replace(/[^a-zA-Z0-9_]/g, '_')];
-      this.o.log.warn({ event: 'unknown_metric', metric: pattern, hint }, `no target serves "${pattern}"${hint ? `: ${hint}` : ''}; nothing will be stored for it`);
+      this.o.log.warn(
+        { event: 'unknown_metric', metric: pattern, hint },
+        `no target serves "${pattern}"${hint ? `: ${hint}` : ''}; nothing will be stored for it`,
+      );
     }
     if (this.o.selection.patterns.length > 0 && missing.length === this.o.selection.patterns.length) {
       this.o.log.warn({ event: 'nothing_selected' }, 'none of the --metrics names matched: the stores will stay empty');

@@ -83,7 +83,15 @@ export class Deriver {
     this.counters.set(key, now);
     const d = before && counterDelta(before, now);
     if (!d) return;
-    const row = (name: string, type: Row['type'], value: number): Row => ({ timeMs: r.timeMs, target: r.target, family: r.family, type, name, labels: r.labels, value });
+    const row = (name: string, type: Row['type'], value: number): Row => ({
+      timeMs: r.timeMs,
+      target: r.target,
+      family: r.family,
+      type,
+      name,
+      labels: r.labels,
+      value,
+    });
     out.push(row(`${r.name}_delta`, 'delta', d.delta), row(`${r.name}_rate`, 'rate', d.rate));
     if (d.reset) {
       this.stats.resets++;
@@ -99,7 +107,15 @@ export class Deriver {
     let h = this.open.get(key);
     if (!h) {
       const { le: _le, ...labels } = r.labels;
-      h = { point: { timeMs: r.timeMs, buckets: new Map(), sum: NaN, count: NaN }, leText: new Map(), row: r, base: r.name.slice(0, -part.length), labels, hasSum: false, hasCount: false };
+      h = {
+        point: { timeMs: r.timeMs, buckets: new Map(), sum: NaN, count: NaN },
+        leText: new Map(),
+        row: r,
+        base: r.name.slice(0, -part.length),
+        labels,
+        hasSum: false,
+        hasCount: false,
+      };
       this.open.set(key, h);
       this.openTime = r.timeMs;
     }
@@ -129,7 +145,15 @@ export class Deriver {
       this.previous.set(key, h.point);
       if (!before) continue;
       const w = histogramWindow(before, h.point);
-      const row = (name: string, type: Row['type'], value: number, labels = h.labels): Row => ({ timeMs: h.point.timeMs, target: h.row.target, family: h.row.family, type, name, labels, value });
+      const row = (name: string, type: Row['type'], value: number, labels = h.labels): Row => ({
+        timeMs: h.point.timeMs,
+        target: h.row.target,
+        family: h.row.family,
+        type,
+        name,
+        labels,
+        value,
+      });
       for (const [le, v] of w.buckets) out.push(row(`${base}_bucket_delta`, 'delta', v, { ...h.labels, le: h.leText.get(le)! }));
       out.push(row(`${base}_count_delta`, 'delta', w.count));
       if (h.hasSum) out.push(row(`${base}_sum_delta`, 'delta', w.sum), row(`${base}_mean`, 'mean', w.mean));

@@ -19,7 +19,15 @@ export interface PostprocessResult {
   stats: DeriveStats;
 }
 
-const FORMAT_OF_EXT: Record<string, RowFormat> = { '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.json': 'jsonl', '.csv': 'csv', '.sqlite': 'sqlite', '.sqlite3': 'sqlite', '.db': 'sqlite' };
+const FORMAT_OF_EXT: Record<string, RowFormat> = {
+  '.jsonl': 'jsonl',
+  '.ndjson': 'jsonl',
+  '.json': 'jsonl',
+  '.csv': 'csv',
+  '.sqlite': 'sqlite',
+  '.sqlite3': 'sqlite',
+  '.db': 'sqlite',
+};
 
 /** The output's format, from its extension. */
 export function formatOfPath(path: string): RowFormat {
@@ -62,7 +70,8 @@ export async function postprocessFile(input: string, output?: string): Promise<P
   const dest = inPlace ? input : output!;
   const to = inPlace ? from : formatOfPath(dest);
   const raw = inPlace ? `${input}.raw` : undefined;
-  if (raw && existsSync(raw)) throw new DataFileError(input, `${raw} exists already: was this file post-processed before? Move the .raw copy away, or give --output`);
+  if (raw && existsSync(raw))
+    throw new DataFileError(input, `${raw} exists already: was this file post-processed before? Move the .raw copy away, or give --output`);
   if (!inPlace && existsSync(dest)) throw new ConfigError('--output', `${dest} exists already (postprocess does not overwrite or append)`);
   // Only in place: with --output the input is only read, and a reader sees the log's rounds anyway.
   if (raw && from === 'sqlite') foldSqliteWal(input);

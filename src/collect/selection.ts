@@ -23,7 +23,10 @@ export const NOT_IN_VLLM: Record<string, string> = {
 };
 
 export function selection(patterns: readonly string[] | undefined): Selection {
-  const list = (patterns ?? []).flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
+  const list = (patterns ?? [])
+    .flatMap((p) => p.split(','))
+    .map((p) => p.trim())
+    .filter(Boolean);
   const compiled = list.map((p) => ({ pattern: p, test: matcher(legacy(p)) }));
   return {
     patterns: list,
@@ -45,6 +48,11 @@ function legacy(pattern: string): string {
  * without its `_total` (people write `vllm:prompt_tokens` as vLLM's code does).
  */
 function matcher(pattern: string): (family: string) => boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   return (family) => re.test(family) || (family.endsWith('_total') && re.test(family.slice(0, -'_total'.length)));
 }

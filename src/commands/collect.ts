@@ -42,7 +42,14 @@ function defaultOutput(now = new Date()): string {
 }
 
 function openStores(flags: CollectFlags): Store[] {
-  const kinds = [...new Set((flags.store?.length ? flags.store : ['jsonl']).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))];
+  const kinds = [
+    ...new Set(
+      (flags.store?.length ? flags.store : ['jsonl'])
+        .flatMap((s) => s.split(','))
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
   for (const k of kinds) if (!KINDS.includes(k)) throw new ConfigError('--store', `"${k}" is not a store (use ${KINDS.join(', ')})`);
   if (kinds.includes('pushgateway') && !flags.pushUrl) throw new ConfigError('--store', 'pushgateway needs --push-url (or PUSHGATEWAY_URL)');
   const base = flags.output ?? defaultOutput();
@@ -99,7 +106,7 @@ export function collectCommand(program: Command): void {
     .addOption(envOption('--interval <duration>', 'time between rounds (10s, 1s, 500ms)', 'COLLECT_INTERVAL', durationArg, 10_000, '10s'))
     .option('--metrics <names...>', 'families to keep: exact names or globs, vllm:x or vllm_x spelling, space- or comma-separated (default: all)')
     .addOption(new Option('--store <kinds...>', `where to write: ${KINDS.join(', ')}; several allowed (default: jsonl)`).argParser(collectValues))
-    .option('--output <path>', 'file name, or the base name of each store\'s file (<base>.jsonl, .csv, .sqlite, .prom); default vllm-metrics-<time>')
+    .option('--output <path>', "file name, or the base name of each store's file (<base>.jsonl, .csv, .sqlite, .prom); default vllm-metrics-<time>")
     .addOption(envOption('--duration <duration>', 'stop after this long (default: until Ctrl-C or SIGTERM)', 'COLLECT_DURATION', durationArg))
     .addOption(envOption('--push-url <url>', 'the Pushgateway for --store pushgateway', 'PUSHGATEWAY_URL'))
     .addOption(envOption('--push-job <name>', 'the job grouping label of pushed groups', 'PUSH_JOB', undefined, 'vllm'))
@@ -121,12 +128,30 @@ export function collectCommand(program: Command): void {
       });
       await targets.start();
       const sel = selection(flags.metrics);
-      const collector = new Collector({ targets: () => targets.list(), intervalMs: flags.interval, timeoutMs: Math.min(flags.timeout, flags.interval), selection: sel, stores, log });
+      const collector = new Collector({
+        targets: () => targets.list(),
+        intervalMs: flags.interval,
+        timeoutMs: Math.min(flags.timeout, flags.interval),
+        selection: sel,
+        stores,
+        log,
+      });
       if (flags.debug) debugReport(log, collector, sel.patterns);
       // Logged once the round is in every store: what a killed collector is sure to have kept.
-      collector.on('round', (r) => log.debug({ event: 'round', timeMs: r.timeMs, samples: r.samples, errors: r.errors.length, storeErrors: r.storeErrors.length }, `round: ${r.samples} samples`));
+      collector.on('round', (r) =>
+        log.debug(
+          { event: 'round', timeMs: r.timeMs, samples: r.samples, errors: r.errors.length, storeErrors: r.storeErrors.length },
+          `round: ${r.samples} samples`,
+        ),
+      );
       log.info(
-        { event: 'collecting', targets: targets.size, intervalMs: flags.interval, metrics: sel.patterns, stores: stores.map((s) => ({ store: s.name, location: s.location })) },
+        {
+          event: 'collecting',
+          targets: targets.size,
+          intervalMs: flags.interval,
+          metrics: sel.patterns,
+          stores: stores.map((s) => ({ store: s.name, location: s.location })),
+        },
         `collecting ${targets.size} target(s) every ${flags.interval} ms into ${stores.map((s) => `${s.name} ${s.location}`).join(', ')}`,
       );
       const endStatus = statusLine(collector);

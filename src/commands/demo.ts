@@ -21,7 +21,12 @@ export function demoCommand(program: Command): void {
         sim = await startSimulator(simulatorOptions(flags), { host: '127.0.0.1', port: 0 }, log);
       }
       const proxy = await startProxy(
-        { host: '0.0.0.0', port: flags.port, readyMaxAgeMs: 30_000, upstream: { url: `${sim.url}/metrics`, timeoutMs: 10_000, maxBodyBytes: 64 * 1024 * 1024 } },
+        {
+          host: '0.0.0.0',
+          port: flags.port,
+          readyMaxAgeMs: 30_000,
+          upstream: { url: `${sim.url}/metrics`, timeoutMs: 10_000, maxBodyBytes: 64 * 1024 * 1024 },
+        },
         log,
       );
       const port = new URL(proxy.url).port;

@@ -24,7 +24,8 @@ export async function checkHealth(url: string, timeoutMs: number): Promise<Healt
     return { healthy: false, line: `unhealthy: ${url} answered ${res.statusCode} in ${ms} ms` };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const why = e.name === 'TimeoutError' || e.name === 'AbortError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' ? `no answer within ${timeoutMs} ms` : (e.code ?? e.message);
+    const why =
+      e.name === 'TimeoutError' || e.name === 'AbortError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' ? `no answer within ${timeoutMs} ms` : (e.code ?? e.message);
     return { healthy: false, line: `unhealthy: ${url}: ${why}` };
   }
 }
@@ -32,8 +33,8 @@ export async function checkHealth(url: string, timeoutMs: number): Promise<Healt
 export function healthcheckCommand(program: Command): void {
   program
     .command('healthcheck')
-    .description("exit 0 if the proxy (or --url) answers 2xx, else 1; one line says why (for container healthchecks)")
-    .option('--url <url>', 'what to check (default: this container\'s proxy, http://127.0.0.1:$PORT/proxy/health)')
+    .description('exit 0 if the proxy (or --url) answers 2xx, else 1; one line says why (for container healthchecks)')
+    .option('--url <url>', "what to check (default: this container's proxy, http://127.0.0.1:$PORT/proxy/health)")
     .addOption(envOption('--timeout <duration>', 'how long to wait for the answer', 'HEALTHCHECK_TIMEOUT', durationArg, 3_000, '3s'))
     .action(async (flags: { url?: string; timeout: number }) => {
       const url = flags.url ?? `http://127.0.0.1:${process.env.PORT || 9090}/proxy/health`;

@@ -74,4 +74,3 @@ export function envFlag(cliValue: boolean | undefined, env: string, flag: string
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
   throw new ConfigError(`${flag} (from ${env})`, `"${raw}" is not a boolean (use true or false)`);
 }
-

@@ -17,7 +17,10 @@ export function postprocessCommand(program: Command): void {
     .command('postprocess')
     .description('turn a collected file into per-interval values: counter deltas and rates, histogram bucket deltas, p50/p90/p99 and mean; gauges kept')
     .argument('<file>', 'a JSONL, CSV or SQLite file written by collect')
-    .option('--output <path>', 'write here instead (.jsonl, .csv or .sqlite, any of them); default: rewrite <file> in place, keeping the original as <file>.raw')
+    .option(
+      '--output <path>',
+      'write here instead (.jsonl, .csv or .sqlite, any of them); default: rewrite <file> in place, keeping the original as <file>.raw',
+    )
     .addOption(envOption('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'LOG_LEVEL', logLevelArg, 'info'))
     .action(async (file: string, flags: { output?: string; logLevel: string }) => {
       const log = createLogger(flags.logLevel);

@@ -34,14 +34,39 @@ export function saturationCommand(program: Command): void {
     .addOption(envOption('--prometheus-url <url>', 'Prometheus base URL (http://prometheus:9090); basic auth may be in it', 'PROMETHEUS_URL'))
     .addOption(envOption('--model <name>', 'only this model_name', 'SATURATION_MODEL'))
     .addOption(envOption('--namespace <name>', 'only series with this namespace label (Kubernetes)', 'SATURATION_NAMESPACE'))
-    .option('--json', 'print the report as JSON (the shape of serve\'s /saturation)')
+    .option('--json', "print the report as JSON (the shape of serve's /saturation)")
     .addOption(envOption('--window <duration>', 'window of the maxima and rates', 'SATURATION_WINDOW', durationArg, 60_000, '1m'))
-    .addOption(envOption('--target-label <name>', 'label naming a replica (exported_instance behind a fleet proxy scraped without honor_labels)', 'SATURATION_TARGET_LABEL', labelNameArg, 'instance'))
+    .addOption(
+      envOption(
+        '--target-label <name>',
+        'label naming a replica (exported_instance behind a fleet proxy scraped without honor_labels)',
+        'SATURATION_TARGET_LABEL',
+        labelNameArg,
+        'instance',
+      ),
+    )
     .addOption(envOption('--timeout <duration>', 'deadline of one query', 'PROMETHEUS_TIMEOUT', durationArg, 10_000, '10s'))
     .addOption(envOption('--ca-file <path>', "PEM bundle of the CAs that sign Prometheus' certificate", 'PROMETHEUS_CA_FILE'))
-    .addOption(envOption('--bearer-token-file <path>', 'file holding a bearer token, read before every query (a Kubernetes service account token)', 'PROMETHEUS_BEARER_TOKEN_FILE'))
-    .addOption(envOption('--cache-ttl <duration>', 'with --watch: how often to query (answers are cached this long)', 'SATURATION_CACHE_TTL', durationArg, 10_000, '10s'))
-    .addOption(envOption('--max-staleness <duration>', 'a value whose newest sample is older is reported stale', 'SATURATION_MAX_STALENESS', durationArg, 120_000, '2m'))
+    .addOption(
+      envOption(
+        '--bearer-token-file <path>',
+        'file holding a bearer token, read before every query (a Kubernetes service account token)',
+        'PROMETHEUS_BEARER_TOKEN_FILE',
+      ),
+    )
+    .addOption(
+      envOption(
+        '--cache-ttl <duration>',
+        'with --watch: how often to query (answers are cached this long)',
+        'SATURATION_CACHE_TTL',
+        durationArg,
+        10_000,
+        '10s',
+      ),
+    )
+    .addOption(
+      envOption('--max-staleness <duration>', 'a value whose newest sample is older is reported stale', 'SATURATION_MAX_STALENESS', durationArg, 120_000, '2m'),
+    )
     .option('--watch', 'print a report every --cache-ttl until interrupted')
     .action(async (flags: SaturationFlags) => {
       if (!flags.prometheusUrl) throw new ConfigError('--prometheus-url', 'is required (or PROMETHEUS_URL)');

@@ -6,7 +6,16 @@ import { createLogger } from '../logger.js';
 import { parseResourceAttributes } from '../otlp/resource.js';
 import { startProxy, type ProxyConfig, type SaturationConfig } from '../server/proxy.js';
 import { onShutdown } from './shutdown.js';
-import { addTargetOptions, collectValues, DEFAULT_UPSTREAM, labelNameArg, reloadOnSighup, targetSpecs, upstreamOptions, type TargetFlags } from './target-flags.js';
+import {
+  addTargetOptions,
+  collectValues,
+  DEFAULT_UPSTREAM,
+  labelNameArg,
+  reloadOnSighup,
+  targetSpecs,
+  upstreamOptions,
+  type TargetFlags,
+} from './target-flags.js';
 
 interface ServeFlags extends TargetFlags {
   merge?: boolean;
@@ -77,11 +86,17 @@ export function serveCommand(program: Command): void {
   addTargetOptions(cmd)
     .description('serve the upstream vLLM /metrics with Prometheus-legal names on /metrics')
     .option('--merge', 'fleet mode with a single --upstream: label its samples and add the target gauges (env VLLM_METRICS_MERGE=true)')
-    .addOption(envOption('--target-label <name>', 'label that names each sample\'s target in fleet mode', 'VLLM_METRICS_TARGET_LABEL', labelNameArg, 'instance'))
+    .addOption(envOption('--target-label <name>', "label that names each sample's target in fleet mode", 'VLLM_METRICS_TARGET_LABEL', labelNameArg, 'instance'))
     .option('--fleet-aggregates', 'add vllm_metrics_proxy_fleet_* families: sums, maxima, rates across targets (env FLEET_AGGREGATES=true)')
-    .addOption(envOption('--fleet-rate-window <duration>', 'window of the fleet rates and the prefix-cache hit ratio', 'FLEET_RATE_WINDOW', durationArg, 60_000, '1m'))
-    .addOption(envOption('--poll-interval <duration>', 'poll mode: scrape on this schedule and serve the latest result to every client', 'POLL_INTERVAL', durationArg))
-    .addOption(envOption('--max-staleness <duration>', 'poll mode: answer 503 when the latest data is older (default 3 poll intervals)', 'MAX_STALENESS', durationArg))
+    .addOption(
+      envOption('--fleet-rate-window <duration>', 'window of the fleet rates and the prefix-cache hit ratio', 'FLEET_RATE_WINDOW', durationArg, 60_000, '1m'),
+    )
+    .addOption(
+      envOption('--poll-interval <duration>', 'poll mode: scrape on this schedule and serve the latest result to every client', 'POLL_INTERVAL', durationArg),
+    )
+    .addOption(
+      envOption('--max-staleness <duration>', 'poll mode: answer 503 when the latest data is older (default 3 poll intervals)', 'MAX_STALENESS', durationArg),
+    )
     .option('--no-coalesce', 'give every client scrape its own upstream fetch (by default concurrent scrapes share one)')
     .addOption(envOption('--push-url <url>', 'push every target to this Prometheus Pushgateway (http://pushgateway:9091)', 'PUSHGATEWAY_URL'))
     .addOption(envOption('--push-interval <duration>', 'how often to push', 'PUSH_INTERVAL', durationArg, 15_000, '15s'))
@@ -89,41 +104,149 @@ export function serveCommand(program: Command): void {
     .option('--push-delete-on-shutdown', 'delete the pushed groups when the proxy stops (env PUSH_DELETE_ON_SHUTDOWN=true)')
     .addOption(envOption('--host <address>', 'address to listen on', 'HOST', undefined, '0.0.0.0'))
     .addOption(envOption('--port <port>', 'port to listen on', 'PORT', portArg, 9090))
-    .addOption(envOption('--ready-max-age <duration>', '/ready answers from memory if the upstream answered this recently', 'READY_MAX_AGE', durationArg, 30_000, '30s'))
+    .addOption(
+      envOption('--ready-max-age <duration>', '/ready answers from memory if the upstream answered this recently', 'READY_MAX_AGE', durationArg, 30_000, '30s'),
+    )
     .addOption(envOption('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'LOG_LEVEL', logLevelArg, 'info'))
-    .addOption(envOption('--otlp-forward-url <url>', 'turn on the OTLP relay (POST /v1/metrics) and forward OTLP/JSON here, e.g. http://parseable:8000/v1/metrics', 'OTLP_FORWARD_URL'))
+    .addOption(
+      envOption(
+        '--otlp-forward-url <url>',
+        'turn on the OTLP relay (POST /v1/metrics) and forward OTLP/JSON here, e.g. http://parseable:8000/v1/metrics',
+        'OTLP_FORWARD_URL',
+      ),
+    )
     .addOption(envOption('--otlp-push-url <url>', 'scrape the upstream every interval and push it as OTLP/JSON here', 'OTLP_PUSH_URL'))
     .addOption(envOption('--otlp-push-interval <duration>', 'how often the direct push scrapes and exports', 'OTLP_PUSH_INTERVAL', durationArg, 10_000, '10s'))
     .addOption(envOption('--otlp-stream <name>', 'X-P-Stream header: the Parseable stream', 'OTLP_STREAM', undefined, 'vLLMmetrics'))
     .addOption(envOption('--otlp-log-source <name>', 'X-P-Log-Source header', 'OTLP_LOG_SOURCE', undefined, 'otel-metrics'))
-    .addOption(new Option('--otlp-header <header>', 'extra header "Name: value" for OTLP requests, repeatable (env OTLP_HEADERS=a=1,b=2)').argParser(collectValues))
-    .addOption(envOption('--otlp-relay-token <token>', 'the relay takes only requests with Authorization: Bearer <token> (prefer the variable or the file: flags show in ps)', 'OTLP_RELAY_TOKEN'))
+    .addOption(
+      new Option('--otlp-header <header>', 'extra header "Name: value" for OTLP requests, repeatable (env OTLP_HEADERS=a=1,b=2)').argParser(collectValues),
+    )
+    .addOption(
+      envOption(
+        '--otlp-relay-token <token>',
+        'the relay takes only requests with Authorization: Bearer <token> (prefer the variable or the file: flags show in ps)',
+        'OTLP_RELAY_TOKEN',
+      ),
+    )
     .addOption(envOption('--otlp-relay-token-file <path>', 'file holding the relay token', 'OTLP_RELAY_TOKEN_FILE'))
-    .addOption(new Option('--otlp-resource <key=value>', 'resource attribute on every OTLP resource (relay and push), repeatable (env OTLP_RESOURCE=a=1,b=2)').argParser(collectValues))
+    .addOption(
+      new Option('--otlp-resource <key=value>', 'resource attribute on every OTLP resource (relay and push), repeatable (env OTLP_RESOURCE=a=1,b=2)').argParser(
+        collectValues,
+      ),
+    )
     .addOption(envOption('--otlp-timeout <duration>', 'deadline for one OTLP request', 'OTLP_TIMEOUT', durationArg, 10_000, '10s'))
-    .addOption(envOption('--otlp-queue-max-bytes <size>', 'relay queue bound; the oldest batch is dropped beyond it', 'OTLP_QUEUE_MAX_BYTES', bytesArg, 32 * 1024 * 1024, '32MiB'))
-    .addOption(envOption('--otlp-max-request-bytes <size>', 'largest OTLP request the relay takes (compressed or not)', 'OTLP_MAX_REQUEST_BYTES', bytesArg, 16 * 1024 * 1024, '16MiB'))
+    .addOption(
+      envOption(
+        '--otlp-queue-max-bytes <size>',
+        'relay queue bound; the oldest batch is dropped beyond it',
+        'OTLP_QUEUE_MAX_BYTES',
+        bytesArg,
+        32 * 1024 * 1024,
+        '32MiB',
+      ),
+    )
+    .addOption(
+      envOption(
+        '--otlp-max-request-bytes <size>',
+        'largest OTLP request the relay takes (compressed or not)',
+        'OTLP_MAX_REQUEST_BYTES',
+        bytesArg,
+        16 * 1024 * 1024,
+        '16MiB',
+      ),
+    )
     .option('--api', "pass vLLM's API through this port, at the origin of --upstream (env VLLM_API=true)")
     .addOption(envOption('--api-upstream <url>', "pass vLLM's API through this port, from this origin (http://vllm:8000)", 'VLLM_API_URL'))
-    .addOption(envOption('--api-timeout <duration>', "deadline for vLLM's response headers and for each pause in its body", 'VLLM_API_TIMEOUT', durationArg, 600_000, '10m'))
-    .option('--request-usage', 'ask vLLM for usage on every stream (stream_options.include_usage) and strip that chunk before the client sees it (env REQUEST_USAGE=true)')
+    .addOption(
+      envOption(
+        '--api-timeout <duration>',
+        "deadline for vLLM's response headers and for each pause in its body",
+        'VLLM_API_TIMEOUT',
+        durationArg,
+        600_000,
+        '10m',
+      ),
+    )
+    .option(
+      '--request-usage',
+      'ask vLLM for usage on every stream (stream_options.include_usage) and strip that chunk before the client sees it (env REQUEST_USAGE=true)',
+    )
     .addOption(envOption('--request-log <file>', 'append one JSON line per API request to this file', 'REQUEST_LOG'))
-    .addOption(envOption('--request-log-max-size <size>', 'rotate the request log past this size (FILE.1 ... FILE.5)', 'REQUEST_LOG_MAX_SIZE', bytesArg, 64 * 1024 * 1024, '64MiB'))
-    .addOption(envOption('--request-log-url <url>', "post request records to Parseable's JSON ingest (http://parseable:8000/api/v1/ingest), with OTLP_USERNAME/OTLP_PASSWORD", 'REQUEST_LOG_URL'))
+    .addOption(
+      envOption(
+        '--request-log-max-size <size>',
+        'rotate the request log past this size (FILE.1 ... FILE.5)',
+        'REQUEST_LOG_MAX_SIZE',
+        bytesArg,
+        64 * 1024 * 1024,
+        '64MiB',
+      ),
+    )
+    .addOption(
+      envOption(
+        '--request-log-url <url>',
+        "post request records to Parseable's JSON ingest (http://parseable:8000/api/v1/ingest), with OTLP_USERNAME/OTLP_PASSWORD",
+        'REQUEST_LOG_URL',
+      ),
+    )
     .addOption(envOption('--request-log-stream <name>', 'X-P-Stream of the request records', 'REQUEST_LOG_STREAM', undefined, 'vLLMrequests'))
-    .option('--no-request-server-view', "do not read vLLM's /metrics around each API request (two coalesced fetches per request window; a busy vLLM pays for them)")
-    .option('--saturation', "serve saturation signals on /saturation, and as vllm_metrics_proxy_saturation_* gauges on /metrics, from the proxy's own window (env SATURATION=true)")
+    .option(
+      '--no-request-server-view',
+      "do not read vLLM's /metrics around each API request (two coalesced fetches per request window; a busy vLLM pays for them)",
+    )
+    .option(
+      '--saturation',
+      "serve saturation signals on /saturation, and as vllm_metrics_proxy_saturation_* gauges on /metrics, from the proxy's own window (env SATURATION=true)",
+    )
     .addOption(envOption('--saturation-window <duration>', 'window of the saturation maxima and rates (default 1m)', 'SATURATION_WINDOW', durationArg))
-    .addOption(envOption('--saturation-interval <duration>', 'how often the window samples each target (default 5s; in poll mode every poll is a sample)', 'SATURATION_INTERVAL', durationArg))
-    .addOption(envOption('--saturation-max-staleness <duration>', 'a saturation value whose newest sample is older is stale (default 3 sampling intervals; 2m from Prometheus)', 'SATURATION_MAX_STALENESS', durationArg))
-    .addOption(envOption('--saturation-from-prometheus <url>', 'serve /saturation from this Prometheus (PromQL) instead of the proxy\'s window', 'SATURATION_PROMETHEUS_URL'))
-    .addOption(envOption('--saturation-cache-ttl <duration>', 'from Prometheus: query every TTL in the background, answer from the cache', 'SATURATION_CACHE_TTL', durationArg, 10_000, '10s'))
+    .addOption(
+      envOption(
+        '--saturation-interval <duration>',
+        'how often the window samples each target (default 5s; in poll mode every poll is a sample)',
+        'SATURATION_INTERVAL',
+        durationArg,
+      ),
+    )
+    .addOption(
+      envOption(
+        '--saturation-max-staleness <duration>',
+        'a saturation value whose newest sample is older is stale (default 3 sampling intervals; 2m from Prometheus)',
+        'SATURATION_MAX_STALENESS',
+        durationArg,
+      ),
+    )
+    .addOption(
+      envOption(
+        '--saturation-from-prometheus <url>',
+        "serve /saturation from this Prometheus (PromQL) instead of the proxy's window",
+        'SATURATION_PROMETHEUS_URL',
+      ),
+    )
+    .addOption(
+      envOption(
+        '--saturation-cache-ttl <duration>',
+        'from Prometheus: query every TTL in the background, answer from the cache',
+        'SATURATION_CACHE_TTL',
+        durationArg,
+        10_000,
+        '10s',
+      ),
+    )
     .addOption(envOption('--saturation-model <name>', 'from Prometheus: only this model_name', 'SATURATION_MODEL'))
     .addOption(envOption('--saturation-namespace <name>', 'from Prometheus: only series with this namespace label', 'SATURATION_NAMESPACE'))
-    .addOption(envOption('--saturation-target-label <name>', 'from Prometheus: the label naming a replica (default instance)', 'SATURATION_TARGET_LABEL', labelNameArg))
+    .addOption(
+      envOption('--saturation-target-label <name>', 'from Prometheus: the label naming a replica (default instance)', 'SATURATION_TARGET_LABEL', labelNameArg),
+    )
     .addOption(envOption('--prometheus-timeout <duration>', 'from Prometheus: deadline of one query', 'PROMETHEUS_TIMEOUT', durationArg, 10_000, '10s'))
-    .addOption(envOption('--prometheus-ca-file <path>', "from Prometheus: PEM bundle of the CAs that sign its certificate", 'PROMETHEUS_CA_FILE'))
-    .addOption(envOption('--prometheus-bearer-token-file <path>', 'from Prometheus: file holding a bearer token, read before every query', 'PROMETHEUS_BEARER_TOKEN_FILE'))
+    .addOption(envOption('--prometheus-ca-file <path>', 'from Prometheus: PEM bundle of the CAs that sign its certificate', 'PROMETHEUS_CA_FILE'))
+    .addOption(
+      envOption(
+        '--prometheus-bearer-token-file <path>',
+        'from Prometheus: file holding a bearer token, read before every query',
+        'PROMETHEUS_BEARER_TOKEN_FILE',
+      ),
+    )
     .action(async (flags: ServeFlags) => {
       const otlpOn = flags.otlpForwardUrl || flags.otlpPushUrl;
       // A name only means something as a label value: naming a target asks for the labelled (fleet) output.
@@ -195,7 +318,9 @@ export function serveCommand(program: Command): void {
               maxQueueBytes: flags.otlpQueueMaxBytes,
               maxRequestBytes: flags.otlpMaxRequestBytes,
               relayToken: readSecret(flags.otlpRelayToken, flags.otlpRelayTokenFile, '--otlp-relay-token'),
-              resource: parseResourceAttributes(flags.otlpResource?.length ? flags.otlpResource : (process.env.OTLP_RESOURCE ?? '').split(',').filter((p) => p.trim() !== '')),
+              resource: parseResourceAttributes(
+                flags.otlpResource?.length ? flags.otlpResource : (process.env.OTLP_RESOURCE ?? '').split(',').filter((p) => p.trim() !== ''),
+              ),
               destination: {
                 stream: flags.otlpStream,
                 logSource: flags.otlpLogSource,
@@ -216,7 +341,8 @@ export function serveCommand(program: Command): void {
 
 /** The API lives at the origin of the one metrics URL (http://vllm:8000/metrics -> http://vllm:8000). */
 function apiOrigin(specs: Array<{ url: string }>, fleetMode: unknown): string {
-  if (fleetMode || specs.length > 1) throw new ConfigError('--api', 'in fleet mode, name the API with --api-upstream (a load balancer in front of the replicas)');
+  if (fleetMode || specs.length > 1)
+    throw new ConfigError('--api', 'in fleet mode, name the API with --api-upstream (a load balancer in front of the replicas)');
   try {
     return new URL(specs[0]?.url ?? DEFAULT_UPSTREAM).origin;
   } catch {
@@ -229,20 +355,44 @@ function saturationConfig(flags: ServeFlags, pollMode: boolean): SaturationConfi
   const fromPrometheus = flags.saturationFromPrometheus;
   const on = fromPrometheus !== undefined || envFlag(flags.saturation, 'SATURATION', '--saturation');
   if (!on) {
-    const stray = flags.saturationWindow ? '--saturation-window' : flags.saturationInterval ? '--saturation-interval' : flags.saturationMaxStaleness ? '--saturation-max-staleness' : undefined;
+    const stray = flags.saturationWindow
+      ? '--saturation-window'
+      : flags.saturationInterval
+        ? '--saturation-interval'
+        : flags.saturationMaxStaleness
+          ? '--saturation-max-staleness'
+          : undefined;
     if (stray) throw new ConfigError(stray, 'only applies with --saturation or --saturation-from-prometheus');
     return undefined;
   }
   const windowMs = flags.saturationWindow ?? 60_000;
   if (fromPrometheus === undefined) {
-    const promOnly = flags.saturationModel !== undefined ? '--saturation-model' : flags.saturationNamespace !== undefined ? '--saturation-namespace' : flags.saturationTargetLabel !== undefined ? '--saturation-target-label' : flags.prometheusCaFile !== undefined ? '--prometheus-ca-file' : flags.prometheusBearerTokenFile !== undefined ? '--prometheus-bearer-token-file' : undefined;
-    if (promOnly) throw new ConfigError(promOnly, 'only applies with --saturation-from-prometheus (the window reads every model of every target; /saturation?model= narrows the answer)');
-    if (flags.saturationInterval !== undefined && pollMode) throw new ConfigError('--saturation-interval', 'in poll mode every poll is a saturation sample (set --poll-interval instead)');
+    const promOnly =
+      flags.saturationModel !== undefined
+        ? '--saturation-model'
+        : flags.saturationNamespace !== undefined
+          ? '--saturation-namespace'
+          : flags.saturationTargetLabel !== undefined
+            ? '--saturation-target-label'
+            : flags.prometheusCaFile !== undefined
+              ? '--prometheus-ca-file'
+              : flags.prometheusBearerTokenFile !== undefined
+                ? '--prometheus-bearer-token-file'
+                : undefined;
+    if (promOnly)
+      throw new ConfigError(
+        promOnly,
+        'only applies with --saturation-from-prometheus (the window reads every model of every target; /saturation?model= narrows the answer)',
+      );
+    if (flags.saturationInterval !== undefined && pollMode)
+      throw new ConfigError('--saturation-interval', 'in poll mode every poll is a saturation sample (set --poll-interval instead)');
     const interval = flags.saturationInterval ?? flags.pollInterval ?? 5_000;
-    if (windowMs < 2 * interval) throw new ConfigError('--saturation-window', `must be at least two sampling intervals (${(2 * interval) / 1000}s): a rate needs two samples`);
+    if (windowMs < 2 * interval)
+      throw new ConfigError('--saturation-window', `must be at least two sampling intervals (${(2 * interval) / 1000}s): a rate needs two samples`);
     return { windowMs, intervalMs: flags.saturationInterval, maxStalenessMs: flags.saturationMaxStaleness };
   }
-  if (flags.saturationInterval !== undefined) throw new ConfigError('--saturation-interval', 'does not apply with --saturation-from-prometheus (Prometheus samples; see --saturation-cache-ttl)');
+  if (flags.saturationInterval !== undefined)
+    throw new ConfigError('--saturation-interval', 'does not apply with --saturation-from-prometheus (Prometheus samples; see --saturation-cache-ttl)');
   return {
     windowMs,
     maxStalenessMs: flags.saturationMaxStaleness,

@@ -62,7 +62,7 @@ export function simulateCommand(program: Command): void {
     .option('--decode-tps <tokens/s>', 'API requests: output tokens per second of one sequence', positiveNumberArg, 60)
     .option('--prefill-tps <tokens/s>', 'API requests: prompt tokens per second', positiveNumberArg, 8000)
     .option('--max-num-seqs <n>', 'API requests: sequences an engine runs at once; more wait in its queue', positiveIntArg, 256)
-    .option('--enable-per-request-metrics', "as vLLM's flag: a request with \"include_metrics\": true gets its own metrics object")
+    .option('--enable-per-request-metrics', 'as vLLM\'s flag: a request with "include_metrics": true gets its own metrics object')
     .option('--enable-force-include-usage', "as vLLM's flag: every stream ends with a usage chunk")
     .action(async (flags: SimulateFlags & ApiFlags & { host: string; port: number; logLevel: string }) => {
       const log = createLogger(flags.logLevel);

@@ -38,16 +38,39 @@ function splitUrlList(raw: string): string[] {
 export function addTargetOptions(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option('--upstream <[name=]url>', 'upstream metrics URL, repeatable (user:pass@ in it for basic auth; name= names the target); default http://localhost:8000/metrics')
+      new Option(
+        '--upstream <[name=]url>',
+        'upstream metrics URL, repeatable (user:pass@ in it for basic auth; name= names the target); default http://localhost:8000/metrics',
+      )
         .env('VLLM_METRICS_URL')
         .argParser(collectValues),
     )
     .addOption(envOption('--targets-file <path>', 'YAML or JSON list of targets, re-read when it changes or on SIGHUP', 'VLLM_METRICS_TARGETS_FILE'))
     .addOption(envOption('--discover <dns-url>', 'scrape every A/AAAA record of a name: dns://name:port/path', 'VLLM_METRICS_DISCOVER'))
-    .addOption(envOption('--discover-interval <duration>', 'how often --discover re-resolves the name', 'VLLM_METRICS_DISCOVER_INTERVAL', durationArg, 30_000, '30s'))
+    .addOption(
+      envOption('--discover-interval <duration>', 'how often --discover re-resolves the name', 'VLLM_METRICS_DISCOVER_INTERVAL', durationArg, 30_000, '30s'),
+    )
     .addOption(envOption('--dns-server <host:port>', 'DNS server for --discover instead of the system resolver', 'VLLM_METRICS_DNS_SERVER'))
-    .addOption(envOption('--timeout <duration>', 'deadline for one upstream scrape, headers and body (500ms, 10s, 1m)', 'VLLM_METRICS_TIMEOUT', durationArg, 10_000, '10s'))
-    .addOption(envOption('--max-body-bytes <size>', 'largest upstream exposition accepted (bytes, or 64MiB)', 'VLLM_METRICS_MAX_BODY_BYTES', bytesArg, 64 * 1024 * 1024, '64MiB'))
+    .addOption(
+      envOption(
+        '--timeout <duration>',
+        'deadline for one upstream scrape, headers and body (500ms, 10s, 1m)',
+        'VLLM_METRICS_TIMEOUT',
+        durationArg,
+        10_000,
+        '10s',
+      ),
+    )
+    .addOption(
+      envOption(
+        '--max-body-bytes <size>',
+        'largest upstream exposition accepted (bytes, or 64MiB)',
+        'VLLM_METRICS_MAX_BODY_BYTES',
+        bytesArg,
+        64 * 1024 * 1024,
+        '64MiB',
+      ),
+    )
     .addOption(envOption('--upstream-token <token>', 'bearer token for the upstream (prefer the variable or the file)', 'VLLM_METRICS_TOKEN'))
     .addOption(envOption('--upstream-token-file <path>', 'file holding the bearer token', 'VLLM_METRICS_TOKEN_FILE'))
     .addOption(envOption('--ca-file <path>', 'PEM file of CAs that sign the upstream certificate', 'VLLM_METRICS_CA_FILE'))
@@ -85,6 +108,7 @@ export function reloadOnSighup(log: Logger, targets: TargetSet | undefined): voi
 }
 
 export const labelNameArg = (text: string): string => {
-  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(text) || text.startsWith('__')) throw new InvalidArgumentError(`"${text}" is not a label name (letters, digits, _; not starting with __)`);
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(text) || text.startsWith('__'))
+    throw new InvalidArgumentError(`"${text}" is not a label name (letters, digits, _; not starting with __)`);
   return text;
 };

@@ -110,7 +110,11 @@ export class GatewayPusher {
       return;
     }
     this.failing = err.message;
-    if (err.retriable) log.warn({ event: 'pushgateway_down', pushgateway: client.target.display, status: err.status }, `${err.message} (retrying every ${this.o.intervalMs / 1000}s)`);
+    if (err.retriable)
+      log.warn(
+        { event: 'pushgateway_down', pushgateway: client.target.display, status: err.status },
+        `${err.message} (retrying every ${this.o.intervalMs / 1000}s)`,
+      );
     else log.error({ event: 'pushgateway_rejected', pushgateway: client.target.display, status: err.status }, err.message);
   }
 

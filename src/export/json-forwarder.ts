@@ -139,7 +139,10 @@ export class JsonForwarder {
       if (outcome.kind === 'retry') {
         if (!this.#down) {
           this.#down = true;
-          this.#log.warn({ event: 'otlp_destination_down', destination: this.#dest.display, reason: outcome.reason }, `${this.#what} destination failing (${outcome.reason}); queueing and retrying`);
+          this.#log.warn(
+            { event: 'otlp_destination_down', destination: this.#dest.display, reason: outcome.reason },
+            `${this.#what} destination failing (${outcome.reason}); queueing and retrying`,
+          );
         }
         if (this.#closed) break;
         this.#metrics.retried();
@@ -152,7 +155,10 @@ export class JsonForwarder {
       if (this.#down) {
         this.#down = false;
         this.#overflowLogged = false;
-        this.#log.info({ event: 'otlp_destination_up', destination: this.#dest.display, queued: this.#queue.length }, `${this.#what} destination accepts again`);
+        this.#log.info(
+          { event: 'otlp_destination_up', destination: this.#dest.display, queued: this.#queue.length },
+          `${this.#what} destination accepts again`,
+        );
       }
       // Still the head: overflow never drops the batch on the wire.
       this.#queue.shift();
@@ -211,7 +217,10 @@ export class JsonForwarder {
     // Once per outage: the counter has the running total.
     if (reason === 'queue_full' && !this.#overflowLogged) {
       this.#overflowLogged = true;
-      this.#log.warn({ event: 'otlp_queue_full', destination: this.#dest.display, points: batch.points, maxQueueBytes: this.#maxBytes }, `${this.#what} queue full: dropping the oldest batches until the destination accepts again`);
+      this.#log.warn(
+        { event: 'otlp_queue_full', destination: this.#dest.display, points: batch.points, maxQueueBytes: this.#maxBytes },
+        `${this.#what} queue full: dropping the oldest batches until the destination accepts again`,
+      );
     }
   }
 

@@ -3,15 +3,7 @@
  * them. Pure data; the parser builds it, the OTLP mapping and the collector read it.
  */
 
-export type MetricType =
-  | 'counter'
-  | 'gauge'
-  | 'histogram'
-  | 'gaugehistogram'
-  | 'summary'
-  | 'info'
-  | 'stateset'
-  | 'unknown';
+export type MetricType = 'counter' | 'gauge' | 'histogram' | 'gaugehistogram' | 'summary' | 'info' | 'stateset' | 'unknown';
 
 /** Label name to value, in exposition order. Null prototype: `__proto__` is a legal label name. */
 export type Labels = Record<string, string>;

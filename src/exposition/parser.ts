@@ -329,7 +329,10 @@ export class ExpositionParser {
       if (parts.length > 2) throw this.#error('unexpected text after the timestamp');
       [valueText, tsText] = parts as [string, string | undefined];
     } else {
-      const parts = line.slice(at).trim().split(/[ \t]+/);
+      const parts = line
+        .slice(at)
+        .trim()
+        .split(/[ \t]+/);
       if (at < line.length && line.charCodeAt(at) !== 0x20 && line.charCodeAt(at) !== 0x09) {
         throw this.#error(`invalid character after metric name ${JSON.stringify(name)}`);
       }

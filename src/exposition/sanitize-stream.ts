@@ -127,7 +127,10 @@ export function firstContentProblem(chunk: Buffer): string | '' | null {
     if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
     const ok = b === 0x23 || b === 0x7b || b === 0x5f || b === 0x3a || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
     if (ok) return '';
-    const text = chunk.subarray(i, i + 24).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+    const text = chunk
+      .subarray(i, i + 24)
+      .toString('latin1')
+      .replace(/[^\x20-\x7e]/g, '.');
     return `starts with "${text}"`;
   }
   return null;

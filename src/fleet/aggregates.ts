@@ -21,8 +21,18 @@ interface Instant {
 }
 
 const INSTANT: Instant[] = [
-  { name: 'num_requests_running', help: 'Requests running on all targets (sum of vllm_num_requests_running).', from: ['vllm_num_requests_running'], reduce: 'sum' },
-  { name: 'num_requests_waiting', help: 'Requests waiting on all targets (sum of vllm_num_requests_waiting).', from: ['vllm_num_requests_waiting'], reduce: 'sum' },
+  {
+    name: 'num_requests_running',
+    help: 'Requests running on all targets (sum of vllm_num_requests_running).',
+    from: ['vllm_num_requests_running'],
+    reduce: 'sum',
+  },
+  {
+    name: 'num_requests_waiting',
+    help: 'Requests waiting on all targets (sum of vllm_num_requests_waiting).',
+    from: ['vllm_num_requests_waiting'],
+    reduce: 'sum',
+  },
   {
     name: 'kv_cache_usage_perc_max',
     help: 'Highest KV-cache usage (0-1) of any engine (max of vllm_kv_cache_usage_perc, or of the older vllm_gpu_cache_usage_perc).',
@@ -38,7 +48,11 @@ interface Rate {
 }
 
 const RATES: Rate[] = [
-  { name: 'requests_per_second', help: 'Finished requests per second on all targets, any finished_reason, over the rate window.', counter: 'vllm_request_success_total' },
+  {
+    name: 'requests_per_second',
+    help: 'Finished requests per second on all targets, any finished_reason, over the rate window.',
+    counter: 'vllm_request_success_total',
+  },
   { name: 'prompt_tokens_per_second', help: 'Prompt tokens processed per second on all targets, over the rate window.', counter: 'vllm_prompt_tokens_total' },
   { name: 'generation_tokens_per_second', help: 'Tokens generated per second on all targets, over the rate window.', counter: 'vllm_generation_tokens_total' },
 ];
@@ -76,8 +90,18 @@ export class FleetAggregator {
   aggregate(families: MetricFamily[], nowMs: number, targetsUp: number, targets: number): MetricFamily[] {
     const byName = new Map(families.map((f) => [f.name, f]));
     const out: MetricFamily[] = [
-      { name: `${FLEET_PREFIX}targets`, type: 'gauge', help: 'Targets configured or discovered.', samples: [{ name: `${FLEET_PREFIX}targets`, labels: newLabels(), value: targets }] },
-      { name: `${FLEET_PREFIX}targets_up`, type: 'gauge', help: 'Targets whose last scrape succeeded.', samples: [{ name: `${FLEET_PREFIX}targets_up`, labels: newLabels(), value: targetsUp }] },
+      {
+        name: `${FLEET_PREFIX}targets`,
+        type: 'gauge',
+        help: 'Targets configured or discovered.',
+        samples: [{ name: `${FLEET_PREFIX}targets`, labels: newLabels(), value: targets }],
+      },
+      {
+        name: `${FLEET_PREFIX}targets_up`,
+        type: 'gauge',
+        help: 'Targets whose last scrape succeeded.',
+        samples: [{ name: `${FLEET_PREFIX}targets_up`, labels: newLabels(), value: targetsUp }],
+      },
     ];
     for (const a of INSTANT) {
       const src = a.from.map((n) => byName.get(n)).find((f) => f && f.samples.length > 0);

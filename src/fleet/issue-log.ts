@@ -25,8 +25,20 @@ export class MergeIssueLog {
     if (this.reported.has(key) || this.reported.size >= MAX_REPORTED) return;
     this.reported.add(key);
     const log = this.log;
-    if (issue.kind === 'label_renamed') log.warn({ event: 'label_renamed', ...issue }, `target ${issue.target} already sets "${issue.from}" (first in ${issue.family}); its value is kept as "${issue.to}"`);
-    else if (issue.kind === 'type_conflict') log.warn({ event: 'type_conflict', ...issue }, `${issue.family} from ${issue.target} left out: it is a ${issue.type}, the merged family is a ${issue.kept}`);
-    else log.warn({ event: 'name_collision', ...issue }, `${issue.original} from ${issue.target} left out: its sanitized name ${issue.family} is already used by ${issue.kept}`);
+    if (issue.kind === 'label_renamed')
+      log.warn(
+        { event: 'label_renamed', ...issue },
+        `target ${issue.target} already sets "${issue.from}" (first in ${issue.family}); its value is kept as "${issue.to}"`,
+      );
+    else if (issue.kind === 'type_conflict')
+      log.warn(
+        { event: 'type_conflict', ...issue },
+        `${issue.family} from ${issue.target} left out: it is a ${issue.type}, the merged family is a ${issue.kept}`,
+      );
+    else
+      log.warn(
+        { event: 'name_collision', ...issue },
+        `${issue.original} from ${issue.target} left out: its sanitized name ${issue.family} is already used by ${issue.kept}`,
+      );
   }
 }

@@ -83,10 +83,26 @@ export function targetMeta(statuses: TargetStatus[], label: string | undefined):
     };
   };
   return [
-    gauge('up', 'Whether the target answered this scrape with a valid exposition (1) or not (0).', statuses.map((o) => [o, o.errorKind ? 0 : 1])),
-    gauge('scrape_duration_seconds', 'How long the target took to answer this scrape, or to fail.', statuses.map((o) => [o, o.seconds])),
-    gauge('samples', 'Samples the target contributed to this scrape.', statuses.map((o) => [o, o.samples ?? 0])),
-    gauge('error', 'Why a target is down: 1 with the kind of error (unreachable, timeout, status, garbage, ...).', statuses.filter((o) => o.errorKind).map((o) => [o, 1, { kind: o.errorKind! }])),
+    gauge(
+      'up',
+      'Whether the target answered this scrape with a valid exposition (1) or not (0).',
+      statuses.map((o) => [o, o.errorKind ? 0 : 1]),
+    ),
+    gauge(
+      'scrape_duration_seconds',
+      'How long the target took to answer this scrape, or to fail.',
+      statuses.map((o) => [o, o.seconds]),
+    ),
+    gauge(
+      'samples',
+      'Samples the target contributed to this scrape.',
+      statuses.map((o) => [o, o.samples ?? 0]),
+    ),
+    gauge(
+      'error',
+      'Why a target is down: 1 with the kind of error (unreachable, timeout, status, garbage, ...).',
+      statuses.filter((o) => o.errorKind).map((o) => [o, 1, { kind: o.errorKind! }]),
+    ),
   ];
 }
 
@@ -104,12 +120,16 @@ export class TargetHealth {
     const was = this.up.get(target.name);
     if (error) {
       if (was !== false) {
-        this.log.warn({ event: 'target_down', target: target.name, upstream: target.upstream.target.display, kind: error.kind, code: error.code }, `target ${target.name} is down: ${error.message}`);
+        this.log.warn(
+          { event: 'target_down', target: target.name, upstream: target.upstream.target.display, kind: error.kind, code: error.code },
+          `target ${target.name} is down: ${error.message}`,
+        );
       }
       this.up.set(target.name, false);
       return;
     }
-    if (was === false) this.log.info({ event: 'target_up', target: target.name, upstream: target.upstream.target.display }, `target ${target.name} answers again`);
+    if (was === false)
+      this.log.info({ event: 'target_up', target: target.name, upstream: target.upstream.target.display }, `target ${target.name} answers again`);
     this.up.set(target.name, true);
   }
 

@@ -268,7 +268,8 @@ class Scan {
         i = labels.end;
       }
     }
-    if (!isWs(line.charCodeAt(i))) throw this.error(i < line.length ? `invalid character after metric name ${JSON.stringify(spelled)}` : `missing value for ${spelled}`);
+    if (!isWs(line.charCodeAt(i)))
+      throw this.error(i < line.length ? `invalid character after metric name ${JSON.stringify(spelled)}` : `missing value for ${spelled}`);
     const after = line.slice(i);
     // Value, then an optional integer timestamp, nothing else.
     let j = i;

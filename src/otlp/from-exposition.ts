@@ -223,7 +223,12 @@ function createdIndex(families: MetricFamily[]): CreatedIndex {
   const values = new Map<string, number>();
   const consumed = new Set<MetricFamily>();
   for (const f of families) {
-    const owner = f.type === 'counter' ? undefined : createdOwnerNames(f.name).map((n) => byName.get(n)).find((o) => o !== undefined);
+    const owner =
+      f.type === 'counter'
+        ? undefined
+        : createdOwnerNames(f.name)
+            .map((n) => byName.get(n))
+            .find((o) => o !== undefined);
     if (owner) {
       if (!CREATED_OWNER_KINDS.has(owner.type)) continue;
       const base = f.name.slice(0, -'_created'.length);
@@ -262,7 +267,12 @@ function group(builders: Builder[], source: SourceInfo): ResourceMetrics[] {
       if (!points?.length) continue;
       const descriptor = { name: b.name, description: b.description, unit: b.unit, valueType: ValueType.DOUBLE };
       if (b.kind === 'gauge') {
-        metrics.push({ descriptor, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPointType: DataPointType.GAUGE, dataPoints: points as Array<Point<number>> });
+        metrics.push({
+          descriptor,
+          aggregationTemporality: AggregationTemporality.CUMULATIVE,
+          dataPointType: DataPointType.GAUGE,
+          dataPoints: points as Array<Point<number>>,
+        });
       } else if (b.kind === 'sum') {
         metrics.push({
           descriptor,

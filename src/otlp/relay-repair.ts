@@ -104,7 +104,14 @@ export class RelayRepair {
 
   /** Repairs `request` in place where it can, and returns it with what was done. */
   repair(request: MetricsRequest, nowMs = Date.now()): { request: MetricsRequest; counts: RepairCounts } {
-    const counts: RepairCounts = { cumulative_buckets: 0, temporality_unspecified: 0, created_folded: 0, start_from_created: 0, start_first_seen: 0, inconsistentBuckets: 0 };
+    const counts: RepairCounts = {
+      cumulative_buckets: 0,
+      temporality_unspecified: 0,
+      created_folded: 0,
+      start_from_created: 0,
+      start_first_seen: 0,
+      inconsistentBuckets: 0,
+    };
     this.#starts.beginRound(nowMs);
     const out: ResourceMetrics[] = [];
     for (const rm of request.resourceMetrics ?? []) {

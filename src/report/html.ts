@@ -55,11 +55,20 @@ export function chartData(runs: readonly Run[]): ChartData[] {
         const values = byLabel.get(spec.label);
         // A series with no value at all (no request finished, so no latency) would draw an empty frame.
         if (!values?.some(Number.isFinite)) return;
-        series.push({ label: compare ? `${RUN_NAMES[i]}: ${spec.label}` : spec.label, run: i, color: COLORS[k % COLORS.length]!, values: x.map((v) => finite(values[at.get(v) ?? -1])) });
+        series.push({
+          label: compare ? `${RUN_NAMES[i]}: ${spec.label}` : spec.label,
+          run: i,
+          color: COLORS[k % COLORS.length]!,
+          values: x.map((v) => finite(values[at.get(v) ?? -1])),
+        });
       });
     });
     const inFile = runs.some((r) => r.found.get(chart.id));
-    const missing = series.length ? undefined : inFile ? 'No value in any interval: nothing was observed.' : `Not in ${compare ? 'either file' : 'this file'}: ${chartSources(chart).join(', ')}.`;
+    const missing = series.length
+      ? undefined
+      : inFile
+        ? 'No value in any interval: nothing was observed.'
+        : `Not in ${compare ? 'either file' : 'this file'}: ${chartSources(chart).join(', ')}.`;
     return { id: chart.id, title: chart.title, unit: chart.unit, x, series, missing };
   });
 }
@@ -130,7 +139,12 @@ function change(a: number, b: number): string {
 }
 
 function runLine(run: Run, i: number, compare: boolean): string {
-  const when = Number.isFinite(run.startMs) ? new Date(run.startMs).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : 'no rounds';
+  const when = Number.isFinite(run.startMs)
+    ? new Date(run.startMs)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, ' UTC')
+    : 'no rounds';
   const name = compare ? `<b>${RUN_NAMES[i]}</b> ` : '';
   return `<li>${name}<code>${escapeHtml(run.label)}</code>: from ${when}, ${run.rounds} rounds, targets ${run.targets.map((t) => `<code>${escapeHtml(t)}</code>`).join(', ') || 'none'}</li>`;
 }
@@ -201,7 +215,10 @@ export function renderReport(runs: readonly Run[], assets: ReportAssets, meta: R
   const json = JSON.stringify({ compare, charts, requests: requests?.length ? requestsData(requests) : undefined }).replace(/</g, '\\u003c');
   const title = compare ? `vLLM metrics: ${runs[0]!.label} vs ${runs[1]!.label}` : `vLLM metrics: ${runs[0]!.label}`;
   const sections = charts
-    .map((c) => `<section class="chart"><h2>${escapeHtml(c.title)} <small>(${escapeHtml(c.unit)})</small></h2>${c.missing ? `<p class="missing">${escapeHtml(c.missing)}</p>` : `<div id="chart-${c.id}"></div>`}</section>`)
+    .map(
+      (c) =>
+        `<section class="chart"><h2>${escapeHtml(c.title)} <small>(${escapeHtml(c.unit)})</small></h2>${c.missing ? `<p class="missing">${escapeHtml(c.missing)}</p>` : `<div id="chart-${c.id}"></div>`}</section>`,
+    )
     .join('\n');
   return `<!doctype html>
 <html lang="en">

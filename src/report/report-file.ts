@@ -37,7 +37,10 @@ let assets: ReportAssets | undefined;
 export function reportAssets(): ReportAssets {
   if (!assets) {
     const require = createRequire(import.meta.url);
-    assets = { uplotJs: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'), uplotCss: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8') };
+    assets = {
+      uplotJs: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'),
+      uplotCss: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
+    };
   }
   return assets;
 }

@@ -39,10 +39,34 @@ export interface ChartSpec {
 const percentiles = (names: Names): SeriesSpec[] => [0.5, 0.9, 0.99].map((q) => ({ label: `p${Math.round(q * 100)}`, kind: 'quantile', names, q }));
 
 export const CHARTS: readonly ChartSpec[] = [
-  { id: 'tokens', title: 'Token throughput', unit: 'tokens/s', series: [{ label: 'prompt', kind: 'rate', names: PROMPT_TOKENS }, { label: 'generation', kind: 'rate', names: GENERATION_TOKENS }] },
+  {
+    id: 'tokens',
+    title: 'Token throughput',
+    unit: 'tokens/s',
+    series: [
+      { label: 'prompt', kind: 'rate', names: PROMPT_TOKENS },
+      { label: 'generation', kind: 'rate', names: GENERATION_TOKENS },
+    ],
+  },
   { id: 'requests', title: 'Requests finished', unit: 'requests/s', series: [{ label: 'finished', kind: 'rate', names: REQUESTS }] },
-  { id: 'queue', title: 'Running and waiting requests', unit: 'requests', series: [{ label: 'running', kind: 'gauge-sum', names: RUNNING }, { label: 'waiting', kind: 'gauge-sum', names: WAITING }] },
-  { id: 'kv', title: 'KV-cache usage', unit: '%', series: [{ label: 'busiest engine', kind: 'gauge-max', names: KV_CACHE, scale: 100 }, { label: 'mean of engines', kind: 'gauge-mean', names: KV_CACHE, scale: 100 }] },
+  {
+    id: 'queue',
+    title: 'Running and waiting requests',
+    unit: 'requests',
+    series: [
+      { label: 'running', kind: 'gauge-sum', names: RUNNING },
+      { label: 'waiting', kind: 'gauge-sum', names: WAITING },
+    ],
+  },
+  {
+    id: 'kv',
+    title: 'KV-cache usage',
+    unit: '%',
+    series: [
+      { label: 'busiest engine', kind: 'gauge-max', names: KV_CACHE, scale: 100 },
+      { label: 'mean of engines', kind: 'gauge-mean', names: KV_CACHE, scale: 100 },
+    ],
+  },
   { id: 'ttft', title: 'Time to first token', unit: 'seconds', series: percentiles(TTFT) },
   { id: 'e2e', title: 'End-to-end request latency', unit: 'seconds', series: percentiles(E2E) },
   { id: 'itl', title: 'Inter-token latency', unit: 'seconds', series: percentiles(ITL) },
@@ -168,12 +192,25 @@ export class RunBuilder {
         const picked = this.pick(spec.names);
         if (!picked) continue;
         name ??= picked[0];
-        byLabel.set(spec.label, times.map((t) => valueAt(spec, picked[1], t)));
+        byLabel.set(
+          spec.label,
+          times.map((t) => valueAt(spec, picked[1], t)),
+        );
       }
       values.set(chart.id, byLabel);
       found.set(chart.id, name);
     }
-    return { label: this.label, startMs: times[0] ?? NaN, endMs: times[times.length - 1] ?? NaN, rounds: times.length, targets: [...this.targets].sort(), times, values, found, summary: this.summary(times) };
+    return {
+      label: this.label,
+      startMs: times[0] ?? NaN,
+      endMs: times[times.length - 1] ?? NaN,
+      rounds: times.length,
+      targets: [...this.targets].sort(),
+      times,
+      values,
+      found,
+      summary: this.summary(times),
+    };
   }
 
   private summary(times: number[]): SummaryLine[] {

@@ -19,7 +19,8 @@ export function readRequestLog(file: string): RequestRecord[] {
     } catch {
       throw new DataFileError(file, `line ${i + 1}: not JSON`);
     }
-    if (typeof r.start_time !== 'string' || typeof r.e2e_ms !== 'number' || typeof r.endpoint !== 'string') throw new DataFileError(file, `line ${i + 1}: not a request record (serve --request-log writes them)`);
+    if (typeof r.start_time !== 'string' || typeof r.e2e_ms !== 'number' || typeof r.endpoint !== 'string')
+      throw new DataFileError(file, `line ${i + 1}: not a request record (serve --request-log writes them)`);
     out.push(r);
   });
   return out;

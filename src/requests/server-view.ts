@@ -20,7 +20,6 @@ export type Phase = keyof typeof SERVER_HISTOGRAMS;
 export type Totals = Record<Phase, { sum: number; count: number }>;
 
 const PHASES = Object.keys(SERVER_HISTOGRAMS) as Phase[];
-const BY_FAMILY = new Map<string, Phase>(PHASES.flatMap((p) => [[`vllm:${SERVER_HISTOGRAMS[p]}`, p] as const, [`vllm_${SERVER_HISTOGRAMS[p]}`, p] as const]));
 
 const zero = (): Totals => Object.fromEntries(PHASES.map((p) => [p, { sum: 0, count: 0 }])) as Totals;
 
@@ -54,7 +53,10 @@ export function totalsByModel(text: string): Map<string, Totals> {
       const series = nameEnd > 0 ? SERIES.get(line.slice(0, nameEnd)) : undefined;
       if (series) {
         const close = brace === nameEnd ? line.lastIndexOf('}') : -1;
-        const rest = line.slice(close === -1 ? nameEnd : close + 1).trim().split(/\s+/);
+        const rest = line
+          .slice(close === -1 ? nameEnd : close + 1)
+          .trim()
+          .split(/\s+/);
         const value = Number(rest[0]);
         const m = close === -1 ? null : MODEL.exec(line.slice(brace, close + 1));
         const model = m ? m[1]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)) : '';
@@ -94,9 +96,11 @@ export class Snapshots {
       const result = this.#fetch();
       const entry = { startedAt, result };
       this.#inFlight = entry;
-      result.finally(() => {
-        if (this.#inFlight === entry) this.#inFlight = undefined;
-      }).catch(() => {});
+      result
+        .finally(() => {
+          if (this.#inFlight === entry) this.#inFlight = undefined;
+        })
+        .catch(() => {});
       return result;
     }
   }

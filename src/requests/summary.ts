@@ -81,7 +81,11 @@ const f = (v: number | null | undefined, digits = 1) => (v === null || v === und
 
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -102,7 +106,7 @@ export function renderSummary(records: RequestRecord[], s: RequestSummary): stri
   ]);
   const out = [table(['start', 'id', 'endpoint', 'status', 'prompt', 'output', 'ttft ms', 'e2e ms', 'prefill ms', 'decode ms', 'server view'], rows), ''];
   out.push(
-    `${s.requests} request${s.requests === 1 ? "" : "s"}: ${s.ok} ok, ${s.errors} errors, ${s.client_aborts} aborted by the client; server view ${s.exact} exact, ${s.shared} shared`,
+    `${s.requests} request${s.requests === 1 ? '' : 's'}: ${s.ok} ok, ${s.errors} errors, ${s.client_aborts} aborted by the client; server view ${s.exact} exact, ${s.shared} shared`,
     `tokens: ${s.prompt_tokens} prompt, ${s.completion_tokens} output (~ counted from chunks where vLLM sent no usage)`,
     `throughput over ${f(s.span_s, 2)} s: ${f(s.requests_per_second, 2)} requests/s, ${f(s.completion_tokens_per_second, 1)} output tokens/s`,
     '',

@@ -44,7 +44,8 @@ export class PrometheusClient {
     this.target = parseUpstream(options.url, undefined, this.flags.url);
     this.endpoint = `${this.target.url.href.replace(/\/+$/, '')}/api/v1/query`;
     this.dispatcher = createDispatcher({ caFile: options.caFile, insecure: options.insecure }, options.timeoutMs, this.flags.caFile);
-    if (options.bearerTokenFile && this.target.authorization) throw new ConfigError(this.flags.bearerTokenFile, 'credentials in the URL and a bearer token are exclusive; use one');
+    if (options.bearerTokenFile && this.target.authorization)
+      throw new ConfigError(this.flags.bearerTokenFile, 'credentials in the URL and a bearer token are exclusive; use one');
     this.authorization(); // a missing or empty token file stops the start
   }
 
@@ -70,7 +71,11 @@ export class PrometheusClient {
 
   private async once(expr: string): Promise<VectorSample[]> {
     const timeoutMs = this.options.timeoutMs;
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'vllm-metrics-proxy' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+      'user-agent': 'vllm-metrics-proxy',
+    };
     let auth: string | undefined;
     try {
       auth = this.authorization();

@@ -68,20 +68,26 @@ export class PrometheusSaturation {
       const settled = await Promise.allSettled(SIGNALS.map((def) => client.query(signalQuery(def, this.options)).then((result) => ({ def, result }))));
       const failed = settled.find((s) => s.status === 'rejected');
       if (failed) throw failed.reason;
-      const answers = settled.map((s) => (s as PromiseFulfilledResult<{ def: (typeof SIGNALS)[number]; result: Awaited<ReturnType<PrometheusClient['query']>> }>).value);
+      const answers = settled.map(
+        (s) => (s as PromiseFulfilledResult<{ def: (typeof SIGNALS)[number]; result: Awaited<ReturnType<PrometheusClient['query']>> }>).value,
+      );
       const rows = new Map<string, TargetParts>();
       let unlabelled = 0;
       for (const { def, result } of answers) unlabelled += readSignal(def, result, this.options, rows).unlabelled;
       if (unlabelled && !this.warnedUnlabelled) {
         this.warnedUnlabelled = true;
-        log.warn({ event: 'saturation_unlabelled', label: this.options.targetLabel }, `Prometheus returned vLLM series without the "${this.options.targetLabel}" label; they are left out (set the target label to the one that names your replicas, e.g. exported_instance behind a fleet proxy)`);
+        log.warn(
+          { event: 'saturation_unlabelled', label: this.options.targetLabel },
+          `Prometheus returned vLLM series without the "${this.options.targetLabel}" label; they are left out (set the target label to the one that names your replicas, e.g. exported_instance behind a fleet proxy)`,
+        );
       }
       if (this.lastError) log.info({ event: 'saturation_prometheus_recovered' }, 'Prometheus answers the saturation queries again');
       this.rows = [...rows.values()];
       this.lastError = undefined;
     } catch (err) {
       const message = (err as Error).message;
-      if (message !== this.lastError) log.warn({ event: 'saturation_prometheus_failed', err: message }, `saturation from Prometheus failed, serving the last good values: ${message}`);
+      if (message !== this.lastError)
+        log.warn({ event: 'saturation_prometheus_failed', err: message }, `saturation from Prometheus failed, serving the last good values: ${message}`);
       this.lastError = message;
     }
   }

@@ -19,7 +19,14 @@ function labels(pairs: Array<[string, string | null | undefined]>): Labels {
 
 export function saturationFamilies(report: SaturationReport, targetLabel: string): MetricFamily[] {
   const rows: Array<{ scope: 'target' | 'fleet'; labels: Labels; signals: Signals }> = [
-    ...report.targets.map((t) => ({ scope: 'target' as const, labels: labels([[targetLabel, t.target], ['model_name', t.model]]), signals: t.signals })),
+    ...report.targets.map((t) => ({
+      scope: 'target' as const,
+      labels: labels([
+        [targetLabel, t.target],
+        ['model_name', t.model],
+      ]),
+      signals: t.signals,
+    })),
     ...report.models.map((m) => ({ scope: 'fleet' as const, labels: labels([['model_name', m.model]]), signals: m.signals })),
   ];
   const out: MetricFamily[] = [];
@@ -29,11 +36,21 @@ export function saturationFamilies(report: SaturationReport, targetLabel: string
     for (const def of SIGNALS) {
       const name = `${prefix}${def.name}`;
       const samples = mine.filter((r) => r.signals[def.name].status === 'ok').map((r) => ({ name, labels: r.labels, value: r.signals[def.name].value! }));
-      if (samples.length) out.push({ name, type: 'gauge', help: `${def.help}${scope === 'fleet' ? ' All targets, per model.' : ''} Absent when stale or without data.`, samples });
+      if (samples.length)
+        out.push({
+          name,
+          type: 'gauge',
+          help: `${def.help}${scope === 'fleet' ? ' All targets, per model.' : ''} Absent when stale or without data.`,
+          samples,
+        });
     }
     const age = `${prefix}age_seconds`;
     const ages = mine.flatMap((r) =>
-      SIGNALS.filter((d) => r.signals[d.name].ageSeconds !== null).map((d) => ({ name: age, labels: { ...labels([['signal', d.name]]), ...r.labels }, value: r.signals[d.name].ageSeconds! })),
+      SIGNALS.filter((d) => r.signals[d.name].ageSeconds !== null).map((d) => ({
+        name: age,
+        labels: { ...labels([['signal', d.name]]), ...r.labels },
+        value: r.signals[d.name].ageSeconds!,
+      })),
     );
     if (ages.length) out.push({ name: age, type: 'gauge', help: 'Seconds since the newest sample behind each saturation signal.', samples: ages });
   }
@@ -76,11 +93,16 @@ export function saturationTable(report: SaturationReport): string {
   const body: string[][] = [];
   for (const m of report.models) {
     body.push([m.model || '(unlabelled)', `all ${m.targets}`, ...SIGNALS.map((s) => cell(m.signals[s.name])), age(m.signals)]);
-    for (const t of report.targets.filter((x) => x.model === m.model)) body.push(['', t.target, ...SIGNALS.map((s) => cell(t.signals[s.name])), age(t.signals)]);
+    for (const t of report.targets.filter((x) => x.model === m.model))
+      body.push(['', t.target, ...SIGNALS.map((s) => cell(t.signals[s.name])), age(t.signals)]);
   }
   for (const t of report.targets.filter((x) => x.model === null)) body.push(['?', t.target, ...SIGNALS.map(() => '-'), '-']);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const lines = [`saturation over ${report.windowSeconds}s from ${report.source === 'window' ? "the proxy's window" : 'Prometheus'} at ${report.time}`];
   if (report.error) lines.push(`error: ${report.error} (values below are the last good ones)`);
   if (!body.length) lines.push('no data: no target reports vLLM metrics (scale from zero)');

@@ -104,7 +104,14 @@ function evaluate(def: SignalDef, parts: Partial<Record<PartName, Part>>, option
     return { value: null, status: 'out_of_range', ageSeconds, observed: value, reason: `${value} is outside ${range}` };
   }
   const stale = ageSeconds * 1000 > options.maxStalenessMs;
-  return stale ? { value, status: 'stale', ageSeconds, reason: `newest sample is ${ageSeconds.toFixed(1)}s old, over the ${options.maxStalenessMs / 1000}s staleness limit` } : { value, status: 'ok', ageSeconds };
+  return stale
+    ? {
+        value,
+        status: 'stale',
+        ageSeconds,
+        reason: `newest sample is ${ageSeconds.toFixed(1)}s old, over the ${options.maxStalenessMs / 1000}s staleness limit`,
+      }
+    : { value, status: 'ok', ageSeconds };
 }
 
 function signalsOf(parts: Partial<Record<PartName, Part>>, options: ReportOptions): Signals {

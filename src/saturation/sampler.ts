@@ -67,6 +67,9 @@ export class SaturationSampler {
     this.options.window.fail(target, message);
     if (this.failing.has(target)) return;
     this.failing.add(target);
-    this.options.log.warn({ event: 'saturation_sample_failed', target, err: message }, `no saturation sample from ${target}: ${message}; its values age until it answers`);
+    this.options.log.warn(
+      { event: 'saturation_sample_failed', target, err: message },
+      `no saturation sample from ${target}: ${message}; its values age until it answers`,
+    );
   }
 }

@@ -9,17 +9,7 @@
  */
 
 /** What a source measures per target and model. */
-export type PartName =
-  | 'kv'
-  | 'waiting'
-  | 'running'
-  | 'finished'
-  | 'prompt_sum'
-  | 'prompt_count'
-  | 'output_sum'
-  | 'output_count'
-  | 'hits'
-  | 'queries';
+export type PartName = 'kv' | 'waiting' | 'running' | 'finished' | 'prompt_sum' | 'prompt_count' | 'output_sum' | 'output_count' | 'hits' | 'queries';
 
 export type SignalName =
   | 'kv_cache_usage'
@@ -76,12 +66,57 @@ export interface SignalDef {
 
 export const SIGNALS: SignalDef[] = [
   { name: 'kv_cache_usage', help: 'Highest KV-cache usage over the window (0-1), of any engine.', unit: 'ratio', parts: ['kv'], min: 0, max: 1 },
-  { name: 'requests_waiting', help: 'Requests waiting, the highest over the window (summed over engines).', unit: 'requests', parts: ['waiting'], min: 0, max: Infinity },
-  { name: 'requests_running', help: 'Requests running, the highest over the window (summed over engines).', unit: 'requests', parts: ['running'], min: 0, max: Infinity },
-  { name: 'finished_requests_per_second', help: 'Requests finished per second over the window, any finished_reason.', unit: 'requests/s', parts: ['finished'], min: 0, max: Infinity },
-  { name: 'prompt_tokens_mean', help: 'Mean prompt tokens per finished request over the window.', unit: 'tokens', parts: ['prompt_sum', 'prompt_count'], min: 0, max: Infinity, idle: 'no request finished in the window' },
-  { name: 'output_tokens_mean', help: 'Mean output tokens per finished request over the window.', unit: 'tokens', parts: ['output_sum', 'output_count'], min: 0, max: Infinity, idle: 'no request finished in the window' },
-  { name: 'prefix_cache_hit_ratio', help: 'Prefix-cache hits per queried token over the window (0-1).', unit: 'ratio', parts: ['hits', 'queries'], min: 0, max: 1, idle: 'no prefix-cache query in the window' },
+  {
+    name: 'requests_waiting',
+    help: 'Requests waiting, the highest over the window (summed over engines).',
+    unit: 'requests',
+    parts: ['waiting'],
+    min: 0,
+    max: Infinity,
+  },
+  {
+    name: 'requests_running',
+    help: 'Requests running, the highest over the window (summed over engines).',
+    unit: 'requests',
+    parts: ['running'],
+    min: 0,
+    max: Infinity,
+  },
+  {
+    name: 'finished_requests_per_second',
+    help: 'Requests finished per second over the window, any finished_reason.',
+    unit: 'requests/s',
+    parts: ['finished'],
+    min: 0,
+    max: Infinity,
+  },
+  {
+    name: 'prompt_tokens_mean',
+    help: 'Mean prompt tokens per finished request over the window.',
+    unit: 'tokens',
+    parts: ['prompt_sum', 'prompt_count'],
+    min: 0,
+    max: Infinity,
+    idle: 'no request finished in the window',
+  },
+  {
+    name: 'output_tokens_mean',
+    help: 'Mean output tokens per finished request over the window.',
+    unit: 'tokens',
+    parts: ['output_sum', 'output_count'],
+    min: 0,
+    max: Infinity,
+    idle: 'no request finished in the window',
+  },
+  {
+    name: 'prefix_cache_hit_ratio',
+    help: 'Prefix-cache hits per queried token over the window (0-1).',
+    unit: 'ratio',
+    parts: ['hits', 'queries'],
+    min: 0,
+    max: 1,
+    idle: 'no prefix-cache query in the window',
+  },
 ];
 
 export const SIGNAL_NAMES = SIGNALS.map((s) => s.name);

@@ -76,7 +76,10 @@ export function saturationService(config: SaturationConfig, deps: SaturationDeps
       maxStalenessMs: config.maxStalenessMs ?? DEFAULT_PROMETHEUS_MAX_STALENESS_MS,
       log,
     });
-    log.info({ event: 'saturation', source: client.target.display, windowMs: config.windowMs, cacheTtlMs: p.cacheTtlMs }, `saturation from Prometheus ${client.target.display} on /saturation`);
+    log.info(
+      { event: 'saturation', source: client.target.display, windowMs: config.windowMs, cacheTtlMs: p.cacheTtlMs },
+      `saturation from Prometheus ${client.target.display} on /saturation`,
+    );
     return { report: () => source.report(), start: () => source.start(), close: () => source.close() };
   }
 
@@ -88,7 +91,13 @@ export function saturationService(config: SaturationConfig, deps: SaturationDeps
     maxStalenessMs: config.maxStalenessMs ?? 3 * sampleEveryMs,
   });
   window.setTargets(deps.targets().map((t) => t.name));
-  const sampler = new SaturationSampler({ window, targets: deps.targets, intervalMs: deps.pollIntervalMs ? undefined : sampleEveryMs, timeoutMs: Math.min(deps.timeoutMs, sampleEveryMs), log });
+  const sampler = new SaturationSampler({
+    window,
+    targets: deps.targets,
+    intervalMs: deps.pollIntervalMs ? undefined : sampleEveryMs,
+    timeoutMs: Math.min(deps.timeoutMs, sampleEveryMs),
+    log,
+  });
   // Every /metrics answer ends with the gauges: made once per change of the window, or per
   // second for the ages (which are whole-second accurate then), not once per scrape.
   let made: { version: number; second: number; text: string } | undefined;
@@ -100,7 +109,10 @@ export function saturationService(config: SaturationConfig, deps: SaturationDeps
     }
     return made.text;
   };
-  log.info({ event: 'saturation', source: 'window', windowMs: config.windowMs, sampleMs: sampleEveryMs }, `saturation over ${config.windowMs / 1000}s, sampled every ${sampleEveryMs / 1000}s, on /saturation`);
+  log.info(
+    { event: 'saturation', source: 'window', windowMs: config.windowMs, sampleMs: sampleEveryMs },
+    `saturation over ${config.windowMs / 1000}s, sampled every ${sampleEveryMs / 1000}s, on /saturation`,
+  );
   return {
     report: async () => window.report(Date.now()),
     trailer: gauges,

@@ -15,7 +15,9 @@ export class BearerToken {
   /** True when `header` is `Bearer <the token>`. */
   accepts(header: string | undefined): boolean {
     const m = /^Bearer +(.*)$/i.exec(header ?? '');
-    const given = createHash('sha256').update(m ? m[1]!.trim() : '\u0000no token').digest();
+    const given = createHash('sha256')
+      .update(m ? m[1]!.trim() : '\u0000no token')
+      .digest();
     return timingSafeEqual(given, this.#digest) && m !== null;
   }
 

@@ -12,6 +12,9 @@ export function collisionReporter(deps: { metrics: SelfMetrics; log: Logger }): 
     deps.metrics.collisions.inc();
     if (reported.has(c.original) || reported.size >= MAX_REPORTED) return;
     reported.add(c.original);
-    deps.log.warn({ event: 'name_collision', name: c.original, sanitized: c.sanitized, kept: c.kept }, `dropping "${c.original}": its sanitized name "${c.sanitized}" is already used by "${c.kept}"`);
+    deps.log.warn(
+      { event: 'name_collision', name: c.original, sanitized: c.sanitized, kept: c.kept },
+      `dropping "${c.original}": its sanitized name "${c.sanitized}" is already used by "${c.kept}"`,
+    );
   };
 }

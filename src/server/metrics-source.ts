@@ -10,6 +10,4 @@ import type { Poller } from './poller.js';
  * - `poll`: either of the above on the proxy's own schedule, served from memory.
  */
 export type MetricsSource =
-  | { mode: 'stream'; upstream: Upstream }
-  | { mode: 'fleet'; fleet: Fleet; targets: TargetSet }
-  | { mode: 'poll'; poller: Poller; maxStalenessMs: number };
+  { mode: 'stream'; upstream: Upstream } | { mode: 'fleet'; fleet: Fleet; targets: TargetSet } | { mode: 'poll'; poller: Poller; maxStalenessMs: number };

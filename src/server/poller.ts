@@ -40,7 +40,11 @@ export class Poller {
     } catch (err) {
       this.lastError = err as Error;
       this.metrics.polls.inc({ outcome: 'error' });
-      if (!this.failing) this.log.warn({ event: 'poll_failed', err: (err as Error).message }, `poll failed, serving the previous data until --max-staleness: ${(err as Error).message}`);
+      if (!this.failing)
+        this.log.warn(
+          { event: 'poll_failed', err: (err as Error).message },
+          `poll failed, serving the previous data until --max-staleness: ${(err as Error).message}`,
+        );
       this.failing = true;
     }
   }

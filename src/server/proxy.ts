@@ -135,7 +135,15 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
   let saturation: SaturationService | undefined;
   if (config.fleet) {
     const f = config.fleet;
-    targets = new TargetSet({ static: f.static, targetsFile: f.targetsFile, discover: f.discover, discoverIntervalMs: f.discoverIntervalMs, dnsServer: f.dnsServer, upstream: upstreamOptions, log });
+    targets = new TargetSet({
+      static: f.static,
+      targetsFile: f.targetsFile,
+      discover: f.discover,
+      discoverIntervalMs: f.discoverIntervalMs,
+      dnsServer: f.dnsServer,
+      upstream: upstreamOptions,
+      log,
+    });
     await targets.start();
     fleet = new Fleet({
       targets,
@@ -173,13 +181,23 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
   if (config.poll) {
     const timeoutMs = Math.min(config.upstream.timeoutMs, config.poll.intervalMs);
     const onCollision = collisionReporter({ metrics, log });
-    const produce = fleet ? () => fleet!.scrape(timeoutMs).then((r) => r.snapshot) : () => fetchSanitized(upstream!, onCollision).then((snap) => saturation?.polled?.(listTargets()[0]!.name, snap) ?? snap);
+    const produce = fleet
+      ? () => fleet!.scrape(timeoutMs).then((r) => r.snapshot)
+      : () => fetchSanitized(upstream!, onCollision).then((snap) => saturation?.polled?.(listTargets()[0]!.name, snap) ?? snap);
     poller = new Poller(produce, config.poll.intervalMs, log, metrics);
   }
 
   const forwarder =
     otlp && forwardTo
-      ? new JsonForwarder({ destination: forwardTo, maxQueueBytes: otlp.maxQueueBytes, timeoutMs: otlp.timeoutMs, retryBaseMs: otlp.retryBaseMs, retryMaxMs: otlp.retryMaxMs, log, metrics: metrics.relayForwarder() })
+      ? new JsonForwarder({
+          destination: forwardTo,
+          maxQueueBytes: otlp.maxQueueBytes,
+          timeoutMs: otlp.timeoutMs,
+          retryBaseMs: otlp.retryBaseMs,
+          retryMaxMs: otlp.retryMaxMs,
+          log,
+          metrics: metrics.relayForwarder(),
+        })
       : undefined;
   const relay =
     otlp && forwarder
@@ -191,7 +209,11 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
         }
       : undefined;
   const api = config.api ? apiPassthrough(config.api, { log, metrics, upstream }) : undefined;
-  const source: MetricsSource = poller ? { mode: 'poll', poller, maxStalenessMs: config.poll!.maxStalenessMs } : fleet ? { mode: 'fleet', fleet, targets: targets! } : { mode: 'stream', upstream: upstream! };
+  const source: MetricsSource = poller
+    ? { mode: 'poll', poller, maxStalenessMs: config.poll!.maxStalenessMs }
+    : fleet
+      ? { mode: 'fleet', fleet, targets: targets! }
+      : { mode: 'stream', upstream: upstream! };
   const app = await buildApp({
     source,
     coalesce: config.coalesce ?? true,
@@ -216,12 +238,21 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const mode = poller ? `, polled every ${config.poll!.intervalMs} ms` : '';
   if (upstream) {
-    log.info({ event: 'listening', url, upstream: upstream.target.display, timeoutMs: config.upstream.timeoutMs, pollMs: config.poll?.intervalMs }, `sanitizing ${upstream.target.display} on ${url}/metrics${mode}`);
+    log.info(
+      { event: 'listening', url, upstream: upstream.target.display, timeoutMs: config.upstream.timeoutMs, pollMs: config.poll?.intervalMs },
+      `sanitizing ${upstream.target.display} on ${url}/metrics${mode}`,
+    );
   } else {
-    log.info({ event: 'listening', url, targets: targets!.size, label: config.fleet!.label, timeoutMs: config.upstream.timeoutMs, pollMs: config.poll?.intervalMs }, `merging ${targets!.size} target(s) on ${url}/metrics${mode}`);
+    log.info(
+      { event: 'listening', url, targets: targets!.size, label: config.fleet!.label, timeoutMs: config.upstream.timeoutMs, pollMs: config.poll?.intervalMs },
+      `merging ${targets!.size} target(s) on ${url}/metrics${mode}`,
+    );
   }
   if (forwardTo) {
-    log.info({ event: 'otlp_relay', url: `${url}/v1/metrics`, destination: forwardTo.display, tokenRequired: Boolean(relay?.token) }, `relaying OTLP from ${url}/v1/metrics to ${forwardTo.display}`);
+    log.info(
+      { event: 'otlp_relay', url: `${url}/v1/metrics`, destination: forwardTo.display, tokenRequired: Boolean(relay?.token) },
+      `relaying OTLP from ${url}/v1/metrics to ${forwardTo.display}`,
+    );
     if (!relay?.token && !isLoopback(config.host)) {
       log.warn(
         { event: 'otlp_relay_open', host: config.host },
@@ -229,9 +260,23 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
       );
     }
   }
-  const pusher = otlp && pushTo ? new OtlpPusher({ targets: listTargets, destination: pushTo, resource: otlp.resource, intervalMs: otlp.pushIntervalMs, timeoutMs: otlp.timeoutMs, log, metrics }) : undefined;
+  const pusher =
+    otlp && pushTo
+      ? new OtlpPusher({
+          targets: listTargets,
+          destination: pushTo,
+          resource: otlp.resource,
+          intervalMs: otlp.pushIntervalMs,
+          timeoutMs: otlp.timeoutMs,
+          log,
+          metrics,
+        })
+      : undefined;
   if (pusher && pushTo) {
-    log.info({ event: 'otlp_push', destination: pushTo.display, intervalMs: otlp!.pushIntervalMs }, `pushing OTLP to ${pushTo.display} every ${otlp!.pushIntervalMs} ms`);
+    log.info(
+      { event: 'otlp_push', destination: pushTo.display, intervalMs: otlp!.pushIntervalMs },
+      `pushing OTLP to ${pushTo.display} every ${otlp!.pushIntervalMs} ms`,
+    );
     pusher.start();
   }
   let gateway: GatewayPusher | undefined;
@@ -254,7 +299,10 @@ export async function startProxy(config: ProxyConfig, log: Logger = createLogger
     targets?.on('change', (_added: Target[], removed: Target[]) => {
       for (const t of removed) void gateway!.forget(t.name);
     });
-    log.info({ event: 'pushgateway_push', pushgateway: gatewayClient.target.display, job: g.job, intervalMs: g.intervalMs }, `pushing to the Pushgateway ${gatewayClient.target.display} every ${g.intervalMs} ms as job "${g.job}"`);
+    log.info(
+      { event: 'pushgateway_push', pushgateway: gatewayClient.target.display, job: g.job, intervalMs: g.intervalMs },
+      `pushing to the Pushgateway ${gatewayClient.target.display} every ${g.intervalMs} ms as job "${g.job}"`,
+    );
     gateway.start();
   }
   let closing: Promise<void> | undefined;

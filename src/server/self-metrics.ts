@@ -19,7 +19,6 @@ export const SELF_PREFIX = 'vllm_metrics_proxy_';
 export type ScrapeOutcome = 'ok' | 'error' | 'client_abort';
 const OUTCOMES: ScrapeOutcome[] = ['ok', 'error', 'client_abort'];
 
-
 /**
  * Every module below the server declares the few metrics it reports as a narrow
  * interface of its own; this class implements them all, so those modules never
@@ -205,13 +204,14 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
       registers,
     });
     for (const kind of ['label_renamed', 'type_conflict', 'name_collision']) this.mergeIssues.inc({ kind }, 0);
-    const self = this;
+    // collect() runs with the gauge as `this`: read the poll time through a closure.
+    const pollTimeMs = () => this.pollTimeMs;
     this.pollAge = new Gauge({
       name: `${p}poll_age_seconds`,
       help: 'Age of the data /metrics serves in poll mode (--poll-interval); absent before the first successful poll.',
       registers,
       collect() {
-        if (self.pollTimeMs > 0) this.set((Date.now() - self.pollTimeMs) / 1000);
+        if (pollTimeMs() > 0) this.set((Date.now() - pollTimeMs()) / 1000);
       },
     });
     this.polls = new Counter({

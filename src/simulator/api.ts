@@ -32,7 +32,13 @@ export interface ApiOptions {
   forceIncludeUsage: boolean;
 }
 
-export const DEFAULT_API_OPTIONS: ApiOptions = { decodeTokensPerSecond: 60, prefillTokensPerSecond: 8000, maxNumSeqs: 256, perRequestMetrics: false, forceIncludeUsage: false };
+export const DEFAULT_API_OPTIONS: ApiOptions = {
+  decodeTokensPerSecond: 60,
+  prefillTokensPerSecond: 8000,
+  maxNumSeqs: 256,
+  perRequestMetrics: false,
+  forceIncludeUsage: false,
+};
 
 /** What the simulator did for one request: the ground truth. Times in seconds. */
 export interface ServedRequest {
@@ -65,7 +71,6 @@ interface Body {
   include_metrics?: unknown;
 }
 
-
 export const newRequestId = (endpoint: ServedRequest['endpoint']) => `${endpoint === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`;
 
 /** About four characters a token, as tokenizers average on English text. */
@@ -80,8 +85,11 @@ function naturalLength(prompt: string): number {
 
 function promptText(endpoint: ServedRequest['endpoint'], body: Body): string {
   if (endpoint === 'chat') {
-    if (!Array.isArray(body.messages) || body.messages.length === 0) throw new SimulatedApiError(400, 'BadRequestError', '`messages` must be a non-empty array');
-    return body.messages.map((m) => (typeof (m as { content?: unknown })?.content === 'string' ? (m as { content: string }).content : JSON.stringify(m))).join('\n');
+    if (!Array.isArray(body.messages) || body.messages.length === 0)
+      throw new SimulatedApiError(400, 'BadRequestError', '`messages` must be a non-empty array');
+    return body.messages
+      .map((m) => (typeof (m as { content?: unknown })?.content === 'string' ? (m as { content: string }).content : JSON.stringify(m)))
+      .join('\n');
   }
   if (typeof body.prompt === 'string') return body.prompt;
   if (Array.isArray(body.prompt) && body.prompt.length === 1 && typeof body.prompt[0] === 'string') return body.prompt[0];
@@ -160,7 +168,8 @@ export class SimulatorApi {
     const model = typeof body.model === 'string' ? body.model : this.models[0]!;
     const prompt = promptText(endpoint, body);
     const maxRaw = body.max_completion_tokens ?? body.max_tokens ?? 16;
-    if (typeof maxRaw !== 'number' || !Number.isInteger(maxRaw) || maxRaw < 1) throw new SimulatedApiError(400, 'BadRequestError', '`max_tokens` must be a positive integer');
+    if (typeof maxRaw !== 'number' || !Number.isInteger(maxRaw) || maxRaw < 1)
+      throw new SimulatedApiError(400, 'BadRequestError', '`max_tokens` must be a positive integer');
     const engine = this.#engineFor(model);
     const promptTokens = countTokens(prompt);
     const natural = naturalLength(prompt);
@@ -253,7 +262,11 @@ export class SimulatorApi {
   }
 }
 
-const usageOf = (r: ServedRequest) => ({ prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens });
+const usageOf = (r: ServedRequest) => ({
+  prompt_tokens: r.promptTokens,
+  completion_tokens: r.completionTokens,
+  total_tokens: r.promptTokens + r.completionTokens,
+});
 
 function apiError(reply: FastifyReply, err: SimulatedApiError): FastifyReply {
   return reply.code(err.status).send({ object: 'error', message: err.message, type: err.type, param: null, code: err.status });
@@ -281,7 +294,10 @@ export function registerSimulatorApi(app: FastifyInstance, api: SimulatorApi): v
         const r = await api.serve(endpoint, body, false, abort.signal, (text) => texts.push(text), id);
         if (r.cancelled) return reply;
         const content = texts.join('');
-        const choice = endpoint === 'chat' ? { index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: r.finishReason } : { index: 0, text: content, logprobs: null, finish_reason: r.finishReason };
+        const choice =
+          endpoint === 'chat'
+            ? { index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: r.finishReason }
+            : { index: 0, text: content, logprobs: null, finish_reason: r.finishReason };
         const metrics = api.perRequestMetrics(body, r);
         return reply.send({ id: r.id, object, created, model: r.model, choices: [choice], usage: usageOf(r), ...(metrics ? { metrics } : {}) });
       }
@@ -292,16 +308,33 @@ export function registerSimulatorApi(app: FastifyInstance, api: SimulatorApi): v
         reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
         reply.hijack();
       };
-      const r = await api.serve(endpoint, body, true, abort.signal, (text, i) => {
-        start();
-        if (i === 0 && endpoint === 'chat') reply.raw.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
-        reply.raw.write(chunk([endpoint === 'chat' ? { index: 0, delta: { content: text }, logprobs: null, finish_reason: null } : { index: 0, text, logprobs: null, finish_reason: null }]));
-      }, id);
+      const r = await api.serve(
+        endpoint,
+        body,
+        true,
+        abort.signal,
+        (text, i) => {
+          start();
+          if (i === 0 && endpoint === 'chat')
+            reply.raw.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+          reply.raw.write(
+            chunk([
+              endpoint === 'chat'
+                ? { index: 0, delta: { content: text }, logprobs: null, finish_reason: null }
+                : { index: 0, text, logprobs: null, finish_reason: null },
+            ]),
+          );
+        },
+        id,
+      );
       // The client is gone: let the socket go too (a hijacked answer is not closed for us).
       if (r.cancelled) return void reply.raw.destroy();
       start();
       const metrics = api.perRequestMetrics(body, r);
-      const last = endpoint === 'chat' ? { index: 0, delta: {}, logprobs: null, finish_reason: r.finishReason } : { index: 0, text: '', logprobs: null, finish_reason: r.finishReason };
+      const last =
+        endpoint === 'chat'
+          ? { index: 0, delta: {}, logprobs: null, finish_reason: r.finishReason }
+          : { index: 0, text: '', logprobs: null, finish_reason: r.finishReason };
       reply.raw.write(chunk([last], metrics && !includeUsage ? { metrics } : {}));
       if (includeUsage) reply.raw.write(chunk([], { usage: usageOf(r), ...(metrics ? { metrics } : {}) }));
       reply.raw.end('data: [DONE]\n\n');

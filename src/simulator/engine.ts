@@ -159,7 +159,7 @@ export class EngineState {
         const used = Math.min(t, r.prefillLeft);
         r.prefillLeft -= used;
         t -= used;
-        stepTokens += r.prompt * (used * p.prefillTokensPerSecond / r.prompt);
+        stepTokens += r.prompt * ((used * p.prefillTokensPerSecond) / r.prompt);
         if (r.prefillLeft <= 0) r.firstTokenAt = now - t;
       }
       if (r.firstTokenAt > 0 && t > 0) {

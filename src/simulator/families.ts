@@ -35,9 +35,21 @@ export function vllmFamilies(maxModelLen: number): FamilyDef[] {
   return [
     { name: 'vllm:num_requests_running', type: 'gauge', help: 'Number of requests in model execution batches.' },
     { name: 'vllm:num_requests_waiting', type: 'gauge', help: 'Number of requests waiting to be processed.' },
-    { name: 'vllm:gpu_cache_usage_perc', type: 'gauge', help: 'GPU KV-cache usage. 1 means 100 percent usage.DEPRECATED: Use vllm:kv_cache_usage_perc instead.' },
-    { name: 'vllm:gpu_prefix_cache_queries', type: 'counter', help: 'GPU prefix cache queries, in terms of number of queried tokens. DEPRECATED: Use vllm:prefix_cache_queries instead.' },
-    { name: 'vllm:gpu_prefix_cache_hits', type: 'counter', help: 'GPU prefix cache hits, in terms of number of cached tokens. DEPRECATED: Use vllm:prefix_cache_hits instead.' },
+    {
+      name: 'vllm:gpu_cache_usage_perc',
+      type: 'gauge',
+      help: 'GPU KV-cache usage. 1 means 100 percent usage.DEPRECATED: Use vllm:kv_cache_usage_perc instead.',
+    },
+    {
+      name: 'vllm:gpu_prefix_cache_queries',
+      type: 'counter',
+      help: 'GPU prefix cache queries, in terms of number of queried tokens. DEPRECATED: Use vllm:prefix_cache_queries instead.',
+    },
+    {
+      name: 'vllm:gpu_prefix_cache_hits',
+      type: 'counter',
+      help: 'GPU prefix cache hits, in terms of number of cached tokens. DEPRECATED: Use vllm:prefix_cache_hits instead.',
+    },
     { name: 'vllm:kv_cache_usage_perc', type: 'gauge', help: 'KV-cache usage. 1 means 100 percent usage.' },
     { name: 'vllm:prefix_cache_queries', type: 'counter', help: 'Prefix cache queries, in terms of number of queried tokens.' },
     { name: 'vllm:prefix_cache_hits', type: 'counter', help: 'Prefix cache hits, in terms of number of cached tokens.' },
@@ -47,7 +59,12 @@ export function vllmFamilies(maxModelLen: number): FamilyDef[] {
     { name: 'vllm:request_success', type: 'counter', help: 'Count of successfully processed requests.' },
     { name: 'vllm:request_prompt_tokens', type: 'histogram', help: 'Number of prefill tokens processed.', buckets: tokens },
     { name: 'vllm:request_generation_tokens', type: 'histogram', help: 'Number of generation tokens processed.', buckets: tokens },
-    { name: 'vllm:iteration_tokens_total', type: 'histogram', help: 'Histogram of number of tokens per engine_step.', buckets: [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384] },
+    {
+      name: 'vllm:iteration_tokens_total',
+      type: 'histogram',
+      help: 'Histogram of number of tokens per engine_step.',
+      buckets: [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384],
+    },
     { name: 'vllm:request_max_num_generation_tokens', type: 'histogram', help: 'Histogram of maximum number of requested generation tokens.', buckets: tokens },
     { name: 'vllm:request_params_n', type: 'histogram', help: 'Histogram of the n request parameter.', buckets: [1, 2, 5, 10, 20] },
     { name: 'vllm:request_params_max_tokens', type: 'histogram', help: 'Histogram of the max_tokens request parameter.', buckets: tokens },

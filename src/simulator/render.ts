@@ -152,9 +152,21 @@ function renderPython(out: string[], om: boolean, startTime: number, now: number
     for (const [l, v] of series) out.push(`${name}_total${l} ${pyFloat(v)}`);
   };
   const gens = (f: (g: number) => number): Array<[string, number]> => [0, 1, 2].map((g) => [`{generation="${g}"}`, f(g)]);
-  counter('python_gc_objects_collected', 'Objects collected during gc', gens((g) => Math.round(uptime * (300 >> g))));
-  counter('python_gc_objects_uncollectable', 'Uncollectable objects found during GC', gens(() => 0));
-  counter('python_gc_collections', 'Number of times this generation was collected', gens((g) => Math.round(uptime * (10 >> g))));
+  counter(
+    'python_gc_objects_collected',
+    'Objects collected during gc',
+    gens((g) => Math.round(uptime * (300 >> g))),
+  );
+  counter(
+    'python_gc_objects_uncollectable',
+    'Uncollectable objects found during GC',
+    gens(() => 0),
+  );
+  counter(
+    'python_gc_collections',
+    'Number of times this generation was collected',
+    gens((g) => Math.round(uptime * (10 >> g))),
+  );
   out.push('# HELP python_info Python platform information', '# TYPE python_info gauge');
   out.push('python_info{implementation="CPython",major="3",minor="12",patchlevel="11",version="3.12.11"} 1.0');
   const gauge = (name: string, help: string, v: number) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${pyFloat(v)}`);
@@ -183,19 +195,34 @@ function renderHttp(out: string[], om: boolean, engines: EngineState[], created:
     // OpenMetrics keeps _created inside the counter family, after its sample.
     if (created && om) out.push(`http_requests_created{handler="${h}",method="${m}",status="2xx"} ${since}`);
   }
-  out.push('# HELP http_request_size_bytes Content length of incoming requests by handler. Only value of header is respected. Otherwise ignored. No percentile calculated. ', '# TYPE http_request_size_bytes summary');
+  out.push(
+    '# HELP http_request_size_bytes Content length of incoming requests by handler. Only value of header is respected. Otherwise ignored. No percentile calculated. ',
+    '# TYPE http_request_size_bytes summary',
+  );
   for (const [h, , n] of handlers) {
     out.push(`http_request_size_bytes_count{handler="${h}"} ${pyFloat(n)}`, `http_request_size_bytes_sum{handler="${h}"} ${pyFloat(n * 2048)}`);
   }
-  out.push('# HELP http_request_duration_seconds Latency with only few buckets by handler. Made to be only used if aggregation by handler is important. ', '# TYPE http_request_duration_seconds histogram');
+  out.push(
+    '# HELP http_request_duration_seconds Latency with only few buckets by handler. Made to be only used if aggregation by handler is important. ',
+    '# TYPE http_request_duration_seconds histogram',
+  );
   for (const [h, m, n] of handlers) {
     const lbl = `handler="${h}",method="${m}"`;
     const fast = h === '/metrics' ? n : Math.round(n * 0.1);
     const mid = h === '/metrics' ? n : Math.round(n * 0.4);
     const slow = h === '/metrics' ? n : Math.round(n * 0.7);
     if (multiprocess) out.push(`http_request_duration_seconds_sum{${lbl}} ${pyFloat(n * 1.7)}`);
-    for (const [le, v] of [['0.1', fast], ['0.5', mid], ['1.0', slow], ['+Inf', n]] as const) {
-      out.push(multiprocess ? `http_request_duration_seconds_bucket{le="${le}",${lbl}} ${pyFloat(v)}` : `http_request_duration_seconds_bucket{${lbl},le="${le}"} ${pyFloat(v)}`);
+    for (const [le, v] of [
+      ['0.1', fast],
+      ['0.5', mid],
+      ['1.0', slow],
+      ['+Inf', n],
+    ] as const) {
+      out.push(
+        multiprocess
+          ? `http_request_duration_seconds_bucket{le="${le}",${lbl}} ${pyFloat(v)}`
+          : `http_request_duration_seconds_bucket{${lbl},le="${le}"} ${pyFloat(v)}`,
+      );
     }
     out.push(`http_request_duration_seconds_count{${lbl}} ${pyFloat(n)}`);
     if (!multiprocess) out.push(`http_request_duration_seconds_sum{${lbl}} ${pyFloat(n * 1.7)}`);

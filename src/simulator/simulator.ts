@@ -80,7 +80,12 @@ export class Simulator {
       prefillTokensPerSecond: 8000,
       specDecode: o.specDecode,
     };
-    const names = o.modelNames ?? Array.from({ length: o.models }, (_, m) => MODEL_NAMES[m % MODEL_NAMES.length] + (m >= MODEL_NAMES.length ? `-${Math.floor(m / MODEL_NAMES.length)}` : ''));
+    const names =
+      o.modelNames ??
+      Array.from(
+        { length: o.models },
+        (_, m) => MODEL_NAMES[m % MODEL_NAMES.length] + (m >= MODEL_NAMES.length ? `-${Math.floor(m / MODEL_NAMES.length)}` : ''),
+      );
     for (const model of names) {
       for (let e = 0; e < o.engines; e++) this.engines.push(new EngineState(model, String(e), this.families, params, rng, now - 60));
     }

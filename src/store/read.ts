@@ -10,7 +10,6 @@ import type { RowFormat } from './row-formats.js';
 import { walHasContent, walSidecars } from './sqlite.js';
 import { DERIVED_TYPES, type Row } from './store.js';
 
-
 const SQLITE_MAGIC = 'SQLite format 3\u0000';
 const TYPES = new Set<string>(['counter', 'gauge', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset', 'unknown', ...DERIVED_TYPES]);
 /** Rows handed on at a time: big enough that a SQLite batch is one cheap transaction, small enough to stay a few MB. */
@@ -72,7 +71,8 @@ export async function* readRows(path: string, format?: RowFormat): AsyncGenerato
 
 function checkRow(path: string, where: string, r: Row): Row {
   if (!Number.isFinite(r.timeMs)) throw new DataFileError(path, `${where}: no valid time`);
-  if (typeof r.target !== 'string' || typeof r.family !== 'string' || typeof r.name !== 'string') throw new DataFileError(path, `${where}: target, family and name must be text`);
+  if (typeof r.target !== 'string' || typeof r.family !== 'string' || typeof r.name !== 'string')
+    throw new DataFileError(path, `${where}: target, family and name must be text`);
   if (!TYPES.has(r.type)) throw new DataFileError(path, `${where}: "${String(r.type)}" is not a metric type`);
   if (typeof r.labels !== 'object' || r.labels === null || Array.isArray(r.labels)) throw new DataFileError(path, `${where}: labels must be an object`);
   return r;
@@ -107,7 +107,20 @@ async function* jsonlRows(path: string): AsyncGenerator<Row[]> {
     } catch (err) {
       throw new DataFileError(path, `${where}: not JSON (${(err as Error).message})`, { cause: err });
     }
-    if (batch.add(checkRow(path, where, { timeMs: Number(o.unix_ms ?? Date.parse(String(o.ts))), target: o.target as string, family: o.family as string, type: o.type as Row['type'], name: o.name as string, labels: o.labels as Record<string, string>, value: valueOf(path, where, o.value) }))) yield batch.take();
+    if (
+      batch.add(
+        checkRow(path, where, {
+          timeMs: Number(o.unix_ms ?? Date.parse(String(o.ts))),
+          target: o.target as string,
+          family: o.family as string,
+          type: o.type as Row['type'],
+          name: o.name as string,
+          labels: o.labels as Record<string, string>,
+          value: valueOf(path, where, o.value),
+        }),
+      )
+    )
+      yield batch.take();
   }
   if (!batch.empty) yield batch.take();
 }
@@ -128,7 +141,20 @@ async function* csvRows(path: string): AsyncGenerator<Row[]> {
       const where = `line ${info.lines}`;
       const f = (c: string) => fields[col![c]!]!;
       const labels = labelsOf(path, where, f('labels'));
-      if (batch.add(checkRow(path, where, { timeMs: Number(f('unix_ms')), target: f('target'), family: f('family'), type: f('type') as Row['type'], name: f('name'), labels, value: valueOf(path, where, f('value')) }))) yield batch.take();
+      if (
+        batch.add(
+          checkRow(path, where, {
+            timeMs: Number(f('unix_ms')),
+            target: f('target'),
+            family: f('family'),
+            type: f('type') as Row['type'],
+            name: f('name'),
+            labels,
+            value: valueOf(path, where, f('value')),
+          }),
+        )
+      )
+        yield batch.take();
     }
   } catch (err) {
     if (err instanceof DataFileError) throw err;
@@ -158,7 +184,20 @@ async function* sqliteRows(path: string): AsyncGenerator<Row[]> {
     for (const raw of rows) {
       const r = raw as { ts: number; target: string; family: string; type: Row['type']; name: string; labels: string; value: number | null };
       const where = `series ${r.target} ${r.name}`;
-      if (batch.add(checkRow(path, where, { timeMs: r.ts, target: r.target, family: r.family, type: r.type, name: r.name, labels: labelsOf(path, where, r.labels), value: r.value ?? NaN }))) yield batch.take();
+      if (
+        batch.add(
+          checkRow(path, where, {
+            timeMs: r.ts,
+            target: r.target,
+            family: r.family,
+            type: r.type,
+            name: r.name,
+            labels: labelsOf(path, where, r.labels),
+            value: r.value ?? NaN,
+          }),
+        )
+      )
+        yield batch.take();
     }
     if (!batch.empty) yield batch.take();
   } finally {

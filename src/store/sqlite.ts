@@ -31,7 +31,14 @@ CREATE VIEW IF NOT EXISTS samples AS
   FROM points p JOIN series s ON s.id = p.series_id;
 `;
 
-const sortedJson = (labels: Record<string, string>) => JSON.stringify(Object.fromEntries(Object.keys(labels).sort().map((k) => [k, labels[k]])));
+const sortedJson = (labels: Record<string, string>) =>
+  JSON.stringify(
+    Object.fromEntries(
+      Object.keys(labels)
+        .sort()
+        .map((k) => [k, labels[k]]),
+    ),
+  );
 
 /** The files of WAL mode beside a database: the write-ahead log and its shared memory. */
 export const walSidecars = (path: string): string[] => [`${path}-wal`, `${path}-shm`];

@@ -66,7 +66,15 @@ export function rowsOf(round: Round): Row[] {
   for (const t of round.targets) {
     for (const f of t.families ?? []) {
       for (const s of f.samples) {
-        rows.push({ timeMs: s.timestampMs ?? round.timeMs, target: t.target, family: f.name, type: f.type, name: s.name, labels: { ...s.labels }, value: s.value });
+        rows.push({
+          timeMs: s.timestampMs ?? round.timeMs,
+          target: t.target,
+          family: f.name,
+          type: f.type,
+          name: s.name,
+          labels: { ...s.labels },
+          value: s.value,
+        });
       }
     }
   }

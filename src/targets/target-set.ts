@@ -107,7 +107,10 @@ export class TargetSet extends EventEmitter {
     try {
       this.bySource.file = await readTargetsFile(file);
     } catch (err) {
-      this.log.error({ event: 'targets_file_invalid', file, err: (err as Error).message }, `targets file not applied, keeping ${this.bySource.file.length} target(s) from it: ${(err as Error).message}`);
+      this.log.error(
+        { event: 'targets_file_invalid', file, err: (err as Error).message },
+        `targets file not applied, keeping ${this.bySource.file.length} target(s) from it: ${(err as Error).message}`,
+      );
       return;
     }
     this.log.info({ event: 'targets_file_loaded', file, count: this.bySource.file.length }, `targets file read: ${this.bySource.file.length} target(s)`);
@@ -121,7 +124,10 @@ export class TargetSet extends EventEmitter {
     try {
       this.bySource.dns = await resolveTargets(d, this.resolver!);
     } catch (err) {
-      this.log.warn({ event: 'discovery_failed', discover: d.display, err: (err as Error).message }, `DNS discovery of ${d.host} failed, keeping ${this.bySource.dns.length} target(s): ${(err as Error).message}`);
+      this.log.warn(
+        { event: 'discovery_failed', discover: d.display, err: (err as Error).message },
+        `DNS discovery of ${d.host} failed, keeping ${this.bySource.dns.length} target(s): ${(err as Error).message}`,
+      );
       return;
     }
     this.apply();
@@ -137,7 +143,9 @@ export class TargetSet extends EventEmitter {
         clearTimeout(this.settleTimer);
         this.settleTimer = setTimeout(() => void this.reload(), FILE_SETTLE_MS);
       });
-      this.watcher.on('error', (err) => this.log.warn({ event: 'targets_file_watch_failed', err: err.message }, `not watching ${file} any more (SIGHUP still reloads it): ${err.message}`));
+      this.watcher.on('error', (err) =>
+        this.log.warn({ event: 'targets_file_watch_failed', err: err.message }, `not watching ${file} any more (SIGHUP still reloads it): ${err.message}`),
+      );
       this.watcher.unref();
     } catch (err) {
       this.log.warn({ event: 'targets_file_watch_failed', err: (err as Error).message }, `cannot watch ${file} (SIGHUP reloads it): ${(err as Error).message}`);
@@ -151,7 +159,11 @@ export class TargetSet extends EventEmitter {
       for (const spec of this.bySource[source]) {
         const have = wanted.get(spec.name);
         if (have) {
-          if (have.spec.url !== spec.url) this.log.warn({ event: 'target_name_taken', name: spec.name, source, kept: have.source }, `target "${spec.name}" from ${source} ignored: the name is taken by a ${have.source} target`);
+          if (have.spec.url !== spec.url)
+            this.log.warn(
+              { event: 'target_name_taken', name: spec.name, source, kept: have.source },
+              `target "${spec.name}" from ${source} ignored: the name is taken by a ${have.source} target`,
+            );
           continue;
         }
         wanted.set(spec.name, { spec, source });
@@ -176,12 +188,18 @@ export class TargetSet extends EventEmitter {
       void t.upstream.close();
     }
     for (const t of added) {
-      this.log.info({ event: 'target_added', target: t.name, upstream: t.upstream.target.display, source: t.source }, `target ${t.name} added: ${t.upstream.target.display} (${t.source})`);
+      this.log.info(
+        { event: 'target_added', target: t.name, upstream: t.upstream.target.display, source: t.source },
+        `target ${t.name} added: ${t.upstream.target.display} (${t.source})`,
+      );
     }
     const empty = this.targets.size === 0;
     // Said once when the set becomes empty (or starts empty), not on every re-resolve.
     if (empty && !this.wasEmpty) {
-      this.log.warn({ event: 'no_targets', file: this.options.targetsFile, discover: this.discovery?.display }, 'no targets found: /metrics serves only the proxy\'s own target gauges until one appears');
+      this.log.warn(
+        { event: 'no_targets', file: this.options.targetsFile, discover: this.discovery?.display },
+        "no targets found: /metrics serves only the proxy's own target gauges until one appears",
+      );
     }
     this.wasEmpty = empty;
     if (added.length || removed.length) this.emit('change', added, removed);

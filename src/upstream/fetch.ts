@@ -81,7 +81,7 @@ export function classifyFailure(err: unknown, timedOut: boolean, timeoutMs: numb
   const code = e?.code ?? e?.cause?.code ?? '';
   if (timedOut || TIMEOUT_CODES.has(code)) return UpstreamTimeout(formatDuration(timeoutMs));
   if (TLS_CODES.has(code) || TLS_CODES.has(e?.cause?.code ?? '')) return UpstreamTls(`${code}: ${e.message}`);
-  const detail = code ? `${code} ${e.message}`.replace(`${code}: `, '') : e?.message ?? String(err);
+  const detail = code ? `${code} ${e.message}`.replace(`${code}: `, '') : (e?.message ?? String(err));
   return midBody ? UpstreamReset(detail) : UpstreamUnreachable(detail);
 }
 
@@ -132,7 +132,9 @@ export async function fetchUpstream(opts: FetchOptions): Promise<UpstreamRespons
   const length = Number(res.headers['content-length']);
   if (Number.isFinite(length) && length > opts.maxBodyBytes) fail(UpstreamTooLarge(opts.maxBodyBytes));
 
-  const encoding = String(res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const encoding = String(res.headers['content-encoding'] ?? 'identity')
+    .trim()
+    .toLowerCase();
   let body: Readable = res.body;
   // pipeline, not pipe: a broken socket must fail the decoded stream, and
   // destroying the decoded stream must release the socket.

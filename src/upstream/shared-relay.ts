@@ -258,7 +258,6 @@ export class Subscriber {
     this.finish(premature('client left'));
   }
 
-
   /** @internal */
   finish(err?: Error): void {
     if (this.done) return;

@@ -27,10 +27,17 @@ interface Setup {
 
 /** A quiet simulator (no simulated load: /metrics moves only with the API) behind a proxy with the API on. */
 async function setup(t: Test, api: Partial<ApiPassthroughConfig> = {}, simApi: Parameters<typeof startSimulator>[3] = {}): Promise<Setup> {
-  const sim = await startSimulator({ tickMs: 0, rate: 0, engines: 2 }, { host: '127.0.0.1', port: 0 }, undefined, { decodeTokensPerSecond: 300, prefillTokensPerSecond: 20_000, ...simApi });
+  const sim = await startSimulator({ tickMs: 0, rate: 0, engines: 2 }, { host: '127.0.0.1', port: 0 }, undefined, {
+    decodeTokensPerSecond: 300,
+    prefillTokensPerSecond: 20_000,
+    ...simApi,
+  });
   const dir = mkdtempSync(join(tmpdir(), 'vmp-api-'));
   const log = join(dir, 'requests.jsonl');
-  const proxy = await testProxy({ url: `${sim.url}/metrics` }, { api: { upstream: sim.url, timeoutMs: 10_000, requestUsage: false, requestLog: { path: log, maxBytes: 64 * 1024 * 1024 }, ...api } });
+  const proxy = await testProxy(
+    { url: `${sim.url}/metrics` },
+    { api: { upstream: sim.url, timeoutMs: 10_000, requestUsage: false, requestLog: { path: log, maxBytes: 64 * 1024 * 1024 }, ...api } },
+  );
   t.teardown(async () => {
     await proxy.close();
     await sim.close();
@@ -45,7 +52,11 @@ async function setup(t: Test, api: Partial<ApiPassthroughConfig> = {}, simApi: P
 }
 
 async function chat(url: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const res = await request(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await request(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
@@ -103,13 +114,31 @@ t.test('concurrent requests: records are shared with their overlap, and the toke
   const s = await setup(t);
   const n = 6;
   await Promise.all(
-    Array.from({ length: n }, (_, i) => chat(s.proxy.url, { model: s.model, messages: [{ role: 'user', content: `concurrent ${i}` }], max_tokens: 20, stream: true, stream_options: { include_usage: true } })),
+    Array.from({ length: n }, (_, i) =>
+      chat(s.proxy.url, {
+        model: s.model,
+        messages: [{ role: 'user', content: `concurrent ${i}` }],
+        max_tokens: 20,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+    ),
   );
   const records = await eventually('all records', async () => (s.records().length === n ? s.records() : undefined));
-  t.ok(records.every((r) => r.server_attribution === 'shared'), 'all shared');
-  t.ok(records.every((r) => r.server_overlap === n - 1), `each overlapped the ${n - 1} others`);
+  t.ok(
+    records.every((r) => r.server_attribution === 'shared'),
+    'all shared',
+  );
+  t.ok(
+    records.every((r) => r.server_overlap === n - 1),
+    `each overlapped the ${n - 1} others`,
+  );
   const truths = [...s.sim.api.served.values()];
-  t.equal(records.reduce((a, r) => a + r.completion_tokens!, 0), truths.reduce((a, r) => a + r.completionTokens, 0), 'completion tokens add up');
+  t.equal(
+    records.reduce((a, r) => a + r.completion_tokens!, 0),
+    truths.reduce((a, r) => a + r.completionTokens, 0),
+    'completion tokens add up',
+  );
   t.same(records.map((r) => r.id).sort(), truths.map((r) => r.id).sort(), 'one record per request the server saw');
 });
 
@@ -117,14 +146,26 @@ t.test('--request-usage: usage is recorded for a stream that did not ask, and th
   const s = await setup(t, { requestUsage: true });
   const res = await chat(s.proxy.url, { model: s.model, messages: [{ role: 'user', content: 'no usage asked' }], max_tokens: 7, stream: true });
   const chunks = events(res.text);
-  t.notOk(chunks.some((c) => 'usage' in c), 'no usage chunk reached the client');
+  t.notOk(
+    chunks.some((c) => 'usage' in c),
+    'no usage chunk reached the client',
+  );
   t.ok(res.text.endsWith('data: [DONE]\n\n'));
   const [r] = await eventually('the record', async () => (s.records().length === 1 ? s.records() : undefined));
   const truth = s.sim.api.served.get(r!.id)!;
   t.equal(r!.tokens_source, 'usage');
   t.equal(r!.completion_tokens, truth.completionTokens);
-  const asked = await chat(s.proxy.url, { model: s.model, messages: [{ role: 'user', content: 'usage asked' }], max_tokens: 3, stream: true, stream_options: { include_usage: true } });
-  t.ok(events(asked.text).some((c) => 'usage' in c), 'a client that asked still gets its usage chunk');
+  const asked = await chat(s.proxy.url, {
+    model: s.model,
+    messages: [{ role: 'user', content: 'usage asked' }],
+    max_tokens: 3,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  t.ok(
+    events(asked.text).some((c) => 'usage' in c),
+    'a client that asked still gets its usage chunk',
+  );
   const none = await setup(t);
   await chat(none.proxy.url, { model: none.model, messages: [{ role: 'user', content: 'no usage asked' }], max_tokens: 7, stream: true });
   const [e] = await eventually('the record', async () => (none.records().length === 1 ? none.records() : undefined));
@@ -219,7 +260,11 @@ t.test('a 20 MB request body streams through: the proxy process holds none of it
       },
     });
     received = 0;
-    const r = await request(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(bytes) }, body });
+    const r = await request(`${url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(bytes) },
+      body,
+    });
     await r.body.text();
     return r;
   };
@@ -237,7 +282,7 @@ t.test('a 20 MB request body streams through: the proxy process holds none of it
   t.ok(grew < 40, `80 MiB after 20 MiB raised the proxy's peak memory by ${grew.toFixed(1)} MiB (peak ${(after20 / 1024).toFixed(0)} MiB after 20 MiB)`);
 });
 
-t.test('--request-log-url: records posted to Parseable\'s JSON ingest, held and retried while it is down', async (t) => {
+t.test("--request-log-url: records posted to Parseable's JSON ingest, held and retried while it is down", async (t) => {
   const parseable = new ParseableStandIn();
   await parseable.start();
   const ship = {
@@ -257,6 +302,15 @@ t.test('--request-log-url: records posted to Parseable\'s JSON ingest, held and 
   await s.proxy.logs.waitFor((l) => l.event === 'otlp_destination_down');
   await parseable.start();
   const rows = await eventually('both records', async () => (parseable.rows('vLLMrequests').length === 2 ? parseable.rows('vLLMrequests') : undefined));
-  t.same(rows.map((r) => r.id).sort(), s.records().map((r) => r.id).sort(), 'the same records as the file');
-  t.ok(parseable.requests.filter((r) => r.status === 200).every((r) => r.headers['x-p-stream'] === 'vLLMrequests' && r.headers['x-p-log-source'] === undefined));
+  t.same(
+    rows.map((r) => r.id).sort(),
+    s
+      .records()
+      .map((r) => r.id)
+      .sort(),
+    'the same records as the file',
+  );
+  t.ok(
+    parseable.requests.filter((r) => r.status === 200).every((r) => r.headers['x-p-stream'] === 'vLLMrequests' && r.headers['x-p-log-source'] === undefined),
+  );
 });

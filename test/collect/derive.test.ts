@@ -4,7 +4,15 @@ import type { Row } from '../../src/store/store.js';
 
 const at = (s: number) => 1_800_000_000_000 + s * 1000;
 const model = { model_name: 'm', engine: '0' };
-const row = (s: number, family: string, type: Row['type'], name: string, value: number, labels: Record<string, string> = model): Row => ({ timeMs: at(s), target: 'gpu-a', family, type, name, labels, value });
+const row = (s: number, family: string, type: Row['type'], name: string, value: number, labels: Record<string, string> = model): Row => ({
+  timeMs: at(s),
+  target: 'gpu-a',
+  family,
+  type,
+  name,
+  labels,
+  value,
+});
 
 const TTFT = 'vllm_time_to_first_token_seconds';
 /** One histogram point as collect writes it: buckets, then sum and count. */
@@ -41,25 +49,90 @@ t.test('counters, histograms and gauges of four rounds with a restart, hand-comp
     ...d.end(),
   ];
   const got = byName(out);
-  t.same(got.vllm_num_requests_running, [[0, 3], [10, 5], [20, 0], [30, 0]], 'gauges kept as they are');
-  t.same(got.vllm_prompt_tokens_total_delta, [[10, 30], [20, 10], [30, 0]], 'a restart counts from zero');
-  t.same(got.vllm_prompt_tokens_total_rate, [[10, 3], [20, 1], [30, 0]]);
+  t.same(
+    got.vllm_num_requests_running,
+    [
+      [0, 3],
+      [10, 5],
+      [20, 0],
+      [30, 0],
+    ],
+    'gauges kept as they are',
+  );
+  t.same(
+    got.vllm_prompt_tokens_total_delta,
+    [
+      [10, 30],
+      [20, 10],
+      [30, 0],
+    ],
+    'a restart counts from zero',
+  );
+  t.same(got.vllm_prompt_tokens_total_rate, [
+    [10, 3],
+    [20, 1],
+    [30, 0],
+  ]);
   t.same(got.vllm_prompt_tokens_total_resets, [[20, 1]], 'the restart is marked');
   t.notOk(got.vllm_prompt_tokens_total, 'the cumulative counter is replaced');
 
-  t.same(got[`${TTFT}_bucket_delta{le=0.1}`], [[10, 2], [20, 1], [30, 0]]);
-  t.same(got[`${TTFT}_bucket_delta{le=0.5}`], [[10, 14 - 8], [20, 1], [30, 0]], 'bucket deltas stay cumulative, with le as the source spelled it');
-  t.same(got[`${TTFT}_bucket_delta{le=1.0}`], [[10, 9], [20, 1], [30, 0]]);
-  t.same(got[`${TTFT}_bucket_delta{le=+Inf}`], [[10, 10], [20, 1], [30, 0]]);
-  t.same(got[`${TTFT}_count_delta`], [[10, 10], [20, 1], [30, 0]]);
-  t.same(got[`${TTFT}_sum_delta`], [[10, 5], [20, 0.05], [30, 0]]);
-  t.same(got[`${TTFT}_mean`], [[10, 0.5], [20, 0.05], [30, 'NaN']]);
+  t.same(got[`${TTFT}_bucket_delta{le=0.1}`], [
+    [10, 2],
+    [20, 1],
+    [30, 0],
+  ]);
+  t.same(
+    got[`${TTFT}_bucket_delta{le=0.5}`],
+    [
+      [10, 14 - 8],
+      [20, 1],
+      [30, 0],
+    ],
+    'bucket deltas stay cumulative, with le as the source spelled it',
+  );
+  t.same(got[`${TTFT}_bucket_delta{le=1.0}`], [
+    [10, 9],
+    [20, 1],
+    [30, 0],
+  ]);
+  t.same(got[`${TTFT}_bucket_delta{le=+Inf}`], [
+    [10, 10],
+    [20, 1],
+    [30, 0],
+  ]);
+  t.same(got[`${TTFT}_count_delta`], [
+    [10, 10],
+    [20, 1],
+    [30, 0],
+  ]);
+  t.same(got[`${TTFT}_sum_delta`], [
+    [10, 5],
+    [20, 0.05],
+    [30, 0],
+  ]);
+  t.same(got[`${TTFT}_mean`], [
+    [10, 0.5],
+    [20, 0.05],
+    [30, 'NaN'],
+  ]);
   // Interval 1: rank 5 of 10 in (0.1, 0.5] holding ranks 2..6: 0.1 + 0.4 * 3/4.
   // Interval 2: one observation in (0, 0.1]: rank q in it, 0.1 * q.
-  t.same(got[`${TTFT}_p50`], [[10, 0.1 + 0.4 * (3 / 4)], [20, 0.05], [30, 'NaN']]);
+  t.same(got[`${TTFT}_p50`], [
+    [10, 0.1 + 0.4 * (3 / 4)],
+    [20, 0.05],
+    [30, 'NaN'],
+  ]);
   // Rank 9 of 10: (0.5, 1] holds 6..9, so its top; rank 9.9 is in +Inf: the highest finite bound.
-  t.same(got[`${TTFT}_p90`], [[10, 1], [20, 0.1 * 0.9], [30, 'NaN']]);
-  t.same(got[`${TTFT}_p99`], [[10, 1], [20, 0.1 * 0.99], [30, 'NaN']]);
+  t.same(got[`${TTFT}_p90`], [
+    [10, 1],
+    [20, 0.1 * 0.9],
+    [30, 'NaN'],
+  ]);
+  t.same(got[`${TTFT}_p99`], [
+    [10, 1],
+    [20, 0.1 * 0.99],
+    [30, 'NaN'],
+  ]);
   t.same(got[`${TTFT}_resets`], [[20, 1]]);
   t.notOk(got[`${TTFT}_bucket`] ?? got[`${TTFT}_created`], 'cumulative buckets and _created are not carried');
 
@@ -78,7 +151,10 @@ t.test('summaries: _sum and _count become deltas, quantiles pass through', async
     row(sec, 'rpc', 'summary', 'rpc_count', count, {}),
   ];
   const got = byName([...d.push(s(0, 1, 2, 0.4)), ...d.push(s(5, 4, 5, 0.6)), ...d.end()]);
-  t.same(got.rpc, [[0, 0.4], [5, 0.6]]);
+  t.same(got.rpc, [
+    [0, 0.4],
+    [5, 0.6],
+  ]);
   t.same(got.rpc_sum_delta, [[5, 3]]);
   t.same(got.rpc_count_delta, [[5, 3]]);
   t.same(got.rpc_count_rate, [[5, 3 / 5]]);

@@ -57,8 +57,14 @@ t.test('each store is read back whole: every sample, NaN and an awkward label va
 
 t.test('every format into every format: the same derived rows as in memory', async (t) => {
   const want = derivedInMemory(RAW_ROWS);
-  t.ok(want.some((k) => k.includes('vllm_time_to_first_token_seconds_p99')), 'quantiles are among them');
-  t.ok(want.some((k) => k.includes('vllm_generation_tokens_total_rate')), 'rates are among them');
+  t.ok(
+    want.some((k) => k.includes('vllm_time_to_first_token_seconds_p99')),
+    'quantiles are among them',
+  );
+  t.ok(
+    want.some((k) => k.includes('vllm_generation_tokens_total_rate')),
+    'rates are among them',
+  );
   for (const from of FORMATS) {
     const input = await collected(from, `in-${from}`);
     const before = readFileSync(input);
@@ -117,7 +123,11 @@ t.test('bad input or output: a clear error, the input whole, no temporary file l
   t.equal(readFileSync(taken, 'utf8'), 'mine\n', 'an existing output is never overwritten');
   await t.rejects(postprocessFile(good, join(dir, 'out.parquet')), { code: 'VMP_CONFIG', message: /--output: .*\.jsonl, \.csv or \.sqlite/ });
 
-  t.same(readdirSync(dir).filter((n) => n.includes('.tmp')), [], 'no temporary file anywhere');
+  t.same(
+    readdirSync(dir).filter((n) => n.includes('.tmp')),
+    [],
+    'no temporary file anywhere',
+  );
 });
 
 t.test('a SQLite file left by a killed collector: its log is folded in, the .raw copy is whole on its own', async (t) => {
@@ -161,11 +171,28 @@ t.test('the commands: postprocess in place and to another format; collect --auto
   const [sim] = await simulators([{ engines: 2, tickMs: 20 }]);
   t.teardown(() => sim!.close());
   const base = join(dir, 'auto');
-  const proc = spawnCli(['collect', '--upstream', `${sim!.url}/metrics`, '--interval', '100ms', '--duration', '450ms', '--store', 'csv', 'sqlite', '--output', base, '--auto-postprocess']);
+  const proc = spawnCli([
+    'collect',
+    '--upstream',
+    `${sim!.url}/metrics`,
+    '--interval',
+    '100ms',
+    '--duration',
+    '450ms',
+    '--store',
+    'csv',
+    'sqlite',
+    '--output',
+    base,
+    '--auto-postprocess',
+  ]);
   t.teardown(() => proc.child.kill('SIGKILL'));
   t.equal(await proc.exited, 0);
   const done = proc.lines.filter((l) => l.event === 'postprocessed');
-  t.same(done.map((l) => l.output), [`${base}.csv`, `${base}.sqlite`]);
+  t.same(
+    done.map((l) => l.output),
+    [`${base}.csv`, `${base}.sqlite`],
+  );
   const rawRows: Row[] = [];
   for await (const b of readRows(`${base}.csv.raw`)) rawRows.push(...b);
   t.ok(new Set(rawRows.map((x) => x.timeMs)).size >= 2, 'at least two rounds, so at least one interval');
@@ -180,7 +207,20 @@ t.test('a vLLM restarted mid-run: the interval across it counts from zero, marke
   before!.sim.advance(Date.now() / 1000 + 30, 30);
   const port = Number(new URL(before!.url).port);
   const base = join(dir, 'restart');
-  const proc = spawnCli(['collect', '--upstream', `gpu-a=${before!.url}/metrics`, '--interval', '100ms', '--store', 'jsonl', '--output', base, '--auto-postprocess', '--log-level', 'debug']);
+  const proc = spawnCli([
+    'collect',
+    '--upstream',
+    `gpu-a=${before!.url}/metrics`,
+    '--interval',
+    '100ms',
+    '--store',
+    'jsonl',
+    '--output',
+    base,
+    '--auto-postprocess',
+    '--log-level',
+    'debug',
+  ]);
   t.teardown(() => proc.child.kill('SIGKILL'));
   const rounds = () => proc.lines.filter((l) => l.event === 'round' && l.errors === 0).length;
   await proc.waitFor(() => rounds() >= 3);
@@ -202,7 +242,10 @@ t.test('a vLLM restarted mid-run: the interval across it counts from zero, marke
   t.ok(drop > 0, 'the raw counter went down once the new process answered');
   const at = values[drop]!.timeMs;
   t.same(
-    derived.filter((r) => prompt(r) && r.timeMs === at).map((r) => [r.name, r.value]).sort(),
+    derived
+      .filter((r) => prompt(r) && r.timeMs === at)
+      .map((r) => [r.name, r.value])
+      .sort(),
     [
       ['vllm_prompt_tokens_total_delta', values[drop]!.value],
       ['vllm_prompt_tokens_total_rate', values[drop]!.value / ((at - values[drop - 1]!.timeMs) / 1000)],
@@ -210,6 +253,13 @@ t.test('a vLLM restarted mid-run: the interval across it counts from zero, marke
     ],
     'the interval across the restart counts from zero, as PromQL increase() does',
   );
-  t.ok(derived.some((r) => r.name === 'vllm_time_to_first_token_seconds_resets' && r.timeMs === at), 'the histograms are marked reset too');
-  t.same(derived.filter((r) => r.type === 'delta' && r.value < 0), [], 'no negative delta anywhere');
+  t.ok(
+    derived.some((r) => r.name === 'vllm_time_to_first_token_seconds_resets' && r.timeMs === at),
+    'the histograms are marked reset too',
+  );
+  t.same(
+    derived.filter((r) => r.type === 'delta' && r.value < 0),
+    [],
+    'no negative delta anywhere',
+  );
 });

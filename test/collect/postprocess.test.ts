@@ -39,11 +39,33 @@ t.test('histogram_quantile as PromQL computes it (hand-computed)', async (t) => 
   t.equal(histogramQuantile(0.9, h), 1);
   // q=0.99: rank 9.9 lands in +Inf: the highest finite bound
   t.equal(histogramQuantile(0.99, h), 1);
-  t.ok(Number.isNaN(histogramQuantile(0.5, new Map([[1, 0], [Infinity, 0]]))), 'no observations: NaN');
+  t.ok(
+    Number.isNaN(
+      histogramQuantile(
+        0.5,
+        new Map([
+          [1, 0],
+          [Infinity, 0],
+        ]),
+      ),
+    ),
+    'no observations: NaN',
+  );
   t.ok(Number.isNaN(histogramQuantile(0.5, new Map([[1, 3]]))), 'no +Inf bucket: NaN');
   t.equal(histogramQuantile(-0.1, h), -Infinity);
   t.equal(histogramQuantile(1.1, h), Infinity);
-  t.equal(histogramQuantile(0.5, new Map([[-1, 4], [0, 4], [Infinity, 4]])), -1, 'a first bound at or below 0 is the answer there');
+  t.equal(
+    histogramQuantile(
+      0.5,
+      new Map([
+        [-1, 4],
+        [0, 4],
+        [Infinity, 4],
+      ]),
+    ),
+    -1,
+    'a first bound at or below 0 is the answer there',
+  );
 });
 
 t.test('histogram windows: bucket deltas, mean and quantiles per interval; a reset starts over', async (t) => {
@@ -60,7 +82,14 @@ t.test('histogram windows: bucket deltas, mean and quantiles per interval; a res
   const w = histogramWindows([point(0, [1, 2, 2], 0.6), point(10, [3, 6, 6], 2.6), point(20, [0, 1, 1], 0.5)]);
   t.equal(w.length, 2);
   // Interval 1: +2 at or below 0.1, +4 at or below 1, +4 in all; sum +2.0
-  t.same([...w[0]!.buckets], [[0.1, 2], [1, 4], [Infinity, 4]]);
+  t.same(
+    [...w[0]!.buckets],
+    [
+      [0.1, 2],
+      [1, 4],
+      [Infinity, 4],
+    ],
+  );
   t.equal(w[0]!.count, 4);
   t.equal(w[0]!.mean, 2.0 / 4);
   t.equal(w[0]!.p50, 0.1 + 0.9 * ((2 - 2) / 2)); // rank 2 is the top of the first bucket
@@ -68,7 +97,14 @@ t.test('histogram windows: bucket deltas, mean and quantiles per interval; a res
   t.equal(w[0]!.reset, false);
   // Interval 2: the count went down, a restart: the new point's own values.
   t.equal(w[1]!.reset, true);
-  t.same([...w[1]!.buckets], [[0.1, 0], [1, 1], [Infinity, 1]]);
+  t.same(
+    [...w[1]!.buckets],
+    [
+      [0.1, 0],
+      [1, 1],
+      [Infinity, 1],
+    ],
+  );
   t.equal(w[1]!.mean, 0.5);
   t.equal(w[1]!.seconds, 10);
 });

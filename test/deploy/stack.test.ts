@@ -44,7 +44,8 @@ export function parseFluentBitClassic(text: string): Array<{ section: string; en
     if (line.includes('\t')) throw new Error(`${where}: tabs are not allowed, indent with spaces`);
     const header = /^\[([A-Z_]+)\]\s*$/.exec(line);
     if (header) {
-      if (!['SERVICE', 'INPUT', 'OUTPUT', 'FILTER', 'PARSER', 'MULTILINE_PARSER'].includes(header[1]!)) throw new Error(`${where}: unknown section [${header[1]}]`);
+      if (!['SERVICE', 'INPUT', 'OUTPUT', 'FILTER', 'PARSER', 'MULTILINE_PARSER'].includes(header[1]!))
+        throw new Error(`${where}: unknown section [${header[1]}]`);
       sections.push({ section: header[1]!, entries: [] });
       return;
     }
@@ -60,7 +61,8 @@ export function parseFluentBitClassic(text: string): Array<{ section: string; en
     const keys = s.entries.map(([k]) => k.toLowerCase()).filter((k) => !['header', 'add_label'].includes(k));
     const dup = keys.find((k, i) => keys.indexOf(k) !== i);
     if (dup) throw new Error(`[${s.section}] sets ${dup} twice`);
-    if ((s.section === 'INPUT' || s.section === 'OUTPUT') && !s.entries.some(([k]) => k.toLowerCase() === 'name')) throw new Error(`[${s.section}] has no Name`);
+    if ((s.section === 'INPUT' || s.section === 'OUTPUT') && !s.entries.some(([k]) => k.toLowerCase() === 'name'))
+      throw new Error(`[${s.section}] has no Name`);
   }
   return sections;
 }
@@ -90,7 +92,10 @@ t.test('compose.yml: services, pinned images, loopback ports, healthchecks witho
       continue;
     }
     t.match(s.image, /:v?\d+\.\d+\.\d+$/, `${name}: image pinned to a release tag`);
-    t.notOk(s.depends_on && Object.values(s.depends_on).some((d) => d.condition === 'service_healthy'), `${name}: no healthy gate (waits forever without systemd)`);
+    t.notOk(
+      s.depends_on && Object.values(s.depends_on).some((d) => d.condition === 'service_healthy'),
+      `${name}: no healthy gate (waits forever without systemd)`,
+    );
   }
   const p = services.parseable!;
   t.equal(p.image, 'quay.io/parseablehq/parseable:v2.9.5', 'Parseable from quay.io, where it publishes since v2.9.0');
@@ -99,13 +104,23 @@ t.test('compose.yml: services, pinned images, loopback ports, healthchecks witho
   const pEnv = envFile('parseable.env');
   const parseablePort = pEnv.get('P_ADDR')!.split(':')[1]!;
   t.same(p.ports, [`\${BIND_ADDRESS:-127.0.0.1}:\${PARSEABLE_PORT:-8080}:${parseablePort}`], 'Parseable on 127.0.0.1:8080 unless BIND_ADDRESS');
-  t.ok(p.volumes!.some((v) => v.startsWith('parseable-data:') && compose.volumes['parseable-data'] !== undefined), 'a named volume holds the data');
+  t.ok(
+    p.volumes!.some((v) => v.startsWith('parseable-data:') && compose.volumes['parseable-data'] !== undefined),
+    'a named volume holds the data',
+  );
 
   const proxy = services.proxy!;
-  t.same(proxy.command!.slice(0, 3), ['serve', '--upstream', '${VLLM_METRICS_URL:-http://simulator:8000/metrics}'], 'upstream from the environment, the demo simulator by default');
+  t.same(
+    proxy.command!.slice(0, 3),
+    ['serve', '--upstream', '${VLLM_METRICS_URL:-http://simulator:8000/metrics}'],
+    'upstream from the environment, the demo simulator by default',
+  );
   t.ok(proxy.command!.includes('--api'), "vLLM's API through the proxy");
   const requestLog = proxy.command![proxy.command!.indexOf('--request-log') + 1]!;
-  t.ok(proxy.volumes!.some((v) => v === 'request-log:/var/log/vllm-metrics-proxy') && requestLog.startsWith('/var/log/vllm-metrics-proxy/'), 'the request log on a shared volume');
+  t.ok(
+    proxy.volumes!.some((v) => v === 'request-log:/var/log/vllm-metrics-proxy') && requestLog.startsWith('/var/log/vllm-metrics-proxy/'),
+    'the request log on a shared volume',
+  );
   const env = Object.fromEntries((proxy.environment as unknown as string[]).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
   t.equal(env.OTLP_FORWARD_URL, `http://parseable:${parseablePort}${OTLP_METRICS_PATH}`, 'relay forwards to the parseable service');
   t.equal(env.OTLP_STREAM, 'vLLMmetrics');
@@ -122,9 +137,15 @@ t.test('compose.yml: services, pinned images, loopback ports, healthchecks witho
   const fb = services['fluent-bit']!;
   t.same(fb.env_file, ['relay.env', 'parseable.env'], "Fluent Bit gets the relay token and Parseable's credentials");
   t.ok(fb.volumes!.includes('request-log:/var/log/vllm-metrics-proxy:ro'), 'Fluent Bit reads the request log');
-  t.ok(fb.volumes!.some((v) => v.startsWith('fluent-bit-state:')), 'its tail offsets outlive the container');
+  t.ok(
+    fb.volumes!.some((v) => v.startsWith('fluent-bit-state:')),
+    'its tail offsets outlive the container',
+  );
   t.equal(proxy.env_file, 'relay.env', 'the proxy gets the same token');
-  t.ok(fb.volumes!.some((v) => /^\.\/fluent-bit\.conf:\/fluent-bit\/etc\/fluent-bit\.conf:ro/.test(v)), 'fluent-bit.conf mounted read-only');
+  t.ok(
+    fb.volumes!.some((v) => /^\.\/fluent-bit\.conf:\/fluent-bit\/etc\/fluent-bit\.conf:ro/.test(v)),
+    'fluent-bit.conf mounted read-only',
+  );
 
   const sim = services.simulator!;
   t.same(sim.profiles, ['demo']);
@@ -148,7 +169,10 @@ t.test('fluent-bit.conf: classic syntax, scrapes the proxy every 2 s, sends to t
   t.equal(get(output, 'Port'), '9090');
   t.equal(get(output, 'Metrics_uri'), OTLP_METRICS_PATH, "the relay's route");
   t.ok(output.entries.some(([k, v]) => k === 'Header' && v === 'X-P-Stream vLLMmetrics'));
-  t.ok(output.entries.some(([k, v]) => k === 'Header' && v === 'Authorization Bearer ${OTLP_RELAY_TOKEN}'), 'the relay token from the environment');
+  t.ok(
+    output.entries.some(([k, v]) => k === 'Header' && v === 'Authorization Bearer ${OTLP_RELAY_TOKEN}'),
+    'the relay token from the environment',
+  );
   t.equal(get(output, 'Compress'), 'gzip', 'the relay takes gzip');
 });
 
@@ -178,13 +202,28 @@ t.test('Containerfile: multi-stage, current LTS, build tools in the build stage 
   for (const f of froms) t.match(f, /node:(2[4-9]|[3-9]\d)-/, 'an LTS line of Node (even major, 24 or later)');
   const runtime = lines.slice(lines.lastIndexOf(froms.at(-1)!));
   const build = lines.slice(0, lines.lastIndexOf(froms.at(-1)!));
-  t.ok(build.some((l) => /python3 make g\+\+/.test(l)), 'node-gyp can build better-sqlite3');
-  t.ok(build.some((l) => /npm prune --omit=dev/.test(l)), 'dev dependencies pruned in the build stage');
-  t.ok(runtime.some((l) => /COPY --from=build \/src\/node_modules/.test(l)), 'the runtime copies the pruned node_modules');
-  t.notOk(runtime.some((l) => /\bnpm (ci|install)\b|apt-get/.test(l)), 'no install in the runtime stage');
+  t.ok(
+    build.some((l) => /python3 make g\+\+/.test(l)),
+    'node-gyp can build better-sqlite3',
+  );
+  t.ok(
+    build.some((l) => /npm prune --omit=dev/.test(l)),
+    'dev dependencies pruned in the build stage',
+  );
+  t.ok(
+    runtime.some((l) => /COPY --from=build \/src\/node_modules/.test(l)),
+    'the runtime copies the pruned node_modules',
+  );
+  t.notOk(
+    runtime.some((l) => /\bnpm (ci|install)\b|apt-get/.test(l)),
+    'no install in the runtime stage',
+  );
   const user = runtime.filter((l) => l.startsWith('USER ')).at(-1);
   t.ok(user && !/USER (root|0)\b/.test(user), `runs as ${user}`);
-  t.ok(runtime.some((l) => /CMD \["node", "dist\/cli\.js", "healthcheck"\]/.test(l)), 'healthcheck in plain words');
+  t.ok(
+    runtime.some((l) => /CMD \["node", "dist\/cli\.js", "healthcheck"\]/.test(l)),
+    'healthcheck in plain words',
+  );
   t.ok(runtime.includes('EXPOSE 9090'));
 });
 
@@ -199,7 +238,15 @@ t.test('parseable/queries.sql: named queries on the vLLMmetrics stream, on names
     ),
   );
   const labels = new Set(parseExposition(sim.exposition('text'), 'prometheus').flatMap((f) => f.samples.flatMap((s) => Object.keys(s.labels))));
-  const columns = ['data_point_value', 'data_point_sum', 'data_point_count', 'data_point_bucket_counts', 'data_point_explicit_bounds', 'metric_name', 'p_timestamp'];
+  const columns = [
+    'data_point_value',
+    'data_point_sum',
+    'data_point_count',
+    'data_point_bucket_counts',
+    'data_point_explicit_bounds',
+    'metric_name',
+    'p_timestamp',
+  ];
   const covered = new Set<string>();
   for (const block of blocks) {
     const name = block.split('\n')[0]!.trim();
@@ -209,9 +256,19 @@ t.test('parseable/queries.sql: named queries on the vLLMmetrics stream, on names
       covered.add(m[1]!);
     }
     for (const label of ['model_name', 'engine', 'finished_reason']) if (block.includes(label)) t.ok(labels.has(label), `${name}: ${label} is a label`);
-    t.ok(columns.some((c) => block.includes(c)), `${name}: uses Parseable's data point columns`);
+    t.ok(
+      columns.some((c) => block.includes(c)),
+      `${name}: uses Parseable's data point columns`,
+    );
   }
-  for (const signal of ['vllm_kv_cache_usage_perc', 'vllm_num_requests_running', 'vllm_num_requests_waiting', 'vllm_time_to_first_token_seconds', 'vllm_e2e_request_latency_seconds', 'vllm_generation_tokens_total']) {
+  for (const signal of [
+    'vllm_kv_cache_usage_perc',
+    'vllm_num_requests_running',
+    'vllm_num_requests_waiting',
+    'vllm_time_to_first_token_seconds',
+    'vllm_e2e_request_latency_seconds',
+    'vllm_generation_tokens_total',
+  ]) {
     t.ok(covered.has(signal), `a query covers ${signal}`);
   }
 });

@@ -18,7 +18,15 @@ import { eventually } from '../helpers/wait.js';
 import { parseSamples, seriesKey, type Sample } from '../helpers/samples.js';
 
 const HOUR = 3_600_000;
-const gatewayConfig = (url: string, extra: Partial<PushgatewayConfig> = {}): PushgatewayConfig => ({ url, job: 'vllm', intervalMs: HOUR, timeoutMs: 2_000, deleteOnShutdown: false, retryBaseMs: 10, ...extra });
+const gatewayConfig = (url: string, extra: Partial<PushgatewayConfig> = {}): PushgatewayConfig => ({
+  url,
+  job: 'vllm',
+  intervalMs: HOUR,
+  timeoutMs: 2_000,
+  deleteOnShutdown: false,
+  retryBaseMs: 10,
+  ...extra,
+});
 
 /** A one-family upstream whose body the test sets. */
 async function upstream(initial: string) {
@@ -30,8 +38,20 @@ async function upstream(initial: string) {
 const pushed = (text: string, instance: string): Sample[] => parseSamples(text).filter((s) => s.labels.instance === instance && s.labels.job === 'vllm');
 
 t.test('grouping keys are path segments; awkward values are base64url', async (t) => {
-  t.equal(groupPath([['job', 'vllm'], ['instance', '10.0.0.5:8000']]), '/job/vllm/instance/10.0.0.5%3A8000');
-  t.equal(groupPath([['job', 'a/b'], ['instance', '']]), `/job@base64/${Buffer.from('a/b').toString('base64url')}/instance@base64/=`);
+  t.equal(
+    groupPath([
+      ['job', 'vllm'],
+      ['instance', '10.0.0.5:8000'],
+    ]),
+    '/job/vllm/instance/10.0.0.5%3A8000',
+  );
+  t.equal(
+    groupPath([
+      ['job', 'a/b'],
+      ['instance', ''],
+    ]),
+    `/job@base64/${Buffer.from('a/b').toString('base64url')}/instance@base64/=`,
+  );
 });
 
 t.test('each push replaces the group: new values in, vanished series out; deleted on shutdown', async (t) => {
@@ -45,9 +65,12 @@ t.test('each push replaces the group: new values in, vanished series out; delete
   await proxy.gateway!.pushOnce();
   let samples = pushed(await gw.metrics(), instance);
   t.same(
-    samples.filter((s) => s.name.startsWith('vllm_') && !s.name.startsWith('vllm_metrics_proxy')).map((s) => seriesKey(s)).sort(),
+    samples
+      .filter((s) => s.name.startsWith('vllm_') && !s.name.startsWith('vllm_metrics_proxy'))
+      .map((s) => seriesKey(s))
+      .sort(),
     [`vllm_x{engine="0",instance="${instance}",job="vllm"}`, `vllm_y{engine="0",exported_instance="pod-7",instance="${instance}",job="vllm"}`],
-    'sanitized names, grouping labels; the target\'s own instance label kept as exported_instance',
+    "sanitized names, grouping labels; the target's own instance label kept as exported_instance",
   );
   t.equal(samples.find((s) => s.name === 'vllm_x')!.value, 1);
   t.equal(samples.find((s) => s.name === 'vllm_metrics_proxy_target_up')!.value, 1);
@@ -56,12 +79,18 @@ t.test('each push replaces the group: new values in, vanished series out; delete
   await proxy.gateway!.pushOnce();
   samples = pushed(await gw.metrics(), instance);
   t.equal(samples.find((s) => s.name === 'vllm_x')!.value, 5, 'replaced on the next push');
-  t.notOk(samples.some((s) => s.name === 'vllm_y'), 'a series gone upstream is gone from the gateway');
-  t.ok(await selfMetric(proxy, 'vllm_metrics_proxy_pushgateway_pushes_total', 'outcome="ok"') >= 2);
+  t.notOk(
+    samples.some((s) => s.name === 'vllm_y'),
+    'a series gone upstream is gone from the gateway',
+  );
+  t.ok((await selfMetric(proxy, 'vllm_metrics_proxy_pushgateway_pushes_total', 'outcome="ok"')) >= 2);
 
   await proxy.close();
   // DELETE is answered 202 and applied from the gateway's queue.
-  t.ok(await eventually('the group deleted', async () => (pushed(await gw.metrics(), instance).length === 0 ? true : undefined)), 'the group is deleted on shutdown');
+  t.ok(
+    await eventually('the group deleted', async () => (pushed(await gw.metrics(), instance).length === 0 ? true : undefined)),
+    'the group is deleted on shutdown',
+  );
   await proxy.logs.waitFor((l) => l.event === 'pushgateway_group_deleted');
 });
 
@@ -77,7 +106,10 @@ t.test('a failing target is pushed as down, with the reason, not left with old n
   up.state.body = '<html>oops</html>';
   await proxy.gateway!.pushOnce();
   const samples = pushed(await gw.metrics(), instance);
-  t.notOk(samples.some((s) => s.name === 'vllm_x'), 'no stale numbers');
+  t.notOk(
+    samples.some((s) => s.name === 'vllm_x'),
+    'no stale numbers',
+  );
   t.equal(samples.find((s) => s.name === 'vllm_metrics_proxy_target_up')!.value, 0);
   t.equal(samples.find((s) => s.name === 'vllm_metrics_proxy_target_error')!.labels.kind, 'garbage');
 });
@@ -95,7 +127,12 @@ t.test('fleet mode: one group per target; a removed target loses its group', asy
   t.teardown(() => proxy.close());
   await proxy.gateway!.pushOnce();
   let text = await gw.metrics();
-  const engines = (instance: string) => new Set(pushed(text, instance).filter((s) => s.name === 'vllm_kv_cache_usage_perc').map((s) => s.labels.engine)).size;
+  const engines = (instance: string) =>
+    new Set(
+      pushed(text, instance)
+        .filter((s) => s.name === 'vllm_kv_cache_usage_perc')
+        .map((s) => s.labels.engine),
+    ).size;
   t.equal(engines('gpu-a'), 1);
   t.equal(engines('gpu-b'), 2);
   const simValue = a!.sim.engines[0]!.running;
@@ -122,7 +159,7 @@ t.test('the gateway down: retried, logged once; its refusal text surfaced', asyn
   const down = proxy.logs.lines().filter((l) => l.event === 'pushgateway_down');
   t.equal(down.length, 1, 'one warning for the outage, not one per push');
   t.match(down[0]!.msg, /Pushgateway http:\/\/127\.0\.0\.1:\d+\/ unreachable: ECONNREFUSED/);
-  t.ok(await selfMetric(proxy, 'vllm_metrics_proxy_pushgateway_pushes_total', 'outcome="error"') >= 2);
+  t.ok((await selfMetric(proxy, 'vllm_metrics_proxy_pushgateway_pushes_total', 'outcome="error"')) >= 2);
 
   // Timestamps are refused by the Pushgateway: its own words reach the log, and nothing is retried.
   const gw = await startPushgateway();
@@ -134,7 +171,10 @@ t.test('the gateway down: retried, logged once; its refusal text surfaced', asyn
   await refused.gateway!.pushOnce();
   const rejected = await refused.logs.waitFor((l) => l.event === 'pushgateway_rejected');
   t.equal(rejected.status, 400);
-  t.match(rejected.msg, /Pushgateway answered HTTP 400 to PUT \/job\/vllm\/instance\/.*: pushed metrics are invalid or inconsistent with existing metrics: pushed metrics must not have timestamps/);
+  t.match(
+    rejected.msg,
+    /Pushgateway answered HTTP 400 to PUT \/job\/vllm\/instance\/.*: pushed metrics are invalid or inconsistent with existing metrics: pushed metrics must not have timestamps/,
+  );
 });
 
 t.test('a busy gateway (503) is tried again within the interval; a refusal (400) is not', async (t) => {
@@ -149,7 +189,9 @@ t.test('a busy gateway (503) is tried again within the interval; a refusal (400)
   const proxy = await testProxy({ url: `${up.url}/metrics` }, { pushgateway: gatewayConfig(gw.url, { attempts: 3 }) });
   t.teardown(() => proxy.close());
   // The push at start: two 503s, then through on the third try.
-  await eventually('the first push through', async () => ((await selfMetric(proxy, 'vllm_metrics_proxy_pushgateway_pushes_total', 'outcome="ok"')) === 1 ? true : undefined));
+  await eventually('the first push through', async () =>
+    (await selfMetric(proxy, 'vllm_metrics_proxy_pushgateway_pushes_total', 'outcome="ok"')) === 1 ? true : undefined,
+  );
   t.equal(gw.hits, 3, '503, 503, 200');
   await proxy.gateway!.pushOnce();
   t.equal(gw.hits, 4, 'then a 400, not retried');

@@ -154,7 +154,16 @@ t.test('Prometheus text: as lenient as Prometheus', async (t) => {
     [
       ['vllm:x_total', 'counter', [['vllm:x_total', 3, 1700000000000]]],
       ['u', 'unknown', [['u', 2, undefined]]],
-      ['h', 'histogram', [['h_sum', 2.5, undefined], ['h_bucket', 1, undefined], ['h_bucket', 3, undefined], ['h_count', 3, undefined]]],
+      [
+        'h',
+        'histogram',
+        [
+          ['h_sum', 2.5, undefined],
+          ['h_bucket', 1, undefined],
+          ['h_bucket', 3, undefined],
+          ['h_count', 3, undefined],
+        ],
+      ],
       ['h_created', 'gauge', [['h_created', 1.7e9, undefined]]],
       ['vllm:quoted', 'unknown', [['vllm:quoted', Infinity, undefined]]],
       ['no_newline_at_end', 'unknown', [['no_newline_at_end', 1, undefined]]],

@@ -25,7 +25,11 @@ t.test('classic text renders back to the same families', async (t) => {
     const text = renderText(families);
     t.same(plain(parseExposition(text, 'prometheus')), plain(families), `multiprocess=${multiprocess}: parse(render(x)) = x`);
     // Only vLLM's own naming draws a lint remark; nothing fails to parse.
-    t.same(promtoolCheck(renderText(parseExposition(sim.exposition('text').toString(), 'prometheus'))).problems, ['vllm_iteration_tokens_total non-counter metrics should not have "_total" suffix'], 'promtool reads it');
+    t.same(
+      promtoolCheck(renderText(parseExposition(sim.exposition('text').toString(), 'prometheus'))).problems,
+      ['vllm_iteration_tokens_total non-counter metrics should not have "_total" suffix'],
+      'promtool reads it',
+    );
   }
 });
 
@@ -49,7 +53,11 @@ t.test('OpenMetrics families in the classic shape, as prometheus_client renders 
   for (const [name, f] of b) {
     const g = a.get(name)!;
     t.equal(g.type, f.type === 'unknown' ? g.type : f.type, `${name}: type`);
-    t.same(g.samples.map((s) => [s.name, s.labels]), f.samples.map((s) => [s.name, s.labels]), `${name}: series`);
+    t.same(
+      g.samples.map((s) => [s.name, s.labels]),
+      f.samples.map((s) => [s.name, s.labels]),
+      `${name}: series`,
+    );
   }
   const info = toClassicFamilies({ name: 'build', type: 'info', samples: [{ name: 'build_info', labels: { v: '1' }, value: 1 }] });
   t.same(plain(info), [{ name: 'build_info', type: 'gauge', samples: [{ name: 'build_info', labels: { v: '1' }, value: 1 }] }]);

@@ -43,7 +43,11 @@ const cases: Array<[string, string, string]> = [
     'vllm_x{a="q\\"u:o{t}e\\\\",b="#c d:e",c="}"} 1 # {trace:id="a:b"} 2 3\n',
   ],
   ['label names are not metric names', 'x:y{a:b="c:d"} 1\n', 'x_y{a:b="c:d"} 1\n'],
-  ['exemplar and timestamp', 'vllm:t_bucket{le="0.5"} 2 1700000000.5 # {trace_id="ab:cd"} 0.3 1700000000.1\n', 'vllm_t_bucket{le="0.5"} 2 1700000000.5 # {trace_id="ab:cd"} 0.3 1700000000.1\n'],
+  [
+    'exemplar and timestamp',
+    'vllm:t_bucket{le="0.5"} 2 1700000000.5 # {trace_id="ab:cd"} 0.3 1700000000.1\n',
+    'vllm_t_bucket{le="0.5"} 2 1700000000.5 # {trace_id="ab:cd"} 0.3 1700000000.1\n',
+  ],
   ['OpenMetrics EOF kept', 'a:b_total 1\n# EOF\n', 'a_b_total 1\n# EOF\n'],
   ['CRLF line endings', '# TYPE a:b gauge\r\na:b 1\r\n', '# TYPE a_b gauge\r\na_b 1\r\n'],
   ['no trailing newline', 'a:b 1', 'a_b 1'],

@@ -33,7 +33,11 @@ t.test('OpenMetrics: the lines go before # EOF, wherever the chunks are cut', as
 t.test('classic text: the lines are appended, on a line of their own', async (t) => {
   t.equal(relay(Buffer.from('a 1\nb 2\n'), [5]).toString(), `a 1\nb 2\n${LINES}`);
   t.equal(relay(Buffer.from('a 1\nb 2'), [3]).toString(), `a 1\nb 2\n${LINES}`, 'no final newline');
-  t.equal(relay(Buffer.from('a 1\n# EOF is not here\n'), [6, 9]).toString(), `a 1\n# EOF is not here\n${LINES}`, 'a comment that starts like # EOF is just a comment');
+  t.equal(
+    relay(Buffer.from('a 1\n# EOF is not here\n'), [6, 9]).toString(),
+    `a 1\n# EOF is not here\n${LINES}`,
+    'a comment that starts like # EOF is just a comment',
+  );
   t.equal(relay(Buffer.from('a 1\n# EOF\nb 2\n'), [7]).toString(), `a 1\n# EOF\nb 2\n${LINES}`, 'only a last # EOF ends the exposition');
   t.equal(relay(Buffer.from('a 1\n'), [2], '').toString(), 'a 1\n', 'nothing to add, nothing added');
 });

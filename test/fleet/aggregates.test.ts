@@ -10,7 +10,17 @@ function merged(targets: Record<string, string>): MetricFamily[] {
   return m.collected();
 }
 
-function target(o: { running: number; waiting: number; kv: number; stop: number; length?: number; hits: number; queries: number; gen: number; model?: string }): string {
+function target(o: {
+  running: number;
+  waiting: number;
+  kv: number;
+  stop: number;
+  length?: number;
+  hits: number;
+  queries: number;
+  gen: number;
+  model?: string;
+}): string {
   const m = `model_name="${o.model ?? 'm1'}",engine="0"`;
   return [
     '# TYPE vllm:num_requests_running gauge',
@@ -35,7 +45,8 @@ function target(o: { running: number; waiting: number; kv: number; stop: number;
 /** name{model_name} → value */
 function values(families: MetricFamily[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const f of families) for (const s of f.samples) out[`${s.name.replace('vllm_metrics_proxy_fleet_', '')}${s.labels.model_name ? `{${s.labels.model_name}}` : ''}`] = s.value;
+  for (const f of families)
+    for (const s of f.samples) out[`${s.name.replace('vllm_metrics_proxy_fleet_', '')}${s.labels.model_name ? `{${s.labels.model_name}}` : ''}`] = s.value;
   return out;
 }
 
@@ -52,16 +63,20 @@ t.test('sums, maxima, and reset-aware rates over the window, per model (hand-com
     3,
     4,
   );
-  t.same(values(first), {
-    targets: 4,
-    targets_up: 3,
-    'num_requests_running{m1}': 7,
-    'num_requests_running{m2}': 2,
-    'num_requests_waiting{m1}': 1,
-    'num_requests_waiting{m2}': 5,
-    'kv_cache_usage_perc_max{m1}': 0.7,
-    'kv_cache_usage_perc_max{m2}': 0.9,
-  }, 'no rates before there is a baseline');
+  t.same(
+    values(first),
+    {
+      targets: 4,
+      targets_up: 3,
+      'num_requests_running{m1}': 7,
+      'num_requests_running{m2}': 2,
+      'num_requests_waiting{m1}': 1,
+      'num_requests_waiting{m2}': 5,
+      'kv_cache_usage_perc_max{m1}': 0.7,
+      'kv_cache_usage_perc_max{m2}': 0.9,
+    },
+    'no rates before there is a baseline',
+  );
 
   const second = agg.aggregate(
     merged({

@@ -34,7 +34,10 @@ function gaugeByInstance(samples: Sample[], name: string): Record<string, number
 }
 
 t.test('merged /metrics: two simulators, one hanging target, one down', async (t) => {
-  const [small, big] = await simulators([{ engines: 1, models: 1 }, { engines: 4, models: 2 }]);
+  const [small, big] = await simulators([
+    { engines: 1, models: 1 },
+    { engines: 4, models: 2 },
+  ]);
   t.teardown(() => Promise.all([small!.close(), big!.close()]));
   const hanging = await rawServer(() => {}); // accepts, never answers
   t.teardown(() => hanging.close());
@@ -145,7 +148,10 @@ t.test('DNS discovery: every address of a name, re-resolved; a resolver outage k
   dns.failing = false;
   dns.records.set('vllm.test', { a: ['127.0.0.3'] });
   await proxy.logs.waitFor((l) => l.event === 'target_removed' && l.target === `127.0.0.2:${port}`);
-  t.same(proxy.targets!.list().map((x) => x.name), [`127.0.0.3:${port}`]);
+  t.same(
+    proxy.targets!.list().map((x) => x.name),
+    [`127.0.0.3:${port}`],
+  );
 });
 
 t.test('a real Prometheus scrapes the merged output: per-target series and up gauges', async (t) => {

@@ -37,7 +37,10 @@ t.test('two simulators of different sizes: each family once, every sample labell
     t.equal(new Set(types).size, types.length, 'one TYPE line per family');
     // Exactly a's and b's sample lines, with instance added and nothing else changed.
     const expected: string[] = [];
-    for (const [inst, text] of [['a', textA], ['b', textB]] as const) {
+    for (const [inst, text] of [
+      ['a', textA],
+      ['b', textB],
+    ] as const) {
       for (const line of text.split('\n')) {
         if (line === '' || line.startsWith('#')) continue;
         const sane = line.replace(/^vllm:/, 'vllm_');
@@ -45,8 +48,21 @@ t.test('two simulators of different sizes: each family once, every sample labell
         expected.push(brace >= 0 ? `${sane.slice(0, brace)}{instance="${inst}",${sane.slice(brace + 1)}` : sane.replace(' ', `{instance="${inst}"} `));
       }
     }
-    t.same(out.split('\n').filter((l) => l !== '' && !l.startsWith('#')).sort(), expected.sort(), 'every sample line, byte for byte but for the name and the label');
-    t.same([...m.samples], [['a', textA.split('\n').filter((l) => l && !l.startsWith('#')).length], ['b', textB.split('\n').filter((l) => l && !l.startsWith('#')).length]]);
+    t.same(
+      out
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith('#'))
+        .sort(),
+      expected.sort(),
+      'every sample line, byte for byte but for the name and the label',
+    );
+    t.same(
+      [...m.samples],
+      [
+        ['a', textA.split('\n').filter((l) => l && !l.startsWith('#')).length],
+        ['b', textB.split('\n').filter((l) => l && !l.startsWith('#')).length],
+      ],
+    );
     t.same(promtoolCheck(out).problems, VLLM_LINT, 'promtool reads it');
   }
 });
@@ -56,13 +72,18 @@ t.test('the same series and values as the parsed model gives', async (t) => {
   sim.advance(10);
   const text = sim.exposition('text').toString();
   const fromMerge = new Map(parseSamples(merge({ x: text }).render()).map((s) => [seriesKey(s), s.value]));
-  const fromModel = new Map(parseSamples(renderText(prom(text.replaceAll('vllm:', 'vllm_')))).map((s) => [seriesKey({ ...s, labels: { ...s.labels, instance: 'x' } }), s.value]));
+  const fromModel = new Map(
+    parseSamples(renderText(prom(text.replaceAll('vllm:', 'vllm_')))).map((s) => [seriesKey({ ...s, labels: { ...s.labels, instance: 'x' } }), s.value]),
+  );
   t.same(fromMerge, fromModel);
 });
 
 t.test('an existing target label moves to exported_<label>, as Prometheus does', async (t) => {
   const m = merge({ one: '# TYPE x gauge\nx{instance="pod-1",a="1"} 1\nx{exported_instance="e",instance="pod-2"} 2\n' });
-  t.equal(m.render(), '# TYPE x gauge\nx{instance="one",exported_instance="pod-1",a="1"} 1\nx{instance="one",exported_instance="e",exported_exported_instance="pod-2"} 2\n');
+  t.equal(
+    m.render(),
+    '# TYPE x gauge\nx{instance="one",exported_instance="pod-1",a="1"} 1\nx{instance="one",exported_instance="e",exported_exported_instance="pod-2"} 2\n',
+  );
   t.same(plain(m.issues), [{ kind: 'label_renamed', target: 'one', family: 'x', from: 'instance', to: 'exported_instance' }], 'reported once per target');
   const gw = merge({ t: 'x{job="j",instance="i",b="2"} 1\n' }, { reserved: ['job', 'instance'] });
   t.equal(gw.render(), '# TYPE x untyped\nx{exported_job="j",exported_instance="i",b="2"} 1\n', "a Pushgateway's grouping labels move aside too");
@@ -77,7 +98,18 @@ t.test('conflicts: a family of another type is left out; collisions keep the fir
     { kind: 'name_collision', target: 'two', family: 'a_b', original: 'a_b', kept: 'a:b' },
     { kind: 'type_conflict', target: 'two', family: 'vllm_x', type: 'counter', kept: 'gauge (from one)' },
   ]);
-  t.equal(m.render(), ['# TYPE vllm_x gauge', 'vllm_x{instance="one"} 1', '# TYPE up_total counter', 'up_total{instance="one"} 5', '# TYPE a_b gauge', 'a_b{instance="two"} 1', ''].join('\n'));
+  t.equal(
+    m.render(),
+    [
+      '# TYPE vllm_x gauge',
+      'vllm_x{instance="one"} 1',
+      '# TYPE up_total counter',
+      'up_total{instance="one"} 5',
+      '# TYPE a_b gauge',
+      'a_b{instance="two"} 1',
+      '',
+    ].join('\n'),
+  );
 });
 
 t.test('a family split across a target, HELP once, quoted names, odd spacing, CRLF, comments', async (t) => {
@@ -158,6 +190,15 @@ t.test('conformance: what the parser reads in the classic shape, the merge reads
 });
 
 t.test('collect: the aggregated families as samples, labelled', async (t) => {
-  const m = merge({ a: '# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name="m"} 3\nother 1\n' }, { label: 'instance', collect: new Set(['vllm_num_requests_running']) });
-  t.same(plain(m.collected()), [{ name: 'vllm_num_requests_running', type: 'unknown', samples: [{ name: 'vllm_num_requests_running', labels: { instance: 'a', model_name: 'm' }, value: 3 }] }]);
+  const m = merge(
+    { a: '# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name="m"} 3\nother 1\n' },
+    { label: 'instance', collect: new Set(['vllm_num_requests_running']) },
+  );
+  t.same(plain(m.collected()), [
+    {
+      name: 'vllm_num_requests_running',
+      type: 'unknown',
+      samples: [{ name: 'vllm_num_requests_running', labels: { instance: 'a', model_name: 'm' }, value: 3 }],
+    },
+  ]);
 });

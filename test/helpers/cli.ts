@@ -8,7 +8,11 @@ export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 /** Only what the test gives: no VLLM_* or PORT from the developer's shell. */
 function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VLLM_|OTLP_|PUSH_|FLEET_|PORT$|HOST$|LOG_LEVEL$|READY_MAX_AGE$|POLL_INTERVAL$|MAX_STALENESS$|PUSHGATEWAY_URL$)/.test(k)));
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !/^(VLLM_|OTLP_|PUSH_|FLEET_|PORT$|HOST$|LOG_LEVEL$|READY_MAX_AGE$|POLL_INTERVAL$|MAX_STALENESS$|PUSHGATEWAY_URL$)/.test(k),
+    ),
+  );
   return { ...base, ...env };
 }
 

@@ -54,7 +54,7 @@ export async function startDns(): Promise<TestDns> {
     const name = labels.join('.').toLowerCase();
     const entry = state.records.get(name);
     const rcode = state.failing ? 2 : entry ? 0 : 3;
-    const addrs = entry && !state.failing ? (qtype === 1 ? entry.a : qtype === 28 ? entry.aaaa : undefined) ?? [] : [];
+    const addrs = entry && !state.failing ? ((qtype === 1 ? entry.a : qtype === 28 ? entry.aaaa : undefined) ?? []) : [];
     const header = Buffer.alloc(12);
     msg.copy(header, 0, 0, 2); // id
     header.writeUInt16BE(0x8400 | (msg.readUInt16BE(2) & 0x0100) | rcode, 2); // QR, AA, RD echoed

@@ -7,7 +7,10 @@ import { testProxy, type TestProxy } from './proxy.js';
 
 /** A proxy in fleet mode over `fleet.static` (and whatever else `fleet` names). */
 export function fleetProxy(fleet: Partial<FleetConfig>, extra: Partial<ProxyConfig> = {}, timeoutMs = 5_000): Promise<TestProxy> {
-  return testProxy({ url: fleet.static?.[0]?.url ?? 'http://127.0.0.1:9/metrics', timeoutMs }, { ...extra, fleet: { static: [], label: 'instance', ...fleet } });
+  return testProxy(
+    { url: fleet.static?.[0]?.url ?? 'http://127.0.0.1:9/metrics', timeoutMs },
+    { ...extra, fleet: { static: [], label: 'instance', ...fleet } },
+  );
 }
 
 /** Frozen simulators (values only change when the test advances them). */

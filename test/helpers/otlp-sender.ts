@@ -24,7 +24,15 @@ export function otlpFromFamilies(families: MetricFamily[], timeNs: bigint): Metr
   for (const f of families) {
     const help = f.help ?? '';
     if (f.type === 'counter') {
-      metrics.push({ name: f.name, description: help, sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: f.samples.map((s) => ({ attributes: attrs(s.labels), timeUnixNano: t, asDouble: s.value })) } });
+      metrics.push({
+        name: f.name,
+        description: help,
+        sum: {
+          aggregationTemporality: 2,
+          isMonotonic: true,
+          dataPoints: f.samples.map((s) => ({ attributes: attrs(s.labels), timeUnixNano: t, asDouble: s.value })),
+        },
+      });
     } else if (f.type === 'histogram') {
       const groups = new Map<string, { labels: Record<string, string>; buckets: Array<[number, number]>; sum: number; count: number }>();
       for (const s of f.samples) {
@@ -50,7 +58,10 @@ export function otlpFromFamilies(families: MetricFamily[], timeNs: bigint): Metr
       });
       metrics.push({ name: f.name, description: help, histogram: { aggregationTemporality: 2, dataPoints } });
     } else if (f.type === 'summary') {
-      const groups = new Map<string, { labels: Record<string, string>; count: number; sum: number; quantileValues: Array<{ quantile: number; value: number }> }>();
+      const groups = new Map<
+        string,
+        { labels: Record<string, string>; count: number; sum: number; quantileValues: Array<{ quantile: number; value: number }> }
+      >();
       for (const s of f.samples) {
         const key = JSON.stringify(attrs(s.labels, 'quantile'));
         const g = groups.get(key) ?? { labels: { ...s.labels }, count: 0, sum: 0, quantileValues: [] };
@@ -60,10 +71,20 @@ export function otlpFromFamilies(families: MetricFamily[], timeNs: bigint): Metr
         else if (s.name.endsWith('_sum')) g.sum = s.value;
         else g.quantileValues.push({ quantile: Number(s.labels.quantile), value: s.value });
       }
-      const dataPoints = [...groups.values()].map((g) => ({ attributes: attrs(g.labels), timeUnixNano: t, count: String(g.count), sum: g.sum, quantileValues: g.quantileValues }));
+      const dataPoints = [...groups.values()].map((g) => ({
+        attributes: attrs(g.labels),
+        timeUnixNano: t,
+        count: String(g.count),
+        sum: g.sum,
+        quantileValues: g.quantileValues,
+      }));
       metrics.push({ name: f.name, description: help, summary: { dataPoints } });
     } else {
-      metrics.push({ name: f.name, description: help, gauge: { dataPoints: f.samples.map((s) => ({ attributes: attrs(s.labels), timeUnixNano: t, asDouble: s.value })) } });
+      metrics.push({
+        name: f.name,
+        description: help,
+        gauge: { dataPoints: f.samples.map((s) => ({ attributes: attrs(s.labels), timeUnixNano: t, asDouble: s.value })) },
+      });
     }
   }
   return { resourceMetrics: [{ resource: { attributes: [] }, scopeMetrics: [{ scope: { name: 'hand-built' }, metrics }] }] };

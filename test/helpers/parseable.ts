@@ -75,7 +75,9 @@ export class ParseableStandIn {
     for (const file of readdirSync(dir)) {
       const m = /^(.+)\.jsonl$/.exec(file);
       if (!m) continue;
-      const lines = readFileSync(join(dir, file), 'utf8').split('\n').filter((l) => l !== '');
+      const lines = readFileSync(join(dir, file), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '');
       const [head, ...rows] = lines.map((l) => JSON.parse(l) as Row);
       this.streams.set(m[1]!, { logSource: String(head!.logSource), rows });
     }
@@ -160,7 +162,8 @@ export class ParseableStandIn {
     // Not Parseable's: how a test in another process (the container stack test) reads what arrived.
     if (req.method === 'GET' && url.pathname.startsWith('/standin/')) {
       if (req.headers.authorization !== expected) return [401, 'Unauthorized'];
-      if (url.pathname === '/standin/requests') return [200, JSON.stringify(this.requests.map((r) => ({ status: r.status, answer: r.answer, stream: r.headers['x-p-stream'] })))];
+      if (url.pathname === '/standin/requests')
+        return [200, JSON.stringify(this.requests.map((r) => ({ status: r.status, answer: r.answer, stream: r.headers['x-p-stream'] })))];
       const stream = /^\/standin\/rows\/([^/]+)$/.exec(url.pathname)?.[1];
       if (stream) return [200, JSON.stringify(this.rows(decodeURIComponent(stream)))];
       return [404, 'not found'];
@@ -275,7 +278,8 @@ function anyValue(v: unknown, path: string): unknown {
   if ('boolValue' in o) return o.boolValue;
   if ('intValue' in o) return plainInt(o.intValue, `${path}.intValue`);
   if ('doubleValue' in o) return num(o.doubleValue, `${path}.doubleValue`);
-  if ('arrayValue' in o) return arr(obj(o.arrayValue, `${path}.arrayValue`).values, `${path}.arrayValue.values`).map((x, i) => anyValue(x, `${path}.arrayValue.values[${i}]`));
+  if ('arrayValue' in o)
+    return arr(obj(o.arrayValue, `${path}.arrayValue`).values, `${path}.arrayValue.values`).map((x, i) => anyValue(x, `${path}.arrayValue.values[${i}]`));
   if ('kvlistValue' in o) return attributes(obj(o.kvlistValue, path).values, `${path}.kvlistValue.values`);
   if ('bytesValue' in o) return str(o.bytesValue, path);
   fail(path, 'unknown AnyValue variant');
@@ -315,12 +319,19 @@ export function metricsDataRows(data: unknown): Row[] {
         if (kinds.length !== 1) fail(mp, `expected exactly one of gauge, sum, histogram, exponentialHistogram, summary; got ${kinds.join(', ') || 'none'}`);
         const kind = kinds[0]!;
         const d = obj(m[kind], `${mp}.${kind}`);
-        const temporality = kind === 'gauge' || kind === 'summary' ? undefined : plainInt(d.aggregationTemporality ?? 0, `${mp}.${kind}.aggregationTemporality`);
+        const temporality =
+          kind === 'gauge' || kind === 'summary' ? undefined : plainInt(d.aggregationTemporality ?? 0, `${mp}.${kind}.aggregationTemporality`);
         const monotonic = kind === 'sum' ? d.isMonotonic === true : undefined;
         arr(d.dataPoints, `${mp}.${kind}.dataPoints`).forEach((pv, pi) => {
           const pp = `${mp}.${kind}.dataPoints[${pi}]`;
           const p = obj(pv, pp);
-          const row: Row = { ...base, metric_type: kind, aggregation_temporality: temporality, is_monotonic: monotonic, ...attributes(p.attributes, `${pp}.attributes`) };
+          const row: Row = {
+            ...base,
+            metric_type: kind,
+            aggregation_temporality: temporality,
+            is_monotonic: monotonic,
+            ...attributes(p.attributes, `${pp}.attributes`),
+          };
           if (kind === 'gauge' || kind === 'sum') {
             row.start_time_unix_nano = lenientTime(p.startTimeUnixNano, `${pp}.startTimeUnixNano`);
             row.time_unix_nano = lenientTime(p.timeUnixNano, `${pp}.timeUnixNano`);
@@ -351,7 +362,11 @@ export function metricsDataRows(data: unknown): Row[] {
               return [num(qo.quantile, `${pp}.quantileValues[${i}].quantile`), num(qo.value, `${pp}.quantileValues[${i}].value`)];
             });
           } else {
-            required(p, ['attributes', 'startTimeUnixNano', 'timeUnixNano', 'count', 'scale', 'zeroCount', 'positive', 'negative', 'flags', 'exemplars', 'zeroThreshold'], pp);
+            required(
+              p,
+              ['attributes', 'startTimeUnixNano', 'timeUnixNano', 'count', 'scale', 'zeroCount', 'positive', 'negative', 'flags', 'exemplars', 'zeroThreshold'],
+              pp,
+            );
             row.start_time_unix_nano = plainTime(p.startTimeUnixNano, `${pp}.startTimeUnixNano`);
             row.time_unix_nano = plainTime(p.timeUnixNano, `${pp}.timeUnixNano`);
             row.data_point_count = plainInt(p.count, `${pp}.count`);
@@ -368,4 +383,3 @@ export function metricsDataRows(data: unknown): Row[] {
   });
   return rows;
 }
-

@@ -50,7 +50,13 @@ export async function startPrometheus(jobs: ScrapeJob[], tls?: PrometheusTls): P
     '  scrape_interval: 1s',
     '  scrape_timeout: 1s',
     'scrape_configs:',
-    ...jobs.flatMap((j) => [`  - job_name: ${j.job}`, `    metrics_path: ${j.path ?? '/metrics'}`, '    static_configs:', `      - targets: ['${j.target}']`, ...(j.honorLabels ? ['    honor_labels: true'] : [])]),
+    ...jobs.flatMap((j) => [
+      `  - job_name: ${j.job}`,
+      `    metrics_path: ${j.path ?? '/metrics'}`,
+      '    static_configs:',
+      `      - targets: ['${j.target}']`,
+      ...(j.honorLabels ? ['    honor_labels: true'] : []),
+    ]),
   ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), config);
   const port = await freePort();
@@ -63,7 +69,13 @@ export async function startPrometheus(jobs: ScrapeJob[], tls?: PrometheusTls): P
   const dispatcher = tls ? new Agent({ connect: { ca: tls.ca } }) : undefined;
   const child: ChildProcess = spawn(
     'prometheus',
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...web],
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+      ...web,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -81,7 +93,11 @@ export async function startPrometheus(jobs: ScrapeJob[], tls?: PrometheusTls): P
     url,
     async query(promql) {
       const res = await request(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`, { dispatcher });
-      const body = (await res.body.json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+      const body = (await res.body.json()) as {
+        status: string;
+        error?: string;
+        data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+      };
       if (body.status !== 'success') throw new Error(`query ${promql}: ${body.error}`);
       return body.data.result;
     },
@@ -90,7 +106,14 @@ export async function startPrometheus(jobs: ScrapeJob[], tls?: PrometheusTls): P
 }
 
 /** Wait for a Prometheus-family server's /-/ready; if it never comes (or the process dies), close it and throw. */
-export async function untilReady(name: string, url: string, child: ChildProcess, stderr: () => string, close: () => Promise<void>, dispatcher?: Dispatcher): Promise<void> {
+export async function untilReady(
+  name: string,
+  url: string,
+  child: ChildProcess,
+  stderr: () => string,
+  close: () => Promise<void>,
+  dispatcher?: Dispatcher,
+): Promise<void> {
   try {
     await eventually(`${name} to be ready`, async () => {
       if (child.exitCode !== null) throw new Error(`${name} exited: ${stderr()}`);

@@ -19,7 +19,9 @@ export async function startPushgateway(): Promise<RunningPushgateway> {
   const url = `http://127.0.0.1:${port}`;
   // Debian's build persists to /var/lib/prometheus/pushgateway.data by default: every
   // gateway started here would load the groups of earlier (and parallel) tests.
-  const child: ChildProcess = spawn(BINARY, [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(BINARY, [`--web.listen-address=127.0.0.1:${port}`, '--persistence.file=', '--log.level=warn'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = once(child, 'exit');

@@ -37,7 +37,6 @@ export function seriesOf(r: Row): string {
   return `${String(r.metric_name)}${JSON.stringify(labels)}`;
 }
 
-
 /** Waits until Fluent Bit delivered `deliveries` scrapes, and returns the rows of the last one. */
 export async function deliveredScrape(parseable: ParseableStandIn, deliveries = 2, stream = 'vLLMmetrics'): Promise<Row[]> {
   return eventually(
@@ -65,7 +64,11 @@ function bucketsOf(families: MetricFamily[], label = ''): Map<string, number[]> 
     for (const s of f.samples) {
       if (!s.name.endsWith('_bucket')) continue;
       const { le: _le, ...rest } = s.labels;
-      const key = `${f.name}${JSON.stringify(Object.entries(rest).filter(([k]) => k !== label).sort())}`;
+      const key = `${f.name}${JSON.stringify(
+        Object.entries(rest)
+          .filter(([k]) => k !== label)
+          .sort(),
+      )}`;
       const list = out.get(key) ?? [];
       list.push(s.value);
       out.set(key, list);
@@ -90,7 +93,15 @@ const labelsOf = (r: Row, resourceKeys: Set<string>) =>
     .filter(([k]) => !ROW_FIELDS.has(k) && !k.startsWith('data_point_') && !resourceKeys.has(k))
     .sort();
 
-const RESOURCE_KEYS = new Set(['service.name', 'service.instance.id', 'server.address', 'server.port', 'url.full', 'vllm.model_name', 'deployment.environment']);
+const RESOURCE_KEYS = new Set([
+  'service.name',
+  'service.instance.id',
+  'server.address',
+  'server.port',
+  'url.full',
+  'vllm.model_name',
+  'deployment.environment',
+]);
 
 /** The real Fluent Bit scraping `proxy` (fluent-bit.conf), and everything stopped after the test. */
 async function withFluentBit(t: Test, parts: { proxies: TestProxy[]; parseable: ParseableStandIn; sims: RunningSimulator[]; env?: Record<string, string> }) {
@@ -124,11 +135,19 @@ async function checkDelivery(t: Test, proxy: TestProxy, parseable: ParseableStan
   }
   t.equal(bad, 0, "every histogram's buckets add up to its count");
 
-  t.same(rows.filter((r) => String(r.metric_name).endsWith('_created')).map((r) => r.metric_name), [], 'no _created metric arrives');
+  t.same(
+    rows.filter((r) => String(r.metric_name).endsWith('_created')).map((r) => r.metric_name),
+    [],
+    'no _created metric arrives',
+  );
 
   const cumulative = rows.filter((r) => (r.metric_type === 'sum' && r.is_monotonic) || r.metric_type === 'histogram');
   t.ok(cumulative.length > 20);
-  t.same(cumulative.filter((r) => r.start_time_unix_nano === '0').map((r) => r.metric_name), [], 'every counter and histogram point has a start time');
+  t.same(
+    cumulative.filter((r) => r.start_time_unix_nano === '0').map((r) => r.metric_name),
+    [],
+    'every counter and histogram point has a start time',
+  );
   let fromCreated = 0;
   for (const r of cumulative) {
     const name = String(r.metric_name);
@@ -140,17 +159,29 @@ async function checkDelivery(t: Test, proxy: TestProxy, parseable: ParseableStan
   }
   t.ok(fromCreated > 20, `${fromCreated} start times come from _created`);
 
-  t.ok(rows.every((r) => r['service.name'] === 'vllm'), 'the resource carries service.name');
+  t.ok(
+    rows.every((r) => r['service.name'] === 'vllm'),
+    'the resource carries service.name',
+  );
   if (!fleet) {
     const port = new URL(sims[0]!.url).port;
-    t.ok(rows.every((r) => r['server.address'] === '127.0.0.1' && String(r['server.port']) === port), "the resource carries the vLLM's address");
+    t.ok(
+      rows.every((r) => r['server.address'] === '127.0.0.1' && String(r['server.port']) === port),
+      "the resource carries the vLLM's address",
+    );
   } else {
     const vllmRows = rows.filter((r) => String(r.metric_name).startsWith('vllm_') && r.instance !== undefined);
     t.ok(vllmRows.length > 0);
-    t.ok(vllmRows.every((r) => r['service.instance.id'] === r.instance), "each vLLM row's resource names its target");
+    t.ok(
+      vllmRows.every((r) => r['service.instance.id'] === r.instance),
+      "each vLLM row's resource names its target",
+    );
     t.same([...new Set(vllmRows.map((r) => r['service.instance.id']))].sort(), ['gpu-a', 'gpu-b']);
   }
-  t.ok(rows.every((r) => r['deployment.environment'] === 'test'), '--otlp-resource on every resource');
+  t.ok(
+    rows.every((r) => r['deployment.environment'] === 'test'),
+    '--otlp-resource on every resource',
+  );
   t.ok((await selfMetric(proxy, 'vllm_metrics_proxy_otlp_repaired_points_total', 'reason="cumulative_buckets"')) >= histograms.length, 'repairs are counted');
   t.equal(proxy.logs.lines().filter((l) => l.event === 'otlp_repair_cumulative_buckets').length, 1, 'the repair is logged once');
 }
@@ -186,7 +217,12 @@ t.test('both paths, one result: Fluent Bit through the relay and the direct push
   const upstream = { url: `${sims[0]!.url}/metrics` };
   const relayed = await testProxy(upstream, { otlp: relayConfig(parseable) });
   const pushed = await testProxy(upstream, {
-    otlp: relayConfig(parseable, { forwardUrl: undefined, pushUrl: `${parseable.url}/v1/metrics`, pushIntervalMs: 500, destination: { ...relayConfig(parseable).destination, stream: 'pushed' } }),
+    otlp: relayConfig(parseable, {
+      forwardUrl: undefined,
+      pushUrl: `${parseable.url}/v1/metrics`,
+      pushIntervalMs: 500,
+      destination: { ...relayConfig(parseable).destination, stream: 'pushed' },
+    }),
   });
   await withFluentBit(t, { proxies: [relayed, pushed], parseable, sims });
   const viaFluentBit = await deliveredScrape(parseable, 2);
@@ -235,7 +271,9 @@ async function duckdbWithRows(rows: Row[]) {
   await c.run('CREATE MACRO date_bin(stride, ts, origin) AS time_bucket(stride, ts, origin)');
   await c.run(`CREATE TABLE "vLLMmetrics" (p_timestamp TIMESTAMP, metric_name VARCHAR, model_name VARCHAR, engine VARCHAR, finished_reason VARCHAR,
     data_point_value DOUBLE, data_point_sum DOUBLE, data_point_count BIGINT, data_point_bucket_counts BIGINT[], data_point_explicit_bounds DOUBLE[])`);
-  const insert = await c.prepare('INSERT INTO "vLLMmetrics" VALUES (now()::TIMESTAMP, $1, $2, $3, $4, $5, $6, $7, string_split($8, \',\')::BIGINT[], string_split($9, \',\')::DOUBLE[])');
+  const insert = await c.prepare(
+    "INSERT INTO \"vLLMmetrics\" VALUES (now()::TIMESTAMP, $1, $2, $3, $4, $5, $6, $7, string_split($8, ',')::BIGINT[], string_split($9, ',')::DOUBLE[])",
+  );
   for (const r of rows) {
     const str = (v: unknown) => (v === undefined ? null : String(v));
     const num = (v: unknown) => (typeof v === 'number' ? v : null);
@@ -255,7 +293,7 @@ async function duckdbWithRows(rows: Row[]) {
   return c;
 }
 
-t.test('parseable/queries.sql on the rows Fluent Bit delivered: every query runs, and p50/p90/p99 match the proxy\'s own buckets', async (t) => {
+t.test("parseable/queries.sql on the rows Fluent Bit delivered: every query runs, and p50/p90/p99 match the proxy's own buckets", async (t) => {
   const sims = await simulators([{ engines: 3 }]);
   const parseable = await new ParseableStandIn().start();
   const proxy = await testProxy({ url: `${sims[0]!.url}/metrics` }, { otlp: relayConfig(parseable) });
@@ -263,7 +301,12 @@ t.test('parseable/queries.sql on the rows Fluent Bit delivered: every query runs
   const rows = await deliveredScrape(parseable, 1);
   const c = await duckdbWithRows(rows);
   const sql = readFileSync(join(REPO, 'parseable', 'queries.sql'), 'utf8');
-  const blocks = new Map(sql.split(/^-- name: /m).slice(1).map((b) => [b.split('\n')[0]!.trim(), b.slice(b.indexOf('\n') + 1)]));
+  const blocks = new Map(
+    sql
+      .split(/^-- name: /m)
+      .slice(1)
+      .map((b) => [b.split('\n')[0]!.trim(), b.slice(b.indexOf('\n') + 1)]),
+  );
   for (const [name, query] of blocks) {
     const result = await c.runAndReadAll(query);
     t.ok(result.getRowObjects().length > 0, `${name} runs and answers`);
@@ -294,5 +337,8 @@ t.test('parseable/queries.sql on the rows Fluent Bit delivered: every query runs
     const want = expected.get(String(row.metric_name))!;
     t.same({ p50_seconds: row.p50_seconds, p90_seconds: row.p90_seconds, p99_seconds: row.p99_seconds }, want, `${row.metric_name}: p50, p90, p99`);
   }
-  t.ok([...expected.values()].some((q) => q.p50_seconds !== q.p99_seconds), 'the quantiles differ, so the check can tell them apart');
+  t.ok(
+    [...expected.values()].some((q) => q.p50_seconds !== q.p99_seconds),
+    'the quantiles differ, so the check can tell them apart',
+  );
 });

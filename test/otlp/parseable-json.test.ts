@@ -4,7 +4,11 @@ import { encodeForParseable } from '../../src/otlp/parseable-json.js';
 import { decodeJson } from '../../src/otlp/proto.js';
 import { metricsDataRows, parseExactJson } from '../helpers/parseable.js';
 
-const point = { attributes: [{ key: 'model_name', value: { stringValue: 'm' } }], startTimeUnixNano: '1760000000000000001', timeUnixNano: '1760000000123456789' };
+const point = {
+  attributes: [{ key: 'model_name', value: { stringValue: 'm' } }],
+  startTimeUnixNano: '1760000000000000001',
+  timeUnixNano: '1760000000123456789',
+};
 
 t.test('every metric type encodes to what the Parseable contract accepts, 64-bit integers exact and bare', async (t) => {
   const request = decodeJson(
@@ -16,7 +20,10 @@ t.test('every metric type encodes to what the Parseable contract accepts, 64-bit
               metrics: [
                 { name: 'vllm:g', gauge: { dataPoints: [{ ...point, asDouble: 0.5 }] } },
                 { name: 'vllm:c', sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: [{ ...point, asInt: '9007199254740993' }] } },
-                { name: 'vllm:h', histogram: { aggregationTemporality: 2, dataPoints: [{ ...point, count: '3', sum: 1.5, bucketCounts: ['1', '2'], explicitBounds: [0.5] }] } },
+                {
+                  name: 'vllm:h',
+                  histogram: { aggregationTemporality: 2, dataPoints: [{ ...point, count: '3', sum: 1.5, bucketCounts: ['1', '2'], explicitBounds: [0.5] }] },
+                },
                 { name: 's', summary: { dataPoints: [{ ...point, count: '2', sum: 3, quantileValues: [{ quantile: 0.5, value: 1 }] }] } },
                 {
                   name: 'e',
@@ -76,7 +83,22 @@ t.test('non-finite values are left out and counted; empty metrics and scopes van
 t.test('exemplar ids go out in hex, as OTLP/JSON writes them', async (t) => {
   const request = decodeJson(
     JSON.stringify({
-      resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'c', sum: { dataPoints: [{ asDouble: 1, exemplars: [{ asDouble: 0.2, traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' }] }] } }] }] }],
+      resourceMetrics: [
+        {
+          scopeMetrics: [
+            {
+              metrics: [
+                {
+                  name: 'c',
+                  sum: {
+                    dataPoints: [{ asDouble: 1, exemplars: [{ asDouble: 0.2, traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' }] }],
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
     }),
   );
   const { body } = encodeForParseable(request);
@@ -84,8 +106,22 @@ t.test('exemplar ids go out in hex, as OTLP/JSON writes them', async (t) => {
 });
 
 t.test('backoff: exponential, capped, fully jittered', async (t) => {
-  t.equal(backoffDelay(0, 500, 30_000, () => 0.999999), 499.9995);
-  t.equal(backoffDelay(3, 500, 30_000, () => 0.5), 2_000);
-  t.equal(backoffDelay(20, 500, 30_000, () => 1), 30_000, 'capped');
-  t.equal(backoffDelay(1000, 500, 30_000, () => 0), 0, 'jitter reaches zero; huge attempts do not overflow');
+  t.equal(
+    backoffDelay(0, 500, 30_000, () => 0.999999),
+    499.9995,
+  );
+  t.equal(
+    backoffDelay(3, 500, 30_000, () => 0.5),
+    2_000,
+  );
+  t.equal(
+    backoffDelay(20, 500, 30_000, () => 1),
+    30_000,
+    'capped',
+  );
+  t.equal(
+    backoffDelay(1000, 500, 30_000, () => 0),
+    0,
+    'jitter reaches zero; huge attempts do not overflow',
+  );
 });

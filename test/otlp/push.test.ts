@@ -49,8 +49,14 @@ t.test('direct push: scrape, map and export OTLP/JSON that Parseable takes, with
     t.equal(r.headers['x-p-stream'], 'vLLMmetrics');
     t.equal(r.headers['x-p-log-source'], 'otel-metrics');
   }
-  t.notOk(rows.some((r) => String(r.metric_name).includes(':')), 'no colon in any name');
-  t.notOk(rows.some((r) => String(r.metric_name).endsWith('_created')), '_created series are start times, not metrics');
+  t.notOk(
+    rows.some((r) => String(r.metric_name).includes(':')),
+    'no colon in any name',
+  );
+  t.notOk(
+    rows.some((r) => String(r.metric_name).endsWith('_created')),
+    '_created series are start times, not metrics',
+  );
 
   const families = new Map(parseExposition(sim.sim.exposition('text'), 'prometheus').map((f) => [f.name, f]));
   const model = sim.sim.engines[0]!.model;
@@ -60,7 +66,13 @@ t.test('direct push: scrape, map and export OTLP/JSON that Parseable takes, with
   const prompt = families.get('vllm:prompt_tokens_total')!.samples.find((s) => s.labels.model_name === model && s.labels.engine === '0')!;
   const created = families.get('vllm:prompt_tokens_created')!.samples.find((s) => s.labels.model_name === model && s.labels.engine === '0')!;
   const [counter] = find(rows, 'vllm_prompt_tokens_total', labels);
-  t.match(counter, { metric_type: 'sum', is_monotonic: true, aggregation_temporality: 2, data_point_value: prompt.value, start_time_unix_nano: ns(created.value) });
+  t.match(counter, {
+    metric_type: 'sum',
+    is_monotonic: true,
+    aggregation_temporality: 2,
+    data_point_value: prompt.value,
+    start_time_unix_nano: ns(created.value),
+  });
   t.equal(counter!['service.name'], 'vllm');
   t.equal(counter!['server.address'], '127.0.0.1');
   t.equal(counter!['vllm.model_name'], model);
@@ -73,8 +85,14 @@ t.test('direct push: scrape, map and export OTLP/JSON that Parseable takes, with
   const ttft = families.get('vllm:time_to_first_token_seconds')!.samples.filter((s) => s.labels.model_name === model && s.labels.engine === '0');
   const buckets = ttft.filter((s) => s.name.endsWith('_bucket'));
   const [h] = find(rows, 'vllm_time_to_first_token_seconds', labels);
-  t.same(h!.data_point_explicit_bounds, buckets.filter((b) => b.labels.le !== '+Inf').map((b) => Number(b.labels.le)));
-  t.same(h!.data_point_bucket_counts, buckets.map((b, i) => b.value - (i > 0 ? buckets[i - 1]!.value : 0)));
+  t.same(
+    h!.data_point_explicit_bounds,
+    buckets.filter((b) => b.labels.le !== '+Inf').map((b) => Number(b.labels.le)),
+  );
+  t.same(
+    h!.data_point_bucket_counts,
+    buckets.map((b, i) => b.value - (i > 0 ? buckets[i - 1]!.value : 0)),
+  );
   t.equal(h!.data_point_count, ttft.find((s) => s.name.endsWith('_count'))!.value);
   t.equal(h!.data_point_sum, ttft.find((s) => s.name.endsWith('_sum'))!.value);
   t.equal(h!.aggregation_temporality, 2);
@@ -163,7 +181,11 @@ t.test('_created gives the same start time in OpenMetrics and in the classic for
     const a = om.get(name)!;
     const b = classic.get(name)!;
     t.ok(a.length > 0 && a.length === b.length, `${name}: same points`);
-    t.same(a.map((p) => p.startTime), b.map((p) => p.startTime), `${name}: same start times`);
+    t.same(
+      a.map((p) => p.startTime),
+      b.map((p) => p.startTime),
+      `${name}: same start times`,
+    );
     t.ok(ms(a[0]!.startTime) < T0 * 1000, `${name}: start time is the process's, before the scrape`);
   }
   t.same([...om.keys()].sort(), [...classic.keys()].sort(), 'the same metric names from both formats');
@@ -186,9 +208,18 @@ t.test('summaries, gauge histograms, histograms without +Inf, untyped', async (t
     'openmetrics',
   );
   const p = points(families, 7000, new StartTimes());
-  t.same(p.get('s')!.map((x) => [x.attributes, x.value]), [[{ quantile: '0.5' }, 3]]);
-  t.same(p.get('s_sum')!.map((x) => x.value), [10]);
-  t.same(p.get('s_count')!.map((x) => x.value), [4]);
+  t.same(
+    p.get('s')!.map((x) => [x.attributes, x.value]),
+    [[{ quantile: '0.5' }, 3]],
+  );
+  t.same(
+    p.get('s_sum')!.map((x) => x.value),
+    [10],
+  );
+  t.same(
+    p.get('s_count')!.map((x) => x.value),
+    [4],
+  );
   t.same(p.get('gh')![0]!.value, { buckets: { boundaries: [1], counts: [2, 3] }, count: 5, sum: 3 });
   t.equal(ms(p.get('gh')![0]!.startTime), 7000, 'a gauge histogram point starts at its own time');
   const noInf = points(parseExposition('# TYPE h histogram\nh_bucket{le="1"} 2\nh_count 5\nu 1 1700000000000\n', 'prometheus'), 7000, new StartTimes());

@@ -21,7 +21,6 @@ const seriesKey = (name: string, labels: Record<string, string>) =>
     .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
     .join(',')}}`;
 
-
 /** A relay proxy (no upstream needed) forwarding to a fresh stand-in; both closed after the test. */
 async function relay(t: Test, extra: Partial<OtlpConfig> = {}, parseable = new ParseableStandIn()) {
   await parseable.start();
@@ -46,9 +45,17 @@ async function selfMetric(proxy: TestProxy, name: string, labels = ''): Promise<
 
 /** A small gauge request, `n` points, for the queue tests. */
 function gaugeRequest(name: string, n: number): MetricsRequest {
-  const dataPoints = Array.from({ length: n }, (_, i) => ({ attributes: [{ key: 'i', value: { stringValue: String(i) } }], timeUnixNano: T_NS.toString(), asDouble: i }));
+  const dataPoints = Array.from({ length: n }, (_, i) => ({
+    attributes: [{ key: 'i', value: { stringValue: String(i) } }],
+    timeUnixNano: T_NS.toString(),
+    asDouble: i,
+  }));
   // A resource of its own: the relay forwards it as it is (an empty one would be taken for a scrape of the proxy and split).
-  return { resourceMetrics: [{ resource: { attributes: [{ key: 'host.name', value: { stringValue: 'test' } }] }, scopeMetrics: [{ metrics: [{ name, gauge: { dataPoints } }] }] }] };
+  return {
+    resourceMetrics: [
+      { resource: { attributes: [{ key: 'host.name', value: { stringValue: 'test' } }] }, scopeMetrics: [{ metrics: [{ name, gauge: { dataPoints } }] }] },
+    ],
+  };
 }
 
 const PB = { 'content-type': 'application/x-protobuf' };
@@ -75,7 +82,8 @@ t.test('a correct OTLP sender -> relay -> Parseable: every sanitized vLLM series
   const grouped = (type: string) => type === 'histogram' || type === 'summary';
   // `_created` gauges are folded into their counters' and histograms' start times, not forwarded.
   const created = families.filter((f) => f.name.endsWith('_created')).reduce((n, f) => n + f.samples.length, 0);
-  const expectedPoints = families.reduce((n, f) => n + (grouped(f.type) ? f.samples.filter((s) => s.name.endsWith('_count')).length : f.samples.length), 0) - created;
+  const expectedPoints =
+    families.reduce((n, f) => n + (grouped(f.type) ? f.samples.filter((s) => s.name.endsWith('_count')).length : f.samples.length), 0) - created;
   const rows = await eventually(
     'rows in Parseable',
     async () => {
@@ -92,13 +100,17 @@ t.test('a correct OTLP sender -> relay -> Parseable: every sanitized vLLM series
   t.equal(req.headers['content-type'], 'application/json');
   t.equal(req.headers['x-p-stream'], 'vLLMmetrics');
   t.equal(req.headers['x-p-log-source'], 'otel-metrics');
-  t.notOk(rows.some((r) => String(r.metric_name).includes(':')), 'no colon in any metric name');
+  t.notOk(
+    rows.some((r) => String(r.metric_name).includes(':')),
+    'no colon in any metric name',
+  );
 
   // Values: every simulator sample is found in the rows, under its sanitized name.
   const simFamilies = parseExposition(sim.sim.exposition('text'), 'prometheus');
   const byKey = new Map<string, Row>();
   for (const r of rows) {
-    const { metric_name, metric_type, metric_description, metric_unit, aggregation_temporality, is_monotonic, start_time_unix_nano, time_unix_nano, ...rest } = r;
+    const { metric_name, metric_type, metric_description, metric_unit, aggregation_temporality, is_monotonic, start_time_unix_nano, time_unix_nano, ...rest } =
+      r;
     const labels = Object.fromEntries(Object.entries(rest).filter(([k]) => !k.startsWith('data_point_') && !k.includes('.')));
     byKey.set(seriesKey(String(metric_name), labels as Record<string, string>), r);
   }
@@ -106,7 +118,10 @@ t.test('a correct OTLP sender -> relay -> Parseable: every sanitized vLLM series
   for (const f of simFamilies) {
     const name = f.name.replaceAll(':', '_');
     if (f.name.endsWith('_created')) {
-      t.notOk(rows.some((r) => r.metric_name === name), `${name} is folded, not forwarded`);
+      t.notOk(
+        rows.some((r) => r.metric_name === name),
+        `${name} is folded, not forwarded`,
+      );
     } else if (f.type === 'summary') {
       for (const count of f.samples.filter((s) => s.name.endsWith('_count'))) {
         const row = byKey.get(seriesKey(name, count.labels as Record<string, string>));
@@ -121,7 +136,9 @@ t.test('a correct OTLP sender -> relay -> Parseable: every sanitized vLLM series
         t.equal(row!.metric_type, 'histogram');
         t.equal(row!.aggregation_temporality, 2, 'cumulative');
         t.equal(row!.data_point_count, count.value);
-        const buckets = f.samples.filter((s) => s.name.endsWith('_bucket') && seriesKey('', { ...s.labels, le: '' }) === seriesKey('', { ...count.labels, le: '' }));
+        const buckets = f.samples.filter(
+          (s) => s.name.endsWith('_bucket') && seriesKey('', { ...s.labels, le: '' }) === seriesKey('', { ...count.labels, le: '' }),
+        );
         const perBucket = buckets.map((b, i) => b.value - (i > 0 ? buckets[i - 1]!.value : 0));
         t.same(row!.data_point_bucket_counts, perBucket, `${name}: per-bucket counts`);
         checked++;
@@ -177,10 +194,16 @@ t.test('relay input: OTLP/JSON (canonical, quoted 64-bit ints), gzip, summaries 
       },
     ],
   };
-  const res = await post(proxy, gzipSync(JSON.stringify(canonical)), { 'content-type': 'application/json', 'content-encoding': 'gzip', 'x-p-stream': 'other_stream' });
+  const res = await post(proxy, gzipSync(JSON.stringify(canonical)), {
+    'content-type': 'application/json',
+    'content-encoding': 'gzip',
+    'x-p-stream': 'other_stream',
+  });
   t.equal(res.status, 200);
   t.match(res.type, /^application\/json/);
-  t.same(JSON.parse(res.body.toString()), { partialSuccess: { rejectedDataPoints: '1', errorMessage: 'NaN and infinite values cannot be written as OTLP/JSON for Parseable' } });
+  t.same(JSON.parse(res.body.toString()), {
+    partialSuccess: { rejectedDataPoints: '1', errorMessage: 'NaN and infinite values cannot be written as OTLP/JSON for Parseable' },
+  });
   const rows = await eventually('rows', async () => (parseable.rows('other_stream').length === 2 ? parseable.rows('other_stream') : undefined), 10_000, 20);
   t.same(
     rows.map((r) => [r.metric_name, r.metric_type, r.data_point_value ?? r.data_point_quantile_values, r.host, r.time_unix_nano]),
@@ -304,7 +327,15 @@ t.test('the stand-in is strict: it turns away what Parseable turns away', async 
   t.teardown(() => parseable.stop());
   const auth = `Basic ${Buffer.from(`${parseable.username}:${parseable.password}`).toString('base64')}`;
   const ok = { authorization: auth, 'x-p-stream': 's', 'x-p-log-source': 'otel-metrics', 'content-type': 'application/json' };
-  const good = JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'h', histogram: { aggregationTemporality: 2, dataPoints: [{ count: 1, bucketCounts: [1, 0], explicitBounds: [1] }] } }] }] }] });
+  const good = JSON.stringify({
+    resourceMetrics: [
+      {
+        scopeMetrics: [
+          { metrics: [{ name: 'h', histogram: { aggregationTemporality: 2, dataPoints: [{ count: 1, bucketCounts: [1, 0], explicitBounds: [1] }] } }] },
+        ],
+      },
+    ],
+  });
   const send = async (headers: Record<string, string>, body = good) => {
     const res = await request(`${parseable.url}/v1/metrics`, { method: 'POST', headers, body });
     return [res.statusCode, await res.body.text()] as const;
@@ -317,7 +348,9 @@ t.test('the stand-in is strict: it turns away what Parseable turns away', async 
   t.equal((await send(noSource))[0], 400);
   t.match((await send(ok, good.replace('"count":1', '"count":"1"')))[1], /expected a plain integer number, got "1"/);
   t.match((await send(ok, good.replace('[1,0]', '["1",0]')))[1], /bucketCounts\[0\]: expected a plain integer/);
-  const summary = JSON.stringify({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 's', summary: { dataPoints: [{ timeUnixNano: '5', count: 1, sum: 1, quantileValues: [] }] } }] }] }] });
+  const summary = JSON.stringify({
+    resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 's', summary: { dataPoints: [{ timeUnixNano: '5', count: 1, sum: 1, quantileValues: [] }] } }] }] }],
+  });
   t.match((await send(ok, summary))[1], /missing field `attributes`/);
   t.same(await send({ ...ok, 'x-p-log-source': 'otel-logs' }), [400, 'Log source header X-P-Log-Source must be otel-metrics for /v1/metrics']);
 });

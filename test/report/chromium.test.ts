@@ -52,9 +52,16 @@ t.test('report and compare, opened in Chromium', async (t) => {
   t.teardown(() => browser.close());
   const one = await openReport(browser, join(dir, 'baseline.html'));
   const two = await openReport(browser, compared);
-  for (const [name, p] of [['single', one], ['compare', two]] as const) {
+  for (const [name, p] of [
+    ['single', one],
+    ['compare', two],
+  ] as const) {
     t.same(p.problems, [], `${name}: no console errors or exceptions`);
-    t.same(p.requests.filter((u) => !u.startsWith('file:')), [], `${name}: nothing fetched beyond the file`);
+    t.same(
+      p.requests.filter((u) => !u.startsWith('file:')),
+      [],
+      `${name}: nothing fetched beyond the file`,
+    );
     t.equal(p.charts, CHARTS.length, `${name}: every chart drawn (the simulator serves every signal)`);
     const shot = join(dir, `${name}.png`);
     await p.page.screenshot({ path: shot, fullPage: true });
@@ -80,7 +87,16 @@ t.test('report --requests: a per-request section, the scatter and the histogram 
   const log = join(dir, 'requests.jsonl');
   const t0 = Date.UTC(2026, 11, 1, 12, 0, 0);
   const records = Array.from({ length: 60 }, (_, i) => ({
-    ...buildRecord({ startedAt: 0, startTime: new Date(t0 + i * 500), endedAt: 200 + (i % 10) * 40, endpoint: '/v1/chat/completions', stream: true, status: 200, generatedId: `r${i}`, clientAbort: false }),
+    ...buildRecord({
+      startedAt: 0,
+      startTime: new Date(t0 + i * 500),
+      endedAt: 200 + (i % 10) * 40,
+      endpoint: '/v1/chat/completions',
+      stream: true,
+      status: 200,
+      generatedId: `r${i}`,
+      clientAbort: false,
+    }),
     ttft_ms: 20 + (i % 7) * 5,
     completion_tokens: 32,
   }));

@@ -5,7 +5,15 @@ import type { Row } from '../../src/store/store.js';
 
 const T0 = 1_800_000_000_000;
 const at = (s: number) => T0 + s * 1000;
-const row = (s: number, target: string, family: string, type: Row['type'], name: string, value: number, labels: Record<string, string> = {}): Row => ({ timeMs: at(s), target, family, type, name, labels, value });
+const row = (s: number, target: string, family: string, type: Row['type'], name: string, value: number, labels: Record<string, string> = {}): Row => ({
+  timeMs: at(s),
+  target,
+  family,
+  type,
+  name,
+  labels,
+  value,
+});
 const TTFT = 'vllm_time_to_first_token_seconds';
 const buckets = (s: number, target: string, counts: [number, number, number]) =>
   (['0.1', '1', '+Inf'] as const).map((le, i) => row(s, target, TTFT, 'delta', `${TTFT}_bucket_delta`, counts[i]!, { le }));

@@ -15,7 +15,17 @@ import { ParseableStandIn } from '../helpers/parseable.js';
 import { eventually } from '../helpers/wait.js';
 
 const record = (i: number) =>
-  buildRecord({ startedAt: 0, startTime: new Date(), endedAt: 12.5, endpoint: '/v1/chat/completions', model: 'm', stream: true, status: 200, generatedId: `req-${i}`, clientAbort: false });
+  buildRecord({
+    startedAt: 0,
+    startTime: new Date(),
+    endedAt: 12.5,
+    endpoint: '/v1/chat/completions',
+    model: 'm',
+    stream: true,
+    status: 200,
+    generatedId: `req-${i}`,
+    clientAbort: false,
+  });
 
 t.test('real Fluent Bit ships the request log to vLLMrequests: none lost or repeated across a restart and a rotation', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vmp-fb-requests-'));
@@ -33,11 +43,16 @@ t.test('real Fluent Bit ships the request log to vLLMrequests: none lost or repe
   });
   const ids = () => parseable.rows('vLLMrequests').map((r) => String(r.id));
   const arrived = (n: number) =>
-    eventually(`${n} records in vLLMrequests`, async () => {
-      const refused = parseable.requests.find((r) => r.status !== 200);
-      if (refused) throw new Error(`refused: ${refused.status} ${refused.answer}`);
-      return ids().length >= n ? ids() : undefined;
-    }, 30_000, 100);
+    eventually(
+      `${n} records in vLLMrequests`,
+      async () => {
+        const refused = parseable.requests.find((r) => r.status !== 200);
+        if (refused) throw new Error(`refused: ${refused.status} ${refused.answer}`);
+        return ids().length >= n ? ids() : undefined;
+      },
+      30_000,
+      100,
+    );
 
   for (let i = 0; i < 10; i++) log.append(record(i));
   await arrived(10);

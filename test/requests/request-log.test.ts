@@ -7,7 +7,15 @@ import { RequestLog } from '../../src/requests/request-log.js';
 import { spawnCli } from '../helpers/cli.js';
 
 const record = (i: number) =>
-  buildRecord({ startedAt: 0, startTime: new Date(1_800_000_000_000 + i), endedAt: 10 + i, endpoint: '/v1/completions', status: 200, generatedId: `r-${i}`, clientAbort: false });
+  buildRecord({
+    startedAt: 0,
+    startTime: new Date(1_800_000_000_000 + i),
+    endedAt: 10 + i,
+    endpoint: '/v1/completions',
+    status: 200,
+    generatedId: `r-${i}`,
+    clientAbort: false,
+  });
 
 t.test('rotation by size keeps whole lines, FILE.1 ... FILE.keep, newest in FILE', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vmp-reqlog-'));
@@ -18,7 +26,11 @@ t.test('rotation by size keeps whole lines, FILE.1 ... FILE.keep, newest in FILE
   for (let i = 0; i < 10; i++) log.append(record(i));
   log.close();
   t.same(readdirSync(dir).sort(), ['requests.jsonl', 'requests.jsonl.1', 'requests.jsonl.2']);
-  const ids = (file: string) => readFileSync(join(dir, file), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+  const ids = (file: string) =>
+    readFileSync(join(dir, file), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { id: string }).id);
   t.same(ids('requests.jsonl'), ['r-9']);
   t.same(ids('requests.jsonl.1'), ['r-6', 'r-7', 'r-8']);
   t.same(ids('requests.jsonl.2'), ['r-3', 'r-4', 'r-5'], 'older files beyond keep are gone');

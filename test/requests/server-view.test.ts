@@ -23,7 +23,10 @@ function parsed(text: string, format: 'prometheus' | 'openmetrics'): Map<string,
 
 t.test('the line scan finds what the parser finds: both formats, colon and sanitized names, many models and engines', async (t) => {
   const sim = new Simulator({ tickMs: 0, engines: 3, models: 2 }, 1_760_000_000);
-  for (const [format, name] of [['text', 'prometheus'], ['openmetrics', 'openmetrics']] as const) {
+  for (const [format, name] of [
+    ['text', 'prometheus'],
+    ['openmetrics', 'openmetrics'],
+  ] as const) {
     const text = sim.exposition(format).toString();
     t.same(totalsByModel(text), parsed(text, name), `${format}`);
     const sanitized = renameNames(text, underscore);

@@ -9,7 +9,15 @@ import { runCli } from '../helpers/cli.js';
 /** Four requests, one second apart, hand-made so every figure below can be worked out by hand. */
 function records(): RequestRecord[] {
   return [10, 20, 30, 40].map((ttft, i) => ({
-    ...buildRecord({ startedAt: 0, startTime: new Date(Date.UTC(2026, 11, 1, 0, 0, i)), endedAt: 100 * (i + 1), endpoint: '/v1/chat/completions', status: i === 3 ? 502 : 200, generatedId: `r${i}`, clientAbort: i === 2 }),
+    ...buildRecord({
+      startedAt: 0,
+      startTime: new Date(Date.UTC(2026, 11, 1, 0, 0, i)),
+      endedAt: 100 * (i + 1),
+      endpoint: '/v1/chat/completions',
+      status: i === 3 ? 502 : 200,
+      generatedId: `r${i}`,
+      clientAbort: i === 2,
+    }),
     ttft_ms: ttft,
     prompt_tokens: 10,
     completion_tokens: i === 3 ? null : 5 * (i + 1),
@@ -38,7 +46,12 @@ t.test('requests FILE: the table and the summary; --json; a broken line is named
   const dir = mkdtempSync(join(tmpdir(), 'vmp-requests-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'requests.jsonl');
-  writeFileSync(file, records().map((r) => `${JSON.stringify(r)}\n`).join(''));
+  writeFileSync(
+    file,
+    records()
+      .map((r) => `${JSON.stringify(r)}\n`)
+      .join(''),
+  );
   const human = runCli(['requests', file]);
   t.equal(human.status, 0, human.stderr);
   t.match(human.stdout, /4 requests: 2 ok, 1 errors, 1 aborted by the client; server view 2 exact, 2 shared/);

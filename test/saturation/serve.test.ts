@@ -58,7 +58,11 @@ t.test('a bearer token from a file, read before every query (rotation), and a 40
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
-      const up = await request(`${prom.url}${req.url}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.concat(chunks) });
+      const up = await request(`${prom.url}${req.url}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: Buffer.concat(chunks),
+      });
       res.writeHead(up.statusCode, { 'content-type': 'application/json' }).end(Buffer.from(await up.body.arrayBuffer()));
     });
   });
@@ -127,7 +131,10 @@ t.test('streamed /metrics: the gauges end the exposition, before # EOF when Prom
   t.match(om.headers['content-type'], /openmetrics/);
   t.ok(text.endsWith('# EOF\n'), 'still ends with # EOF');
   t.ok(text.indexOf('vllm_metrics_proxy_saturation_kv_cache_usage{instance=') < text.indexOf('# EOF'));
-  t.ok(parseExposition(text, 'openmetrics').some((f) => f.name === 'vllm_metrics_proxy_saturation_finished_requests_per_second'), 'valid OpenMetrics');
+  t.ok(
+    parseExposition(text, 'openmetrics').some((f) => f.name === 'vllm_metrics_proxy_saturation_finished_requests_per_second'),
+    'valid OpenMetrics',
+  );
   const gz = await get(`${proxy.url}/metrics`, { 'accept-encoding': 'gzip' });
   t.equal(gz.headers['content-encoding'], 'gzip');
 
@@ -139,7 +146,11 @@ t.test('streamed /metrics: the gauges end the exposition, before # EOF when Prom
   });
   // Prometheus' own instance label wins; the proxy's moves to exported_instance.
   t.equal(got[0]!.metric.exported_instance, target);
-  t.same((await prom.query('up{job="proxy"}')).map((x) => x.value[1]), ['1'], 'every scrape succeeded');
+  t.same(
+    (await prom.query('up{job="proxy"}')).map((x) => x.value[1]),
+    ['1'],
+    'every scrape succeeded',
+  );
 });
 
 t.test('polled /metrics: every poll is a sample, and carries the gauges', async (t) => {
@@ -160,12 +171,24 @@ t.test('polled /metrics: every poll is a sample, and carries the gauges', async 
 t.test('the flags: errors name the flag', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [['serve', '--saturation-window', '30s'], /--saturation-window: only applies with --saturation/],
-    [['serve', '--saturation', '--poll-interval', '2s', '--saturation-interval', '1s'], /--saturation-interval: in poll mode every poll is a saturation sample/],
-    [['serve', '--saturation', '--saturation-window', '5s', '--saturation-interval', '5s'], /--saturation-window: must be at least two sampling intervals \(10s\)/],
+    [
+      ['serve', '--saturation', '--poll-interval', '2s', '--saturation-interval', '1s'],
+      /--saturation-interval: in poll mode every poll is a saturation sample/,
+    ],
+    [
+      ['serve', '--saturation', '--saturation-window', '5s', '--saturation-interval', '5s'],
+      /--saturation-window: must be at least two sampling intervals \(10s\)/,
+    ],
     [['serve', '--saturation-from-prometheus', 'ftp://x'], /--saturation-from-prometheus: unsupported scheme ftp:/],
-    [['serve', '--saturation-from-prometheus', 'http://p:9090', '--saturation-interval', '1s'], /--saturation-interval: does not apply with --saturation-from-prometheus/],
+    [
+      ['serve', '--saturation-from-prometheus', 'http://p:9090', '--saturation-interval', '1s'],
+      /--saturation-interval: does not apply with --saturation-from-prometheus/,
+    ],
     [['serve', '--saturation', '--saturation-model', 'm'], /--saturation-model: only applies with --saturation-from-prometheus/],
-    [['serve', '--saturation-from-prometheus', 'http://p:9090', '--prometheus-bearer-token-file', '/nonexistent/token'], /--prometheus-bearer-token-file: cannot read \/nonexistent\/token/],
+    [
+      ['serve', '--saturation-from-prometheus', 'http://p:9090', '--prometheus-bearer-token-file', '/nonexistent/token'],
+      /--prometheus-bearer-token-file: cannot read \/nonexistent\/token/,
+    ],
     [['saturation'], /--prometheus-url: is required/],
     [['saturation', '--prometheus-url', 'http://p:9090', '--window', 'soon'], /--window.*"soon" is not a duration/],
     [['saturation', '--prometheus-url', 'http://p:9090', '--target-label', '__x'], /--target-label.*not a label name/],

@@ -64,7 +64,12 @@ t.test('known loads give the signals they imply, from the window and from Promet
   const [light, heavy, direct] = await Promise.all([live(3, 1), live(30, 2), live(3, 3)]);
   t.teardown(() => Promise.all([light, heavy, direct].map((s) => s.close())));
   const proxy = await fleetProxy(
-    { static: [{ name: 'light', url: `${light.url}/metrics` }, { name: 'heavy', url: `${heavy.url}/metrics` }] },
+    {
+      static: [
+        { name: 'light', url: `${light.url}/metrics` },
+        { name: 'heavy', url: `${heavy.url}/metrics` },
+      ],
+    },
     { saturation: { windowMs: WINDOW_MS, intervalMs: 1000 } },
   );
   t.teardown(() => proxy.close());
@@ -86,7 +91,10 @@ t.test('known loads give the signals they imply, from the window and from Promet
   t.teardown(() => source.close());
 
   // The test's own record of the simulators, a snapshot a second.
-  const history = new Map<RunningSimulator, Snap[]>([[light, []], [heavy, []]]);
+  const history = new Map<RunningSimulator, Snap[]>([
+    [light, []],
+    [heavy, []],
+  ]);
   let recording = true;
   const recorder = (async () => {
     while (recording) {
@@ -121,16 +129,25 @@ t.test('known loads give the signals they imply, from the window and from Promet
   recording = false;
   await recorder;
 
-  for (const [name, sim] of [['light', light], ['heavy', heavy]] as const) {
+  for (const [name, sim] of [
+    ['light', light],
+    ['heavy', heavy],
+  ] as const) {
     const snaps = history.get(sim)!;
     const end = snaps[snaps.length - 1]!.timeMs;
     const ref = reference(snaps.filter((s) => s.timeMs >= end - WINDOW_MS - 500));
-    for (const [src, report] of [['window', win], ['prometheus', fromProm]] as const) {
+    for (const [src, report] of [
+      ['window', win],
+      ['prometheus', fromProm],
+    ] as const) {
       const row = report.targets.find((x) => x.target === name && x.model === MODEL);
       t.ok(row, `${src}: ${name} is reported`);
       const s = row!.signals;
       const near = (what: string, got: number | null, want: number, rel: number, abs = 0) =>
-        t.ok(got !== null && Math.abs(got - want) <= rel * want + abs, `${src} ${name} ${what}: ${got} vs reference ${want.toFixed(3)} (±${Math.round(rel * 100)}% ±${abs})`);
+        t.ok(
+          got !== null && Math.abs(got - want) <= rel * want + abs,
+          `${src} ${name} ${what}: ${got} vs reference ${want.toFixed(3)} (±${Math.round(rel * 100)}% ±${abs})`,
+        );
       // The same tolerance for both sources. What is left of a difference: the windows' edges
       // fall a second apart, and prompt lengths are log-normal (a long one more or less at an
       // edge moves the token-weighted values).
@@ -144,20 +161,32 @@ t.test('known loads give the signals they imply, from the window and from Promet
       t.ok(s.kv_cache_usage.ageSeconds! < 5, `${src} ${name}: fresh (${s.kv_cache_usage.ageSeconds}s)`);
     }
   }
-  for (const [src, report] of [['window', win], ['prometheus', fromProm]] as const) {
+  for (const [src, report] of [
+    ['window', win],
+    ['prometheus', fromProm],
+  ] as const) {
     const sig = (n: string) => report.targets.find((x) => x.target === n && x.model === MODEL)!.signals;
     const [l, h] = [sig('light'), sig('heavy')];
     t.equal(l.requests_waiting.value, 0, `${src}: the light load queues nothing`);
     t.ok(h.requests_waiting.value! > 0, `${src}: the heavy load queues`);
     t.ok(h.kv_cache_usage.value! > 0.8 && l.kv_cache_usage.value! < 0.5, `${src}: the heavy load fills its KV cache, the light one does not`);
-    t.ok(h.finished_requests_per_second.value! > 1.5 * l.finished_requests_per_second.value!, `${src}: the heavy load finishes more (as many as its full KV cache lets it)`);
+    t.ok(
+      h.finished_requests_per_second.value! > 1.5 * l.finished_requests_per_second.value!,
+      `${src}: the heavy load finishes more (as many as its full KV cache lets it)`,
+    );
   }
   // The fleet rows add up the targets of the window exactly.
   const fleet = win.models.find((m) => m.model === MODEL)!.signals;
   const rows = win.targets.filter((x) => x.model === MODEL);
-  t.equal(fleet.finished_requests_per_second.value, rows.reduce((a, x) => a + x.signals.finished_requests_per_second.value!, 0));
+  t.equal(
+    fleet.finished_requests_per_second.value,
+    rows.reduce((a, x) => a + x.signals.finished_requests_per_second.value!, 0),
+  );
   t.equal(fleet.kv_cache_usage.value, Math.max(...rows.map((x) => x.signals.kv_cache_usage.value!)));
-  t.equal(fleet.requests_waiting.value, rows.reduce((a, x) => a + x.signals.requests_waiting.value!, 0));
+  t.equal(
+    fleet.requests_waiting.value,
+    rows.reduce((a, x) => a + x.signals.requests_waiting.value!, 0),
+  );
 
   // Colon names scraped directly: the same signals, under Prometheus' own instance label, counted once.
   const directRow = fromProm.targets.find((x) => x.target === new URL(direct.url).host);
@@ -166,7 +195,9 @@ t.test('known loads give the signals they imply, from the window and from Promet
 
   // The gauges on /metrics: the window's numbers, under the fleet's target label.
   const metrics = (await get(`${proxy.url}/metrics`)).body.toString();
-  const gauges = parseExposition(metrics, 'prometheus').flatMap((f) => f.samples).filter((s) => s.name.startsWith('vllm_metrics_proxy_saturation_'));
+  const gauges = parseExposition(metrics, 'prometheus')
+    .flatMap((f) => f.samples)
+    .filter((s) => s.name.startsWith('vllm_metrics_proxy_saturation_'));
   t.ok(gauges.some((g) => g.name === 'vllm_metrics_proxy_saturation_kv_cache_usage' && g.labels.instance === 'heavy' && g.labels.model_name === MODEL));
   t.ok(gauges.some((g) => g.name === 'vllm_metrics_proxy_saturation_fleet_requests_waiting' && g.labels.model_name === MODEL && g.value > 0));
   // ...which Prometheus scraped, as KEDA's Prometheus scaler would query them.
@@ -182,7 +213,10 @@ t.test('known loads give the signals they imply, from the window and from Promet
     t.equal(json.status, 0, json.stderr);
     const r = JSON.parse(json.stdout) as SaturationReport;
     t.equal(r.source, 'prometheus');
-    t.same(r.models.map((m) => m.model), [MODEL]);
+    t.same(
+      r.models.map((m) => m.model),
+      [MODEL],
+    );
     t.same(r.targets.map((x) => x.target).sort(), [new URL(direct.url).host, 'heavy', 'light'].sort());
     const none = await runCliAsync(['saturation', '--prometheus-url', prom.url, '--namespace', 'nowhere', '--json']);
     t.equal(none.status, 0, '"no data" is an answer');
@@ -224,7 +258,13 @@ t.test('known loads give the signals they imply, from the window and from Promet
     const served = await testProxy(
       { url: `${light.url}/metrics` },
       // Stale past 6 s: a sample is at most 1 s (scrape) + 1 s (age subquery step) + one TTL old while Prometheus answers.
-      { saturation: { windowMs: WINDOW_MS, maxStalenessMs: 6_000, prometheus: { url: prom.url, timeoutMs: 5_000, cacheTtlMs: TTL, targetLabel: 'instance', retryDelaysMs: [50, 100, 200] } } },
+      {
+        saturation: {
+          windowMs: WINDOW_MS,
+          maxStalenessMs: 6_000,
+          prometheus: { url: prom.url, timeoutMs: 5_000, cacheTtlMs: TTL, targetLabel: 'instance', retryDelaysMs: [50, 100, 200] },
+        },
+      },
     );
     t.teardown(() => served.close());
     const queries = async () => {
@@ -255,7 +295,11 @@ t.test('known loads give the signals they imply, from the window and from Promet
     // Refreshes start a TTL apart: at most this many began while the storms ran.
     const refreshes = Math.floor(elapsed / TTL) + 1;
     t.ok(made <= 7 * refreshes, `${made} queries for ${answers} answers in ${elapsed} ms (TTL ${TTL} ms): at most 7 per refresh`);
-    t.equal(await selfMetric(served, 'vllm_metrics_proxy_prometheus_queries_total', 'outcome="ok"'), (await selfMetric(served, 'vllm_metrics_proxy_prometheus_queries_total')), 'every query succeeded');
+    t.equal(
+      await selfMetric(served, 'vllm_metrics_proxy_prometheus_queries_total', 'outcome="ok"'),
+      await selfMetric(served, 'vllm_metrics_proxy_prometheus_queries_total'),
+      'every query succeeded',
+    );
 
     t.test('Prometheus down: a clear error, and the last good values with their age', async (t) => {
       await prom.close();
@@ -280,7 +324,10 @@ t.test('known loads give the signals they imply, from the window and from Promet
         return kv.status === 'stale' ? kv : undefined;
       });
       t.ok(stale.value! > 0.8 && stale.ageSeconds! > 6, `still shown, as stale, with its age (${stale.ageSeconds}s)`);
-      t.ok(served.logs.lines().some((l) => l.event === 'saturation_prometheus_failed'), 'logged once, as an event');
+      t.ok(
+        served.logs.lines().some((l) => l.event === 'saturation_prometheus_failed'),
+        'logged once, as an event',
+      );
 
       const cli = await runCliAsync(['saturation', '--prometheus-url', prom.url, '--timeout', '1s']);
       t.equal(cli.status, 1, 'the CLI fails when it has nothing to show');

@@ -46,7 +46,20 @@ function exposition(engines: Engine[], sep = ':'): string {
   return `# HELP vllm:num_requests_running Number of requests in model execution batches.\n${lines.join('\n')}\n`;
 }
 
-const base = (engine: string, o: Partial<Engine> = {}): Engine => ({ engine, kv: 0.1, waiting: 0, running: 1, stop: 0, promptSum: 0, promptCount: 0, outSum: 0, outCount: 0, hits: 0, queries: 0, ...o });
+const base = (engine: string, o: Partial<Engine> = {}): Engine => ({
+  engine,
+  kv: 0.1,
+  waiting: 0,
+  running: 1,
+  stop: 0,
+  promptSum: 0,
+  promptCount: 0,
+  outSum: 0,
+  outCount: 0,
+  hits: 0,
+  queries: 0,
+  ...o,
+});
 
 function windowOf(windowMs = 60_000, maxStalenessMs = 15_000) {
   return new SaturationWindow({ windowMs, minSpacingMs: 0, maxStalenessMs });
@@ -58,14 +71,52 @@ t.test('signals of one target with two engines, computed by hand', async (t) => 
   const T = 1_000_000;
   // t=0, 10 s, 20 s. Engine 0 peaks at t=10 (waiting 5), engine 1 at t=20 (waiting 3): the sum of maxima is 8.
   w.observe('a', extractParts(exposition([base('0', { kv: 0.2, waiting: 1, running: 4 }), base('1', { kv: 0.3, waiting: 0, running: 2 })]), 'prometheus'), T);
-  w.observe('a', extractParts(exposition([
-    base('0', { kv: 0.7, waiting: 5, running: 6, stop: 10, length: 2, promptSum: 6000, promptCount: 12, outSum: 1200, outCount: 12, hits: 3000, queries: 6000 }),
-    base('1', { kv: 0.4, waiting: 1, running: 3, stop: 4, promptSum: 2000, promptCount: 4, outSum: 400, outCount: 4, hits: 500, queries: 2000 }),
-  ]), 'prometheus'), T + 10_000);
-  w.observe('a', extractParts(exposition([
-    base('0', { kv: 0.5, waiting: 2, running: 5, stop: 20, length: 4, promptSum: 12000, promptCount: 24, outSum: 2400, outCount: 24, hits: 6000, queries: 12000 }),
-    base('1', { kv: 0.6, waiting: 3, running: 1, stop: 8, promptSum: 4000, promptCount: 8, outSum: 800, outCount: 8, hits: 1000, queries: 4000 }),
-  ]), 'prometheus'), T + 20_000);
+  w.observe(
+    'a',
+    extractParts(
+      exposition([
+        base('0', {
+          kv: 0.7,
+          waiting: 5,
+          running: 6,
+          stop: 10,
+          length: 2,
+          promptSum: 6000,
+          promptCount: 12,
+          outSum: 1200,
+          outCount: 12,
+          hits: 3000,
+          queries: 6000,
+        }),
+        base('1', { kv: 0.4, waiting: 1, running: 3, stop: 4, promptSum: 2000, promptCount: 4, outSum: 400, outCount: 4, hits: 500, queries: 2000 }),
+      ]),
+      'prometheus',
+    ),
+    T + 10_000,
+  );
+  w.observe(
+    'a',
+    extractParts(
+      exposition([
+        base('0', {
+          kv: 0.5,
+          waiting: 2,
+          running: 5,
+          stop: 20,
+          length: 4,
+          promptSum: 12000,
+          promptCount: 24,
+          outSum: 2400,
+          outCount: 24,
+          hits: 6000,
+          queries: 12000,
+        }),
+        base('1', { kv: 0.6, waiting: 3, running: 1, stop: 8, promptSum: 4000, promptCount: 8, outSum: 800, outCount: 8, hits: 1000, queries: 4000 }),
+      ]),
+      'prometheus',
+    ),
+    T + 20_000,
+  );
   const r = w.report(T + 21_000);
   t.equal(r.status, 'ok');
   t.equal(r.source, 'window');
@@ -138,7 +189,10 @@ t.test('no data is never zero', async (t) => {
   w.observe('a', extractParts(exposition([base('0', { kv: 0.5 })]), 'prometheus'), 13_000);
   const idle = w.report(13_000).targets[0]!.signals;
   t.equal(idle.finished_requests_per_second.value, 0, 'a rate of zero is data');
-  t.same([idle.prompt_tokens_mean.value, idle.prompt_tokens_mean.status, idle.prompt_tokens_mean.reason], [null, 'no_data', 'no request finished in the window']);
+  t.same(
+    [idle.prompt_tokens_mean.value, idle.prompt_tokens_mean.status, idle.prompt_tokens_mean.reason],
+    [null, 'no_data', 'no request finished in the window'],
+  );
   t.equal(idle.prompt_tokens_mean.ageSeconds, 0, 'it still says how recent the knowledge is');
 });
 
@@ -155,7 +209,10 @@ t.test('a target that stops answering keeps its last values, aging into stale', 
   t.same([kv.value, kv.status, kv.ageSeconds], [0.4, 'stale', 30]);
   t.equal(old.models[0]!.signals.kv_cache_usage.status, 'stale', 'the fleet value says so too');
   t.notOk(renderText(saturationFamilies(old, 'instance')).includes('vllm_metrics_proxy_saturation_kv_cache_usage{'), 'a stale value is no gauge');
-  t.match(renderText(saturationFamilies(old, 'instance')), /vllm_metrics_proxy_saturation_age_seconds\{signal="kv_cache_usage",instance="a",model_name="m1"\} 30/);
+  t.match(
+    renderText(saturationFamilies(old, 'instance')),
+    /vllm_metrics_proxy_saturation_age_seconds\{signal="kv_cache_usage",instance="a",model_name="m1"\} 30/,
+  );
 });
 
 t.test('out of range is reported, not passed on, and kept out of the fleet value', async (t) => {
@@ -176,13 +233,28 @@ t.test('fleet per model: sums, maxima, and ratios of sums', async (t) => {
   const w = windowOf();
   const two = (target: string, k: number, model = 'm1') => {
     w.observe(target, extractParts(exposition([base('0', { model, kv: 0.1 * k, waiting: k, running: 2 * k })]), 'prometheus'), 0);
-    w.observe(target, extractParts(exposition([base('0', { model, kv: 0.1 * k, waiting: k, running: 2 * k, stop: 10 * k, promptSum: 1000 * k * k, promptCount: 10 * k, hits: k, queries: 10 })]), 'prometheus'), 10_000);
+    w.observe(
+      target,
+      extractParts(
+        exposition([
+          base('0', { model, kv: 0.1 * k, waiting: k, running: 2 * k, stop: 10 * k, promptSum: 1000 * k * k, promptCount: 10 * k, hits: k, queries: 10 }),
+        ]),
+        'prometheus',
+      ),
+      10_000,
+    );
   };
   two('a', 1);
   two('b', 3);
   two('c', 2, 'm2');
   const r = w.report(10_000);
-  t.same(r.models.map((m) => [m.model, m.targets]), [['m1', 2], ['m2', 1]]);
+  t.same(
+    r.models.map((m) => [m.model, m.targets]),
+    [
+      ['m1', 2],
+      ['m2', 1],
+    ],
+  );
   const m1 = r.models[0]!.signals;
   t.equal(m1.kv_cache_usage.value, 0.30000000000000004, 'max');
   t.equal(m1.requests_waiting.value, 4, 'sum');
@@ -198,7 +270,13 @@ t.test('colon names, sanitized names and OpenMetrics give the same samples; depr
   const colon = extractParts(exposition(e), 'prometheus');
   t.same(extractParts(exposition(e, '_'), 'prometheus'), colon);
   const om = `# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc{model_name="m1",engine="0"} 0.3\n# TYPE vllm:request_success counter\nvllm:request_success_total{model_name="m1",engine="0",finished_reason="stop"} 7.0\n# EOF\n`;
-  t.same(extractParts(om, 'openmetrics').map((s) => [s.part, s.value]), [['kv', 0.3], ['finished', 7]]);
+  t.same(
+    extractParts(om, 'openmetrics').map((s) => [s.part, s.value]),
+    [
+      ['kv', 0.3],
+      ['finished', 7],
+    ],
+  );
   t.same(extractParts('# only comments\nother_metric 1\n', 'prometheus'), []);
 
   const w = windowOf();
@@ -217,7 +295,10 @@ t.test('the gauges parse as Prometheus text and carry the target label chosen', 
   const text = renderText(saturationFamilies(w.report(5_000), 'replica'));
   const families = parseExposition(text, 'prometheus');
   const kv = families.find((f) => f.name === 'vllm_metrics_proxy_saturation_kv_cache_usage')!;
-  t.same(kv.samples.map((s) => [s.labels.replica, s.labels.model_name, s.value]), [['a', 'm1', 0.5]]);
+  t.same(
+    kv.samples.map((s) => [s.labels.replica, s.labels.model_name, s.value]),
+    [['a', 'm1', 0.5]],
+  );
   t.equal(families.find((f) => f.name === 'vllm_metrics_proxy_saturation_fleet_finished_requests_per_second')!.samples[0]!.value, 1);
   t.ok(families.every((f) => f.type === 'gauge'));
 });

@@ -41,9 +41,7 @@ t.test('50 concurrent scrapes of one upstream: one upstream request, 50 whole an
   const proxy = await testProxy({ url: `${up.url}/metrics` });
   t.teardown(() => proxy.close());
 
-  const answers = Promise.all(
-    Array.from({ length: 50 }, (_, i) => get(`${proxy.url}/metrics`, i % 2 ? { 'accept-encoding': 'gzip' } : {})),
-  );
+  const answers = Promise.all(Array.from({ length: 50 }, (_, i) => get(`${proxy.url}/metrics`, i % 2 ? { 'accept-encoding': 'gzip' } : {})));
   // Every client is waiting on the proxy, and the upstream has seen one request.
   await eventually('50 scrapes in flight', async () => ((await selfMetric(proxy, 'vllm_metrics_proxy_scrapes_in_flight')) === 50 ? true : undefined));
   t.equal(up.hits, 1, 'one upstream request so far');

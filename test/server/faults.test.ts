@@ -196,7 +196,10 @@ t.test('a client that leaves before the upstream answers: upstream request cance
   client.destroy();
   await closed;
   await proxy.logs.waitFor((l) => l.event === 'client_abort');
-  t.notOk(proxy.logs.lines().some((l) => l.event === 'scrape_failed'), 'not logged as an upstream failure');
+  t.notOk(
+    proxy.logs.lines().some((l) => l.event === 'scrape_failed'),
+    'not logged as an upstream failure',
+  );
   const self = (await get(`${proxy.url}/proxy/metrics`)).body.toString();
   t.match(self, /^vllm_metrics_proxy_scrapes_total\{outcome="client_abort"\} 1$/m);
   t.notMatch(self, /^vllm_metrics_proxy_upstream_errors_total\{.*\} [1-9]/m, 'no upstream error counted');
@@ -205,7 +208,9 @@ t.test('a client that leaves before the upstream answers: upstream request cance
 });
 
 t.test('a client that stops reading is cut off at the deadline; others are served meanwhile', async (t) => {
-  const big = Buffer.from('vllm:z{engine="0",pad="' + 'x'.repeat(200) + '"} 1\n').toString().repeat(100_000); // ~23 MB
+  const big = Buffer.from('vllm:z{engine="0",pad="' + 'x'.repeat(200) + '"} 1\n')
+    .toString()
+    .repeat(100_000); // ~23 MB
   const u = await switchable(t, (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(big));
   const proxy = await proxyFor(t, u.up.url, { timeoutMs: 500 });
   const { port } = new URL(proxy.url);

@@ -91,6 +91,12 @@ t.test('fleet and poll together: the merged exposition from memory', async (t) =
   const second = await get(`${proxy.url}/metrics`);
   t.equal(first.body.toString(), second.body.toString(), 'the same snapshot for every client');
   const up = parseSamples(first.body.toString()).filter((s) => s.name === 'vllm_metrics_proxy_target_up');
-  t.same(up.map((s) => [s.labels.instance, s.value]), [['a', 1], ['b', 1]]);
+  t.same(
+    up.map((s) => [s.labels.instance, s.value]),
+    [
+      ['a', 1],
+      ['b', 1],
+    ],
+  );
   t.equal(await selfMetric(proxy, 'vllm_metrics_proxy_upstream_fetches_total'), 2, 'one poll: one request per target');
 });

@@ -29,7 +29,9 @@ t.test('Prometheus scrapes the proxy: target up, sanitized series with the simul
   // The expected values: the simulator's own exposition, names sanitized.
   const expected = parseSamples((await get(`${sim.url}/metrics`)).body.toString().replaceAll('vllm:', 'vllm_'));
   const stored = await prom.query('{job="vllm",__name__=~"vllm_.+"}');
-  const storedByKey = new Map(stored.map((s) => [seriesKey({ name: s.metric.__name__, labels: s.metric, value: 0 }, ['__name__', 'job', 'instance']), Number(s.value[1])]));
+  const storedByKey = new Map(
+    stored.map((s) => [seriesKey({ name: s.metric.__name__, labels: s.metric, value: 0 }, ['__name__', 'job', 'instance']), Number(s.value[1])]),
+  );
   const want = expected.filter((s) => s.name.startsWith('vllm_') && !s.name.endsWith('_created'));
   t.ok(want.length > 500, `${want.length} vLLM series expected`);
   let missing = 0;
@@ -53,10 +55,17 @@ t.test('promtool: colon complaints on the raw exposition, none through the proxy
   t.teardown(() => proxy.close());
 
   const raw = promtoolCheck((await get(`${sim.url}/metrics`)).body);
-  t.ok(raw.problems.some((p) => p.includes("metric names should not contain ':'")), 'the raw vLLM output draws colon complaints');
+  t.ok(
+    raw.problems.some((p) => p.includes("metric names should not contain ':'")),
+    'the raw vLLM output draws colon complaints',
+  );
 
   const clean = promtoolCheck((await get(`${proxy.url}/metrics`)).body);
-  t.same(clean.problems.filter((p) => p.includes(':')), [], 'no complaint mentions a colon');
+  t.same(
+    clean.problems.filter((p) => p.includes(':')),
+    [],
+    'no complaint mentions a colon',
+  );
   // What promtool still says is vLLM's own naming, which the proxy must not change.
   t.same(clean.problems, ['vllm_iteration_tokens_total non-counter metrics should not have "_total" suffix']);
 

@@ -6,7 +6,8 @@ import { get, rawServer } from '../helpers/net.js';
 import { testProxy, type TestProxy } from '../helpers/proxy.js';
 import { acceptsGzip } from '../../src/server/negotiate.js';
 
-const OPENMETRICS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+const OPENMETRICS_ACCEPT =
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
 /** A simulator frozen in time (no ticks), so two reads give the same bytes. */
 async function frozenSimulator(t: Test, options: Parameters<typeof startSimulator>[0] = {}): Promise<RunningSimulator> {
@@ -118,7 +119,10 @@ t.test('concurrent /ready probes share one upstream request', async (t) => {
   await new Promise<void>((resolve) => up.server.once('request', () => resolve()));
   release();
   const results = await probes;
-  t.same(results.map((r) => r.status), Array(10).fill(200));
+  t.same(
+    results.map((r) => r.status),
+    Array(10).fill(200),
+  );
   t.equal(up.hits, 1);
 });
 
@@ -143,8 +147,15 @@ t.test('self-metrics are valid, separate, and count what happened', async (t) =>
     .split('\n')
     .filter((l) => l && !l.startsWith('#'))
     .map((l) => l.split(/[{ ]/)[0]);
-  t.ok(selfNames.every((n) => n.startsWith('vllm_metrics_proxy_')), 'every self-metric is prefixed');
-  t.same(selfNames.filter((n) => upstreamNames.has(n)), [], 'no self-metric name appears upstream');
+  t.ok(
+    selfNames.every((n) => n.startsWith('vllm_metrics_proxy_')),
+    'every self-metric is prefixed',
+  );
+  t.same(
+    selfNames.filter((n) => upstreamNames.has(n)),
+    [],
+    'no self-metric name appears upstream',
+  );
 });
 
 t.test('collisions: the first spelling wins, counted, logged once', async (t) => {

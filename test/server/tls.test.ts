@@ -36,9 +36,14 @@ t.test('upstream TLS: verified by default, --ca-file trusts, --insecure is expli
   const insecure = await testProxy({ url, insecure: true });
   t.teardown(() => insecure.close());
   t.equal((await get(`${insecure.url}/metrics`)).status, 200);
-  t.match(insecure.logs.lines().find((l) => l.event === 'tls_verification_off'), { level: 40 });
+  t.match(
+    insecure.logs.lines().find((l) => l.event === 'tls_verification_off'),
+    { level: 40 },
+  );
 });
 
 t.test('an unreadable --ca-file is a configuration error naming the flag', async (t) => {
-  await t.rejects(testProxy({ url: 'https://127.0.0.1:1/metrics', caFile: '/nonexistent/ca.pem' }), { message: /^--ca-file: cannot read \/nonexistent\/ca.pem/ });
+  await t.rejects(testProxy({ url: 'https://127.0.0.1:1/metrics', caFile: '/nonexistent/ca.pem' }), {
+    message: /^--ca-file: cannot read \/nonexistent\/ca.pem/,
+  });
 });

@@ -12,7 +12,11 @@ import { eventually } from '../helpers/wait.js';
 
 /** No simulated load (rate 0, frozen): /metrics moves only with the API's requests. */
 async function quietSimulator(t: Test, api: Parameters<typeof startSimulator>[3] = {}): Promise<RunningSimulator> {
-  const sim = await startSimulator({ tickMs: 0, rate: 0, engines: 2 }, { host: '127.0.0.1', port: 0 }, undefined, { decodeTokensPerSecond: 400, prefillTokensPerSecond: 20_000, ...api });
+  const sim = await startSimulator({ tickMs: 0, rate: 0, engines: 2 }, { host: '127.0.0.1', port: 0 }, undefined, {
+    decodeTokensPerSecond: 400,
+    prefillTokensPerSecond: 20_000,
+    ...api,
+  });
   t.teardown(() => sim.close());
   return sim;
 }
@@ -46,14 +50,22 @@ t.test('non-streaming chat: an OpenAI answer with usage; /metrics counts exactly
   const sim = await quietSimulator(t);
   const model = sim.api.models[0]!;
   const before = await totals(sim);
-  const res = await post(`${sim.url}/v1/chat/completions`, { model, messages: [{ role: 'user', content: 'Tell me about KV caches, briefly.' }], max_tokens: 12 });
+  const res = await post(`${sim.url}/v1/chat/completions`, {
+    model,
+    messages: [{ role: 'user', content: 'Tell me about KV caches, briefly.' }],
+    max_tokens: 12,
+  });
   t.equal(res.status, 200);
   const body = JSON.parse(res.text);
   t.match(body, { object: 'chat.completion', model, choices: [{ index: 0, message: { role: 'assistant' } }] });
   t.match(body.id, /^chatcmpl-/);
   const truth = sim.api.served.get(body.id)!;
   t.ok(truth, 'the simulator recorded it under the answer id');
-  t.same(body.usage, { prompt_tokens: truth.promptTokens, completion_tokens: truth.completionTokens, total_tokens: truth.promptTokens + truth.completionTokens });
+  t.same(body.usage, {
+    prompt_tokens: truth.promptTokens,
+    completion_tokens: truth.completionTokens,
+    total_tokens: truth.promptTokens + truth.completionTokens,
+  });
   t.equal(body.choices[0].finish_reason, truth.finishReason);
   t.notOk('metrics' in body, 'no per-request metrics unless vLLM was started with them');
 
@@ -76,7 +88,7 @@ t.test('non-streaming chat: an OpenAI answer with usage; /metrics counts exactly
   t.ok(truth.decode >= (truth.completionTokens - 1) / 400 - 0.005, 'decode takes its time per token');
 });
 
-t.test('streaming chat: SSE chunks, a usage chunk with include_usage, vLLM\'s own metrics in the last chunk when enabled', async (t) => {
+t.test("streaming chat: SSE chunks, a usage chunk with include_usage, vLLM's own metrics in the last chunk when enabled", async (t) => {
   const sim = await quietSimulator(t, { perRequestMetrics: true });
   const model = sim.api.models[0]!;
   const res = await post(`${sim.url}/v1/chat/completions`, {
@@ -93,21 +105,33 @@ t.test('streaming chat: SSE chunks, a usage chunk with include_usage, vLLM\'s ow
   t.equal(events.at(-1), '[DONE]');
   const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
   const id = chunks[0].id;
-  t.ok(chunks.every((c) => c.id === id && c.object === 'chat.completion.chunk'), 'one id on every chunk');
+  t.ok(
+    chunks.every((c) => c.id === id && c.object === 'chat.completion.chunk'),
+    'one id on every chunk',
+  );
   const truth = sim.api.served.get(id)!;
   const content = chunks.filter((c) => c.choices[0]?.delta?.content).length;
   t.equal(content, truth.completionTokens, 'one content chunk per token');
   const usage = chunks.at(-1);
   t.same(usage.choices, [], 'the usage chunk has no choices');
-  t.same(usage.usage, { prompt_tokens: truth.promptTokens, completion_tokens: truth.completionTokens, total_tokens: truth.promptTokens + truth.completionTokens });
+  t.same(usage.usage, {
+    prompt_tokens: truth.promptTokens,
+    completion_tokens: truth.completionTokens,
+    total_tokens: truth.promptTokens + truth.completionTokens,
+  });
   t.ok(Math.abs(usage.metrics.time_to_first_token_ms - truth.ttft * 1000) < 1e-6, 'metrics.time_to_first_token_ms');
   t.ok(Math.abs(usage.metrics.generation_time_ms - truth.decode * 1000) < 1e-6, 'metrics.generation_time_ms');
   t.ok(Math.abs(usage.metrics.queue_time_ms - truth.queue * 1000) < 1e-6, 'metrics.queue_time_ms');
   t.equal(chunks.at(-2).choices[0].finish_reason, truth.finishReason);
 
   const plain = await post(`${sim.url}/v1/completions`, { model, prompt: 'Once upon a time', max_tokens: 3, stream: true });
-  const plainChunks = sseEvents(plain.text).slice(0, -1).map((e) => JSON.parse(e));
-  t.notOk(plainChunks.some((c) => 'usage' in c || 'metrics' in c), 'no usage or metrics unless asked');
+  const plainChunks = sseEvents(plain.text)
+    .slice(0, -1)
+    .map((e) => JSON.parse(e));
+  t.notOk(
+    plainChunks.some((c) => 'usage' in c || 'metrics' in c),
+    'no usage or metrics unless asked',
+  );
   t.ok(plainChunks.every((c) => c.object === 'text_completion'));
   const nMany = JSON.parse((await post(`${sim.url}/v1/completions`, { model, prompt: 'x', max_tokens: 2, n: 2, include_metrics: true })).text);
   t.notOk('metrics' in nMany, 'left out where n > 1, as vLLM does');
@@ -120,7 +144,12 @@ t.test('a client that goes away mid-stream aborts the request: recorded as cance
   const res = await request(`${sim.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: sim.api.models[0], messages: [{ role: 'user', content: 'A long answer please, as long as you can make it.' }], max_tokens: 100, stream: true }),
+    body: JSON.stringify({
+      model: sim.api.models[0],
+      messages: [{ role: 'user', content: 'A long answer please, as long as you can make it.' }],
+      max_tokens: 100,
+      stream: true,
+    }),
     signal: controller.signal,
   });
   // Read until the first token arrives, then hang up.
@@ -139,11 +168,16 @@ t.test('concurrency beyond --max-num-seqs waits in the queue, and its queue time
   const sim = await quietSimulator(t, { maxNumSeqs: 1, decodeTokensPerSecond: 100 });
   const model = sim.api.models[0]!;
   // Two engines, one sequence each: the third request waits for a slot.
-  const answers = await Promise.all([1, 2, 3].map((i) => post(`${sim.url}/v1/completions`, { model, prompt: `request ${i} with the same length`, max_tokens: 10 })));
+  const answers = await Promise.all(
+    [1, 2, 3].map((i) => post(`${sim.url}/v1/completions`, { model, prompt: `request ${i} with the same length`, max_tokens: 10 })),
+  );
   const truths = answers.map((a) => sim.api.served.get(JSON.parse(a.text).id)!);
   const queued = truths.filter((r) => r.queue > 0.05);
   t.equal(queued.length, 1, 'one request waited');
-  t.ok(queued[0]!.queue >= truths.find((r) => r.engine === queued[0]!.engine && r !== queued[0])!.e2e - 0.02, 'for the whole of the other request on its engine');
+  t.ok(
+    queued[0]!.queue >= truths.find((r) => r.engine === queued[0]!.engine && r !== queued[0])!.e2e - 0.02,
+    'for the whole of the other request on its engine',
+  );
 });
 
 t.test('errors are OpenAI-shaped', async (t) => {

@@ -43,7 +43,10 @@ t.test('every vLLM v1 family is served, with model_name and engine on each serie
   const samples = parseSamples(exposition).filter((s) => s.name.startsWith('vllm:') && !s.name.startsWith('vllm:cache_config'));
   const pairs = new Set(samples.map((s) => `${s.labels.model_name}/${s.labels.engine}`));
   t.equal(pairs.size, 6, '2 models x 3 engines');
-  t.ok(samples.every((s) => s.labels.model_name && s.labels.engine !== undefined), 'model_name and engine everywhere');
+  t.ok(
+    samples.every((s) => s.labels.model_name && s.labels.engine !== undefined),
+    'model_name and engine everywhere',
+  );
   const reasons = new Set(samples.filter((s) => s.name === 'vllm:request_success_total').map((s) => s.labels.finished_reason));
   t.same([...reasons].sort(), ['abort', 'length', 'stop']);
   t.match(exposition, /^python_gc_objects_collected_total\{generation="0"\} /m);
@@ -95,14 +98,18 @@ t.test('under load counters only grow, histograms stay consistent, gauges move',
     for (const s of next) {
       const p = before.get(seriesKey(s));
       if (!p) continue;
-      if (/_total$|_bucket$|_count$|_sum$/.test(s.name) && s.name.startsWith('vllm:') && s.value < p.value) t.fail(`${seriesKey(s)} went down: ${p.value} -> ${s.value}`);
+      if (/_total$|_bucket$|_count$|_sum$/.test(s.name) && s.name.startsWith('vllm:') && s.value < p.value)
+        t.fail(`${seriesKey(s)} went down: ${p.value} -> ${s.value}`);
       if (/num_requests_running|num_requests_waiting|kv_cache_usage_perc/.test(s.name) && s.value !== p.value) gaugesSeen.add(s.name);
     }
     prev = next;
   }
   t.same([...gaugesSeen].sort(), ['vllm:kv_cache_usage_perc', 'vllm:num_requests_running', 'vllm:num_requests_waiting'], 'the main gauges moved');
   const kv = prev.filter((s) => s.name === 'vllm:kv_cache_usage_perc').map((s) => s.value);
-  t.ok(kv.every((v) => v >= 0 && v <= 1), 'kv cache usage within 0..1');
+  t.ok(
+    kv.every((v) => v >= 0 && v <= 1),
+    'kv cache usage within 0..1',
+  );
   const success = prev.filter((s) => s.name === 'vllm:request_success_total').reduce((a, s) => a + s.value, 0);
   const e2e = prev.filter((s) => s.name === 'vllm:e2e_request_latency_seconds_count').reduce((a, s) => a + s.value, 0);
   t.ok(success > 0, `${success} requests finished`);

@@ -74,7 +74,13 @@ async function containers(): Promise<Container[]> {
   const names = stdout.split('\n').filter(Boolean);
   if (names.length === 0) return [];
   const { stdout: inspected } = await run('podman', ['inspect', ...names]);
-  return (JSON.parse(inspected) as Array<{ Name: string; State: { Status: string; Health?: { Status: string }; Healthcheck?: { Status: string } }; RestartCount: number }>).map((c) => ({
+  return (
+    JSON.parse(inspected) as Array<{
+      Name: string;
+      State: { Status: string; Health?: { Status: string }; Healthcheck?: { Status: string } };
+      RestartCount: number;
+    }>
+  ).map((c) => ({
     name: c.Name,
     state: c.State.Status,
     health: c.State.Health?.Status ?? c.State.Healthcheck?.Status ?? '',
@@ -88,7 +94,9 @@ function healthcheckLoop(): () => Promise<void> {
   const loop = (async () => {
     while (!stopped) {
       const list = await containers().catch(() => []);
-      await Promise.all(list.filter((c) => c.state === 'running' && c.health !== '').map((c) => run('podman', ['healthcheck', 'run', c.name]).catch(() => undefined)));
+      await Promise.all(
+        list.filter((c) => c.state === 'running' && c.health !== '').map((c) => run('podman', ['healthcheck', 'run', c.name]).catch(() => undefined)),
+      );
       await delay(3_000);
     }
   })();
@@ -116,11 +124,26 @@ async function leftovers(): Promise<string[]> {
   const out: string[] = [];
   for (const c of await containers()) out.push(`container ${c.name}`);
   const { stdout: nets } = await run('podman', ['network', 'ls', '--format', '{{.Name}}']);
-  out.push(...nets.split('\n').filter((n) => n.startsWith(`${PROJECT}_`)).map((n) => `network ${n}`));
+  out.push(
+    ...nets
+      .split('\n')
+      .filter((n) => n.startsWith(`${PROJECT}_`))
+      .map((n) => `network ${n}`),
+  );
   const { stdout: vols } = await run('podman', ['volume', 'ls', '--format', '{{.Name}}']);
-  out.push(...vols.split('\n').filter((v) => v.startsWith(`${PROJECT}_`)).map((v) => `volume ${v}`));
+  out.push(
+    ...vols
+      .split('\n')
+      .filter((v) => v.startsWith(`${PROJECT}_`))
+      .map((v) => `volume ${v}`),
+  );
   const { stdout: pods } = await run('podman', ['pod', 'ls', '--format', '{{.Name}}']);
-  out.push(...pods.split('\n').filter((p) => p === `pod_${PROJECT}`).map((p) => `pod ${p}`));
+  out.push(
+    ...pods
+      .split('\n')
+      .filter((p) => p === `pod_${PROJECT}`)
+      .map((p) => `pod ${p}`),
+  );
   return out;
 }
 
@@ -133,12 +156,15 @@ async function publishedOn(container: string): Promise<string[]> {
 }
 
 const scrapeTimes = (list: Row[]) =>
-  [...new Set(list.filter((r) => r.metric_name === 'vllm_num_requests_running').map((r) => BigInt(String(r.time_unix_nano))))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  [...new Set(list.filter((r) => r.metric_name === 'vllm_num_requests_running').map((r) => BigInt(String(r.time_unix_nano))))].sort((a, b) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
 
 t.before(async () => {
   await run('bash', [join(REPO, 'test/stack/parseable-image.sh')], { maxBuffer: 16 * 1024 * 1024 });
   // Whatever an earlier run left behind (a killed test) would fail the "nothing left" checks.
-  if ((await leftovers()).length > 0) throw new Error(`a ${PROJECT} stack is already there: ${(await leftovers()).join(', ')}; run podman-compose down -v first`);
+  if ((await leftovers()).length > 0)
+    throw new Error(`a ${PROJECT} stack is already there: ${(await leftovers()).join(', ')}; run podman-compose down -v first`);
 });
 
 /** Where the fresh copy goes (made by the first test). */
@@ -197,9 +223,18 @@ t.test('the demo stack: podman compose --profile demo up -d --build, as the READ
     histograms.every((r) => (r.data_point_bucket_counts as number[]).reduce((a, b) => a + b, 0) === r.data_point_count),
     "every histogram's buckets add up to its count (the relay repaired Fluent Bit's)",
   );
-  t.notOk(delivered.some((r) => String(r.metric_name).endsWith('_created')), 'no _created metric');
-  t.ok(delivered.every((r) => r['service.name'] === 'vllm'), 'the resource names the service');
-  t.ok(delivered.filter((r) => r.metric_type === 'sum').every((r) => r.start_time_unix_nano !== '0'), 'counters have start times');
+  t.notOk(
+    delivered.some((r) => String(r.metric_name).endsWith('_created')),
+    'no _created metric',
+  );
+  t.ok(
+    delivered.every((r) => r['service.name'] === 'vllm'),
+    'the resource names the service',
+  );
+  t.ok(
+    delivered.filter((r) => r.metric_type === 'sum').every((r) => r.start_time_unix_nano !== '0'),
+    'counters have start times',
+  );
 
   // vLLM's API through the proxy's port: each request becomes a record in vLLMrequests (Fluent Bit tails the log).
   const models = JSON.parse(await (await request('http://127.0.0.1:9090/v1/models')).body.text()) as { data: Array<{ id: string }> };
@@ -222,20 +257,29 @@ t.test('the demo stack: podman compose --profile demo up -d --build, as the READ
     60_000,
     1_000,
   );
-  t.ok(records.every((r) => r.status === 200 && r.tokens_source === 'usage' && r.endpoint === '/v1/chat/completions'), 'one record per request, with its usage');
+  t.ok(
+    records.every((r) => r.status === 200 && r.tokens_source === 'usage' && r.endpoint === '/v1/chat/completions'),
+    'one record per request, with its usage',
+  );
 
   // Saturation (--saturation in compose.yml): on /saturation, and its gauges carried to Parseable by Fluent Bit.
   const saturation = await eventually(
     'saturation signals on /saturation',
     async () => {
-      const r = JSON.parse(await (await request('http://127.0.0.1:9090/saturation')).body.text()) as { status: string; models: Array<{ model: string; signals: Record<string, { status: string }> }> };
+      const r = JSON.parse(await (await request('http://127.0.0.1:9090/saturation')).body.text()) as {
+        status: string;
+        models: Array<{ model: string; signals: Record<string, { status: string }> }>;
+      };
       return r.models.some((m) => m.signals.finished_requests_per_second?.status === 'ok') ? r : undefined;
     },
     60_000,
     1_000,
   );
   t.equal(saturation.status, 'ok');
-  t.ok(saturation.models.some((m) => m.model === models.data[0]!.id), 'per model');
+  t.ok(
+    saturation.models.some((m) => m.model === models.data[0]!.id),
+    'per model',
+  );
   await eventually(
     'saturation gauges in vLLMmetrics',
     async () => ((await rows()).some((r) => r.metric_name === 'vllm_metrics_proxy_saturation_fleet_kv_cache_usage') ? true : undefined),
@@ -245,10 +289,15 @@ t.test('the demo stack: podman compose --profile demo up -d --build, as the READ
   t.pass('the saturation gauges reached Parseable through Fluent Bit and the relay');
 
   // A few healthcheck rounds later: nothing unhealthy, nothing restarted.
-  await eventually('healthy proxy and simulator', async () => {
-    const list = await containers();
-    return list.filter((c) => c.health === 'healthy').length >= 2 ? list : undefined;
-  }, 60_000, 1_000);
+  await eventually(
+    'healthy proxy and simulator',
+    async () => {
+      const list = await containers();
+      return list.filter((c) => c.health === 'healthy').length >= 2 ? list : undefined;
+    },
+    60_000,
+    1_000,
+  );
   for (const c of await containers()) {
     t.equal(c.state, 'running', `${c.name} running`);
     t.not(c.health, 'unhealthy', `${c.name} not unhealthy`);
@@ -297,7 +346,11 @@ t.test('with a vLLM outside compose (VLLM_METRICS_URL), exposed with BIND_ADDRES
   const up = await compose(dir, ['up', '-d'], vars);
   t.equal(up.code, 0, 'up -d succeeds');
   if (up.code !== 0) t.comment(up.output.slice(-4000));
-  t.same((await containers()).map((c) => c.name).sort(), [`${PROJECT}_fluent-bit_1`, `${PROJECT}_parseable_1`, `${PROJECT}_proxy_1`], 'no simulator without the demo profile');
+  t.same(
+    (await containers()).map((c) => c.name).sort(),
+    [`${PROJECT}_fluent-bit_1`, `${PROJECT}_parseable_1`, `${PROJECT}_proxy_1`],
+    'no simulator without the demo profile',
+  );
   t.same(await publishedOn(`${PROJECT}_proxy_1`), ['0.0.0.0:9090'], 'the proxy on all addresses');
   t.same(await publishedOn(`${PROJECT}_parseable_1`), ['0.0.0.0:8080'], 'Parseable on all addresses');
   const list = await eventually(

@@ -23,7 +23,8 @@ import { parseSamples } from '../helpers/samples.js';
 const dir = mkdtempSync(join(tmpdir(), 'vmp-stores-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
-const key = (r: { target: string; name: string; labels: Record<string, string> }, ts: number) => `${ts} ${r.target} ${r.name} ${JSON.stringify(Object.entries(r.labels).sort())}`;
+const key = (r: { target: string; name: string; labels: Record<string, string> }, ts: number) =>
+  `${ts} ${r.target} ${r.name} ${JSON.stringify(Object.entries(r.labels).sort())}`;
 const fmt = (v: number) => (Number.isNaN(v) ? 'NaN' : String(v));
 
 function expected(rs: Round[]): Map<string, string> {
@@ -38,7 +39,16 @@ t.test('jsonl: every sample of every round, read back line by line', async (t) =
   await store.close();
   const got = new Map<string, string>();
   for (const line of readFileSync(path, 'utf8').split('\n').filter(Boolean)) {
-    const o = JSON.parse(line) as { ts: string; unix_ms: number; target: string; name: string; labels: Record<string, string>; value: number | string; type: string; family: string };
+    const o = JSON.parse(line) as {
+      ts: string;
+      unix_ms: number;
+      target: string;
+      name: string;
+      labels: Record<string, string>;
+      value: number | string;
+      type: string;
+      family: string;
+    };
     t.equal(new Date(o.ts).getTime(), o.unix_ms);
     got.set(key(o, o.unix_ms), String(o.value));
   }
@@ -72,13 +82,23 @@ t.test('sqlite: WAL, one row per sample in the samples view, indexed', async (t)
   t.teardown(() => db.close());
   t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   t.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-  const rows = db.prepare('SELECT ts, target, name, labels, value FROM samples').all() as Array<{ ts: number; target: string; name: string; labels: string; value: number | null }>;
-  const got = new Map(rows.map((r) => [key({ target: r.target, name: r.name, labels: JSON.parse(r.labels) }, r.ts), r.value === null ? 'NaN' : String(r.value)]));
+  const rows = db.prepare('SELECT ts, target, name, labels, value FROM samples').all() as Array<{
+    ts: number;
+    target: string;
+    name: string;
+    labels: string;
+    value: number | null;
+  }>;
+  const got = new Map(
+    rows.map((r) => [key({ target: r.target, name: r.name, labels: JSON.parse(r.labels) }, r.ts), r.value === null ? 'NaN' : String(r.value)]),
+  );
   t.same(got, expected(rs));
   const plan = db.prepare("EXPLAIN QUERY PLAN SELECT * FROM samples WHERE family = 'vllm_num_requests_running' AND ts > 0").all() as Array<{ detail: string }>;
   t.match(plan.map((p) => p.detail).join('\n'), /USING INDEX series_family/, 'family lookups use the index');
   const running = db.prepare("SELECT SUM(value) AS v FROM samples WHERE family = 'vllm_num_requests_running' AND ts = ?").get(rs[1]!.timeMs) as { v: number };
-  const want = rowsOf(rs[1]!).filter((r) => r.family === 'vllm_num_requests_running').reduce((n, r) => n + r.value, 0);
+  const want = rowsOf(rs[1]!)
+    .filter((r) => r.family === 'vllm_num_requests_running')
+    .reduce((n, r) => n + r.value, 0);
   t.equal(running.v, want, 'SQL over the samples gives the simulator totals');
 });
 
@@ -88,7 +108,11 @@ t.test('prom-file: the latest round, labelled, replaced whole; promtool reads it
   const rs = rounds();
   for (const r of rs) await store.write(r);
   const text = readFileSync(path, 'utf8');
-  t.same(promtoolCheck(text).problems, ['odd no help text', 'vllm_iteration_tokens_total non-counter metrics should not have "_total" suffix'], 'promtool parses it (and only lints)');
+  t.same(
+    promtoolCheck(text).problems,
+    ['odd no help text', 'vllm_iteration_tokens_total non-counter metrics should not have "_total" suffix'],
+    'promtool parses it (and only lints)',
+  );
   const latest = new Map(rowsOf(rs[1]!).map((r) => [`${r.name}${JSON.stringify(Object.entries({ ...r.labels, instance: r.target }).sort())}`, fmt(r.value)]));
   const got = new Map(parseSamples(text).map((s) => [`${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`, fmt(s.value)]));
   t.same(got, latest, 'exactly the second round');
@@ -105,10 +129,25 @@ t.test('pushgateway: one group per target, replaced each round; a failed target 
   const want = rowsOf(rs[1]!).filter((r) => r.name === 'vllm_num_requests_running');
   t.same(got.map((s) => [s.labels.instance, s.labels.engine, s.value]).sort(), want.map((r) => [r.target, r.labels.engine, r.value]).sort());
   const meta = parseSamples(await gw.metrics()).filter((s) => s.labels.job === 'bench' && s.name.startsWith('vllm_metrics_proxy_target_'));
-  const of = (name: string) => meta.filter((s) => s.name === name).map((s) => [s.labels.instance, s.labels.kind, s.value]).sort();
-  t.same(of('vllm_metrics_proxy_target_up'), [['gpu-a', undefined, 1], ['gpu-b', undefined, 1], ['gpu-down', undefined, 0]], 'as serve\'s push mode does: up per target');
+  const of = (name: string) =>
+    meta
+      .filter((s) => s.name === name)
+      .map((s) => [s.labels.instance, s.labels.kind, s.value])
+      .sort();
+  t.same(
+    of('vllm_metrics_proxy_target_up'),
+    [
+      ['gpu-a', undefined, 1],
+      ['gpu-b', undefined, 1],
+      ['gpu-down', undefined, 0],
+    ],
+    "as serve's push mode does: up per target",
+  );
   t.same(of('vllm_metrics_proxy_target_error'), [['gpu-down', 'unreachable', 1]], 'and why the failed one is down');
-  t.notOk(parseSamples(await gw.metrics()).some((s) => s.labels.instance === 'gpu-down' && s.name.startsWith('vllm_num')), 'with no data of its own');
+  t.notOk(
+    parseSamples(await gw.metrics()).some((s) => s.labels.instance === 'gpu-down' && s.name.startsWith('vllm_num')),
+    'with no data of its own',
+  );
 });
 
 t.test('an unwritable path and a full disk: errors that say which file and why', async (t) => {

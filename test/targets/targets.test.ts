@@ -17,7 +17,17 @@ t.test('name=url or a bare url named by its host:port', async (t) => {
   t.throws(() => parseTargetSpec('gpu=ftp://h/metrics', '--upstream'), /--upstream: unsupported scheme ftp:/);
   const err = t.throws(() => parseTargetSpec('a=http://user:secret@/metrics', '--upstream')) as Error;
   t.notMatch(err.message, /secret/, 'a password never reaches the message');
-  t.throws(() => checkUniqueNames([{ name: 'a', url: 'http://x' }, { name: 'a', url: 'http://y' }], '--upstream'), /two targets are named "a"/);
+  t.throws(
+    () =>
+      checkUniqueNames(
+        [
+          { name: 'a', url: 'http://x' },
+          { name: 'a', url: 'http://y' },
+        ],
+        '--upstream',
+      ),
+    /two targets are named "a"/,
+  );
 });
 
 t.test('targets files: YAML or JSON, list or {targets}, strings or {name, url}', async (t) => {
@@ -78,5 +88,9 @@ t.test('DNS: every A and AAAA record, sorted; empty names are empty; resolver fa
   t.same(await resolveTargets(d, resolver), [], 'NXDOMAIN: no targets');
   dns.failing = true;
   await t.rejects(resolveTargets(d, resolver), { code: 'ESERVFAIL' }, 'a failing resolver is an error, not an empty fleet');
-  t.same(await resolveTargets(parseDiscoverUrl('dns://127.0.0.1:9/m'), resolver), [{ name: '127.0.0.1:9', url: 'http://127.0.0.1:9/m' }], 'an address needs no lookup');
+  t.same(
+    await resolveTargets(parseDiscoverUrl('dns://127.0.0.1:9/m'), resolver),
+    [{ name: '127.0.0.1:9', url: 'http://127.0.0.1:9/m' }],
+    'an address needs no lookup',
+  );
 });

@@ -78,7 +78,10 @@ function streamRoute(app: FastifyInstance, opts: MetricsRoutesOptions, upstream:
           const err = o.error;
           upstream.recordFailure(err);
           metrics.upstreamUp.set(0);
-          log.warn({ event: 'scrape_failed', kind: err.kind, code: err.code, upstream: upstream.target.display, ms: Math.round(performance.now() - started) }, err.message);
+          log.warn(
+            { event: 'scrape_failed', kind: err.kind, code: err.code, upstream: upstream.target.display, ms: Math.round(performance.now() - started) },
+            err.message,
+          );
         }
       },
     });
@@ -98,7 +101,11 @@ function streamRoute(app: FastifyInstance, opts: MetricsRoutesOptions, upstream:
       const o: ScrapeOutcome = !err ? 'ok' : clientGone ? 'client_abort' : 'error';
       metrics.inFlight.dec();
       metrics.scrapeDone(o, seconds());
-      if (o === 'client_abort') log.info({ event: 'client_abort', upstream: upstream.target.display, ms: Math.round(seconds() * 1000) }, 'client went away before the end of the answer');
+      if (o === 'client_abort')
+        log.info(
+          { event: 'client_abort', upstream: upstream.target.display, ms: Math.round(seconds() * 1000) },
+          'client went away before the end of the answer',
+        );
       if (o === 'ok' && isClosing(app)) setImmediate(() => app.server.closeIdleConnections());
     };
 

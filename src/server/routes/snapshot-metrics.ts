@@ -9,7 +9,13 @@ import type { SelfMetrics } from '../self-metrics.js';
 
 /** The answer for a whole exposition held in memory, on the raw response. */
 function writeSnapshot(res: ServerResponse, snap: ExpositionSnapshot, body: Buffer, gzip: boolean, extra: Record<string, string> = {}): void {
-  const headers: OutgoingHttpHeaders = { 'content-type': snap.contentType, 'content-length': body.length, 'cache-control': 'no-store', vary: 'accept-encoding', ...extra };
+  const headers: OutgoingHttpHeaders = {
+    'content-type': snap.contentType,
+    'content-length': body.length,
+    'cache-control': 'no-store',
+    vary: 'accept-encoding',
+    ...extra,
+  };
   if (gzip) headers['content-encoding'] = 'gzip';
   res.writeHead(200, headers);
   res.end(body);
