@@ -257,7 +257,7 @@ export function serveCommand(program: Command): void {
       const needsApi = flags.requestLog ? '--request-log' : flags.requestLogUrl ? '--request-log-url' : flags.requestUsage ? '--request-usage' : undefined;
       if (!apiOn && needsApi) throw new ConfigError(needsApi, 'needs the API passthrough (--api or --api-upstream)');
       const apiUpstream = flags.apiUpstream ?? (apiOn ? apiOrigin(specs, fleetMode) : undefined);
-      const saturation = saturationConfig(flags, Boolean(flags.pollInterval));
+      const saturation = saturationConfig(flags);
       const config: ProxyConfig = {
         saturation,
         host: flags.host,
@@ -333,7 +333,9 @@ export function serveCommand(program: Command): void {
           : undefined,
       };
       const log = createLogger(config.logLevel);
-      const proxy = await startProxy(config, log);
+      const proxy = await startProxy(config, log).catch((err: unknown) => {
+        throw asFlagError(err);
+      });
       onShutdown(log, config.upstream.timeoutMs + 5_000, () => proxy.close());
       reloadOnSighup(log, proxy.targets);
     });
@@ -351,7 +353,7 @@ function apiOrigin(specs: Array<{ url: string }>, fleetMode: unknown): string {
 }
 
 /** The saturation flags into a config, or undefined when saturation is off; flags that only apply to one source say so. */
-function saturationConfig(flags: ServeFlags, pollMode: boolean): SaturationConfig | undefined {
+function saturationConfig(flags: ServeFlags): SaturationConfig | undefined {
   const fromPrometheus = flags.saturationFromPrometheus;
   const on = fromPrometheus !== undefined || envFlag(flags.saturation, 'SATURATION', '--saturation');
   if (!on) {
@@ -384,17 +386,12 @@ function saturationConfig(flags: ServeFlags, pollMode: boolean): SaturationConfi
         promOnly,
         'only applies with --saturation-from-prometheus (the window reads every model of every target; /saturation?model= narrows the answer)',
       );
-    if (flags.saturationInterval !== undefined && pollMode)
-      throw new ConfigError('--saturation-interval', 'in poll mode every poll is a saturation sample (set --poll-interval instead)');
-    const interval = flags.saturationInterval ?? flags.pollInterval ?? 5_000;
-    if (windowMs < 2 * interval)
-      throw new ConfigError('--saturation-window', `must be at least two sampling intervals (${(2 * interval) / 1000}s): a rate needs two samples`);
     return { windowMs, intervalMs: flags.saturationInterval, maxStalenessMs: flags.saturationMaxStaleness };
   }
-  if (flags.saturationInterval !== undefined)
-    throw new ConfigError('--saturation-interval', 'does not apply with --saturation-from-prometheus (Prometheus samples; see --saturation-cache-ttl)');
   return {
     windowMs,
+    // Refused by startProxy's check, which says why.
+    intervalMs: flags.saturationInterval,
     maxStalenessMs: flags.saturationMaxStaleness,
     prometheus: {
       url: fromPrometheus,
@@ -408,4 +405,51 @@ function saturationConfig(flags: ServeFlags, pollMode: boolean): SaturationConfi
       flags: { url: '--saturation-from-prometheus', caFile: '--prometheus-ca-file', bearerTokenFile: '--prometheus-bearer-token-file' },
     },
   };
+}
+
+/**
+ * startProxy names a refused option by its path; a user of `serve` typed a
+ * flag. Every path the config check can name, and the flag that sets it.
+ */
+export const OPTION_FLAGS: Record<string, string> = {
+  host: '--host',
+  port: '--port',
+  readyMaxAgeMs: '--ready-max-age',
+  logLevel: '--log-level',
+  'upstream.timeoutMs': '--timeout',
+  'upstream.maxBodyBytes': '--max-body-bytes',
+  'fleet.label': '--target-label',
+  'fleet.discoverIntervalMs': '--discover-interval',
+  'fleet.aggregateWindowMs': '--fleet-rate-window',
+  'poll.intervalMs': '--poll-interval',
+  'poll.maxStalenessMs': '--max-staleness',
+  'pushgateway.intervalMs': '--push-interval',
+  'pushgateway.timeoutMs': '--timeout',
+  otlp: '--otlp-forward-url',
+  'otlp.forwardUrl': '--otlp-forward-url',
+  'otlp.pushUrl': '--otlp-push-url',
+  'otlp.pushIntervalMs': '--otlp-push-interval',
+  'otlp.timeoutMs': '--otlp-timeout',
+  'otlp.maxQueueBytes': '--otlp-queue-max-bytes',
+  'otlp.maxRequestBytes': '--otlp-max-request-bytes',
+  'api.timeoutMs': '--api-timeout',
+  'api.requestLog.maxBytes': '--request-log-max-size',
+  'saturation.windowMs': '--saturation-window',
+  'saturation.intervalMs': '--saturation-interval',
+  'saturation.maxStalenessMs': '--saturation-max-staleness',
+  'saturation.prometheus': '--saturation-from-prometheus',
+  'saturation.prometheus.cacheTtlMs': '--saturation-cache-ttl',
+  'saturation.prometheus.timeoutMs': '--prometheus-timeout',
+};
+
+/** The option paths in a ConfigError from startProxy, as flags; anything else as it is. */
+function asFlagError(err: unknown): unknown {
+  if (!(err instanceof ConfigError) || !(err.flag in OPTION_FLAGS)) return err;
+  // Another option is named in the reason by a dotted path; longest first, so
+  // `saturation.prometheus.cacheTtlMs` is not read as `saturation.prometheus`.
+  const paths = Object.keys(OPTION_FLAGS)
+    .filter((p) => p.includes('.'))
+    .sort((a, b) => b.length - a.length);
+  const reason = paths.reduce((text, path) => text.replaceAll(path, OPTION_FLAGS[path]!), err.reason);
+  return new ConfigError(OPTION_FLAGS[err.flag]!, reason);
 }

@@ -5,17 +5,17 @@ import { Fleet } from '../fleet/fleet.js';
 import { MergeIssueLog } from '../fleet/issue-log.js';
 import { TargetHealth } from '../fleet/targets-scrape.js';
 import { createLogger, type Logger } from '../logger.js';
-import { resolveDestination, type DestinationOptions } from '../otlp/destination.js';
+import { resolveDestination } from '../otlp/destination.js';
 import { JsonForwarder } from '../export/json-forwarder.js';
-import { apiPassthrough, type ApiPassthroughConfig } from '../api/wiring.js';
-import { saturationService, type SaturationConfig, type SaturationService } from '../saturation/wiring.js';
+import { apiPassthrough } from '../api/wiring.js';
+import { saturationService, type SaturationService } from '../saturation/wiring.js';
 import { OtlpPusher } from '../otlp/push.js';
 import { RelayRepair } from '../otlp/relay-repair.js';
 import { SERVICE_NAME, targetAttributes, type ResourceAttributes } from '../otlp/resource.js';
-import type { TargetSpec } from '../targets/spec.js';
 import { TargetSet, type Target } from '../targets/target-set.js';
 import { fetchSanitized } from '../upstream/sanitized-body.js';
 import { Upstream, type UpstreamOptions } from '../upstream/upstream.js';
+import { checkProxyConfig, type ProxyConfig } from './proxy-config.js';
 import { buildApp } from './app.js';
 import type { MetricsSource } from './metrics-source.js';
 import { Poller } from './poller.js';
@@ -23,74 +23,7 @@ import { collisionReporter } from './collision-reporter.js';
 import { SelfMetrics } from './self-metrics.js';
 import { BearerToken } from './bearer-token.js';
 
-export interface ProxyConfig {
-  host: string;
-  port: number;
-  /** Options every upstream shares; `url` is the upstream of single-upstream mode. */
-  upstream: UpstreamOptions;
-  /** Fleet mode: many targets merged into one /metrics. */
-  fleet?: FleetConfig;
-  /** Poll mode: scrape on this schedule and serve the latest result from memory. */
-  poll?: { intervalMs: number; maxStalenessMs: number };
-  /** Concurrent client scrapes share one upstream fetch (default on). */
-  coalesce?: boolean;
-  pushgateway?: PushgatewayConfig;
-  readyMaxAgeMs: number;
-  logLevel?: string;
-  /** Register process_* self-metrics (off in tests that start many proxies). */
-  processMetrics?: boolean;
-  otlp?: OtlpConfig;
-  /** vLLM's API through the proxy, with a record per request. */
-  api?: ApiPassthroughConfig;
-  /** Saturation signals on /saturation (and, from the window, on /metrics). */
-  saturation?: SaturationConfig;
-}
-
-export type { ApiPassthroughConfig } from '../api/wiring.js';
-export type { SaturationConfig } from '../saturation/wiring.js';
-
-export interface FleetConfig {
-  /** From repeated --upstream. */
-  static: TargetSpec[];
-  targetsFile?: string;
-  discover?: string;
-  discoverIntervalMs?: number;
-  dnsServer?: string;
-  /** The label naming each sample's target. */
-  label: string;
-  /** Fleet aggregates on, rated over this window. */
-  aggregateWindowMs?: number;
-}
-
-export interface PushgatewayConfig {
-  url: string;
-  job: string;
-  intervalMs: number;
-  timeoutMs: number;
-  deleteOnShutdown: boolean;
-  attempts?: number;
-  retryBaseMs?: number;
-}
-
-/** The OTLP side: a relay on POST /v1/metrics, a direct push, or both, to the same kind of destination. */
-export interface OtlpConfig {
-  /** Stream, log source, extra headers and credentials, shared by both paths. */
-  destination: Omit<DestinationOptions, 'url'>;
-  /** Turns the relay on. */
-  forwardUrl?: string;
-  /** Turns the direct push on. */
-  pushUrl?: string;
-  pushIntervalMs: number;
-  timeoutMs: number;
-  maxQueueBytes: number;
-  maxRequestBytes: number;
-  retryBaseMs?: number;
-  retryMaxMs?: number;
-  /** `--otlp-resource`: attributes on every resource of both paths. */
-  resource?: ResourceAttributes;
-  /** `--otlp-relay-token`: the relay takes only `Authorization: Bearer <token>`. */
-  relayToken?: string;
-}
+export type { ApiPassthroughConfig, FleetConfig, OtlpConfig, ProxyConfig, PushgatewayConfig, SaturationConfig } from './proxy-config.js';
 
 export interface RunningProxy {
   app: FastifyInstance;
@@ -110,8 +43,10 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-/** Build and start the sanitizing proxy. */
-export async function startProxy(config: ProxyConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningProxy> {
+/** Build and start the sanitizing proxy. A config that cannot work is refused first (ConfigError naming the option), before anything listens. */
+export async function startProxy(config: ProxyConfig, log?: Logger): Promise<RunningProxy> {
+  checkProxyConfig(config);
+  log ??= createLogger(config.logLevel);
   const otlp = config.otlp;
   // Resolve every destination first, so a bad flag stops the start before anything listens.
   const forwardTo = otlp?.forwardUrl ? resolveDestination({ ...otlp.destination, url: otlp.forwardUrl }, '--otlp-forward-url') : undefined;
