@@ -2,7 +2,7 @@
 # Podman for the stack test: podman 4.3, podman-compose 1.3.0 and debootstrap (shared/stack-images/
 # install-podman.sh), then the stand-in base images (shared/stack-images/build.sh). Idempotent; root.
 #
-# Two things more than FACTS.md's recipe (below): on a host whose cgroups are mounted in hybrid mode (v1
+# Two things more than the shared install-podman.sh does (below; DESIGN.md, "podman and podman-compose"): on a host whose cgroups are mounted in hybrid mode (v1
 # controllers with an empty v2 hierarchy beside them), crun refuses every container ("cgroups in
 # hybrid mode not supported"); runc runs them. So on such a host podman is told to use runc.
 set -euo pipefail

@@ -13,7 +13,7 @@ export interface Selection {
 
 /**
  * Names older guides list that vLLM (v1) does not serve: a request for one gets
- * this hint instead of a bare "not found" (../shared/FACTS.md).
+ * this hint instead of a bare "not found" (DESIGN.md, "vLLM's /metrics").
  */
 export const NOT_IN_VLLM: Record<string, string> = {
   vllm_gpu_utilization: 'vLLM does not export GPU utilization; use DCGM or nvidia-smi',

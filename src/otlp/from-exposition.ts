@@ -1,6 +1,6 @@
 /**
  * Parsed exposition families to OpenTelemetry SDK ResourceMetrics, for the JS
- * OTLP exporter. The mapping (also in the README):
+ * OTLP exporter. The mapping (also in docs/otlp.md):
  *
  * - counter: cumulative monotonic sum named like its sample (`vllm_prompt_tokens_total`,
  *   the name Fluent Bit gives it too). Start time: the `_created` sample when the

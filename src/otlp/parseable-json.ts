@@ -1,6 +1,6 @@
 /**
  * OTLP/JSON in the dialect Parseable OSS reads (serde mapping of the Rust crate
- * opentelemetry-proto, see FACTS.md): camelCase keys, and every 64-bit integer
+ * opentelemetry-proto, see DESIGN.md): camelCase keys, and every 64-bit integer
  * (`count`, `bucketCounts`, `asInt`, times) as a plain JSON number written with
  * all its digits. Canonical proto3 JSON quotes them, which Parseable rejects.
  *

@@ -2,7 +2,7 @@
  * What the relay fixes in OTLP scraped by Fluent Bit, before Parseable stores it.
  *
  * Fluent Bit 5.1.1's `opentelemetry` output, fed by `prometheus_scrape`, sends
- * (observed, see FACTS.md):
+ * (observed; DESIGN.md, "What the other programs do"):
  * - histogram `bucket_counts` cumulative, as Prometheus keeps them, where OTLP
  *   defines them per bucket (cmetrics' OTLP encoder copies its cumulative
  *   buckets; fluent/fluent-bit#8919, closed unfixed). Every percentile computed

@@ -1,6 +1,6 @@
 /**
  * The saturation signals an autoscaler reads, defined once for both sources
- * (the proxy's own window and PromQL) and for the README.
+ * (the proxy's own window and PromQL) and for docs/saturation.md.
  *
  * Every source produces *parts* per target and model: a window maximum, a rate,
  * or the two rates a ratio is made of. Signals are computed from parts by one

@@ -9,7 +9,7 @@
  *
  * Like vLLM: `stream_options.include_usage` adds a last chunk with `usage`;
  * started with per-request metrics on, a request with `"include_metrics": true`
- * gets vLLM's own `metrics` object (FACTS.md, vLLM PR #46768), left out where
+ * gets vLLM's own `metrics` object (vLLM PR #46768; DESIGN.md), left out where
  * n > 1; a client that goes away aborts the request (`finished_reason="abort"`).
  */
 import { randomBytes } from 'node:crypto';

@@ -1,6 +1,6 @@
 /**
  * The vLLM v1 metric families the simulator serves, as in
- * vllm/v1/metrics/loggers.py (see ../shared/FACTS.md). Names keep their `vllm:`
+ * vllm/v1/metrics/loggers.py (see DESIGN.md, "vLLM's /metrics"). Names keep their `vllm:`
  * prefix: reproducing the colon problem is the point.
  */
 

@@ -1,6 +1,6 @@
 /**
  * A stand-in for Parseable OSS's OTLP metrics ingest (Parseable cannot run on
- * these machines). It enforces every rule ../shared/FACTS.md records, and
+ * these machines). It enforces every rule DESIGN.md records ("Parseable OSS"), and
  * answers the way Parseable does when one is broken, so a test passing here
  * means the request would be accepted by the real one:
  *
@@ -126,14 +126,14 @@ export class ParseableStandIn {
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
-    // A client that gave up is not ingested (the real one may have; the relay's retry would then duplicate: see README).
+    // A client that gave up is not ingested (the real one may have; the relay's retry would then duplicate: see docs/otlp.md).
     if (req.socket.destroyed) return;
     const [status, answer] = this.#ingest(req, body);
     if (!req.url?.startsWith('/standin/')) this.requests.push({ headers: req.headers, body, status, answer });
     res.writeHead(status, { 'content-type': 'text/plain' }).end(answer);
   }
 
-  /** JSON logs (FACTS.md): basic auth, X-P-Stream, X-P-Log-Source absent or json, an object or an array of objects. */
+  /** JSON logs (DESIGN.md): basic auth, X-P-Stream, X-P-Log-Source absent or json, an object or an array of objects. */
   #ingestLogs(req: IncomingMessage, body: string, expected: string): [number, string] {
     if (req.headers.authorization !== expected) return [401, 'Unauthorized'];
     if (this.failWith) return [this.failWith.status, this.failWith.text];
@@ -347,7 +347,7 @@ export function metricsDataRows(data: unknown): Row[] {
             const bounds = arr(p.explicitBounds, `${pp}.explicitBounds`).map((b, i) => num(b, `${pp}.explicitBounds[${i}]`));
             // OTLP: one more bucket than bounds (or none at all).
             if (counts.length !== 0 && counts.length !== bounds.length + 1) fail(pp, `${counts.length} bucketCounts for ${bounds.length} explicitBounds`);
-            // No check that the counts add up to `count`: Parseable stores them as sent (FACTS.md), so the tests check it.
+            // No check that the counts add up to `count`: Parseable stores them as sent (DESIGN.md), so the tests check it.
             row.data_point_bucket_counts = counts;
             row.data_point_explicit_bounds = bounds;
           } else if (kind === 'summary') {

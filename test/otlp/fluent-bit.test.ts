@@ -233,7 +233,7 @@ t.test('both paths, one result: Fluent Bit through the relay and the direct push
   });
 
   // The one documented difference: the JS SDK has no summary, so the push sends a summary as a
-  // quantile gauge and two sums (README); Fluent Bit sends an OTLP summary.
+  // quantile gauge and two sums (docs/otlp.md); Fluent Bit sends an OTLP summary.
   const summaries = parseExposition((await get(`${relayed.url}/metrics`)).body.toString(), 'prometheus')
     .filter((f) => f.type === 'summary')
     .map((f) => f.name);

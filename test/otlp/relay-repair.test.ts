@@ -11,7 +11,7 @@ const point = (counts: number[], count: number): HistogramDataPoint => ({
 t.test('bucket counts: cumulative ones are made per bucket, correct ones pass, others are left and reported', async (t) => {
   const cumulative = point([9, 35, 61, 87], 87);
   t.equal(repairBuckets(cumulative), 'cumulative');
-  t.same(cumulative.bucketCounts, ['9', '26', '26', '26'], "FACTS.md's observed Fluent Bit point");
+  t.same(cumulative.bucketCounts, ['9', '26', '26', '26'], 'the Fluent Bit point observed (DESIGN.md)');
   const correct = point([9, 26, 26, 26], 87);
   t.equal(repairBuckets(correct), 'per_bucket');
   t.same(correct.bucketCounts, ['9', '26', '26', '26'], 'untouched');

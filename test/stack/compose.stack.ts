@@ -1,12 +1,12 @@
 /**
- * The README's compose commands, run for real under podman and podman-compose on a
+ * The compose commands of the README and docs/stack.md, run for real under podman and podman-compose on a
  * fresh copy of the repository (the project's files unmodified), with the stand-in
  * images of ../shared/stack-images and the Parseable stand-in image
  * (test/stack/parseable-image.sh). `npm run test:stack`; needs root and podman
  * (.ci/podman-setup.sh installs them).
  *
  * Podman runs healthchecks from systemd timers, and there is no systemd here: a
- * loop plays its part with `podman healthcheck run`, as the README says to.
+ * loop plays its part with `podman healthcheck run`, as docs/stack.md says to.
  */
 import { execFile, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
