@@ -45,7 +45,7 @@ export function apiPassthrough(config: ApiPassthroughConfig, deps: { log: Logger
   const shipper = ship
     ? new RequestShipper(
         new JsonForwarder({
-          destination: resolveDestination(ship.destination, '--request-log-url'),
+          destination: resolveDestination(ship.destination, 'api.ship.destination.url'),
           maxQueueBytes: ship.maxQueueBytes,
           timeoutMs: ship.timeoutMs,
           retryBaseMs: ship.retryBaseMs,

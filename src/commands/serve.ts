@@ -434,6 +434,7 @@ export const OPTION_FLAGS: Record<string, string> = {
   'otlp.maxRequestBytes': '--otlp-max-request-bytes',
   'api.timeoutMs': '--api-timeout',
   'api.requestLog.maxBytes': '--request-log-max-size',
+  'api.ship.destination.url': '--request-log-url',
   'saturation.windowMs': '--saturation-window',
   'saturation.intervalMs': '--saturation-interval',
   'saturation.maxStalenessMs': '--saturation-max-staleness',

@@ -48,9 +48,9 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
   checkProxyConfig(config);
   log ??= createLogger(config.logLevel);
   const otlp = config.otlp;
-  // Resolve every destination first, so a bad flag stops the start before anything listens.
-  const forwardTo = otlp?.forwardUrl ? resolveDestination({ ...otlp.destination, url: otlp.forwardUrl }, '--otlp-forward-url') : undefined;
-  const pushTo = otlp?.pushUrl ? resolveDestination({ ...otlp.destination, url: otlp.pushUrl }, '--otlp-push-url') : undefined;
+  // Resolve every destination first, so a bad one stops the start before anything listens (named by its option path, as the config check does).
+  const forwardTo = otlp?.forwardUrl ? resolveDestination({ ...otlp.destination, url: otlp.forwardUrl }, 'otlp.forwardUrl') : undefined;
+  const pushTo = otlp?.pushUrl ? resolveDestination({ ...otlp.destination, url: otlp.pushUrl }, 'otlp.pushUrl') : undefined;
   const gatewayClient = config.pushgateway ? new PushgatewayClient({ url: config.pushgateway.url, timeoutMs: config.pushgateway.timeoutMs }) : undefined;
 
   const metrics = new SelfMetrics({ processMetrics: config.processMetrics });

@@ -94,7 +94,12 @@ t.test('refused configurations name the option path, and nothing listens', async
 
 t.test('every option path the check can name has its flag in serve', async (t) => {
   const source = readFileSync(new URL('../../src/server/proxy-config.ts', import.meta.url), 'utf8');
-  const named = new Set([...source.matchAll(/(?:ConfigError|positive)\('([A-Za-z.]+)'/g)].map((m) => m[1]!));
+  // The check, and the destinations startProxy and the API passthrough resolve by option path.
+  const wiring = ['../../src/server/proxy.ts', '../../src/api/wiring.ts'].map((f) => readFileSync(new URL(f, import.meta.url), 'utf8')).join('\n');
+  const named = new Set([
+    ...[...source.matchAll(/(?:ConfigError|positive)\('([A-Za-z.]+)'/g)].map((m) => m[1]!),
+    ...[...wiring.matchAll(/resolveDestination\([^;]*?, '([A-Za-z.]+)'\)/g)].map((m) => m[1]!),
+  ]);
   t.ok(named.size > 20, `${named.size} option paths found in the check`);
   for (const path of named) t.ok(path in OPTION_FLAGS, `${path} maps to a flag`);
 });
