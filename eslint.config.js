@@ -16,7 +16,7 @@ import tseslint from 'typescript-eslint';
 export const LAYERS = [
   ['.'],
   ['exposition'],
-  ['http', 'upstream'],
+  ['http', 'upstream', 'spool'],
   ['targets'],
   ['fleet', 'otlp'],
   ['export'],

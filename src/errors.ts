@@ -165,3 +165,19 @@ export class SimulatedApiError extends VmpError {
     super('VMP_SIMULATED_API', message);
   }
 }
+
+/** A batch the spool cannot write, read or find whole; `diskFull` when the disk has no room (new data is dropped and counted, the rest kept). */
+export class SpoolError extends VmpError {
+  readonly diskFull: boolean;
+  constructor(
+    readonly location: string,
+    what: string,
+    cause?: unknown,
+  ) {
+    const e = cause as NodeJS.ErrnoException | undefined;
+    const why =
+      e === undefined ? '' : e.code === 'ENOSPC' ? ': the disk is full' : e.code === 'EACCES' || e.code === 'EPERM' ? ': permission denied' : `: ${e.message}`;
+    super('VMP_SPOOL', `${location}: ${what}${why}`, cause === undefined ? undefined : { cause });
+    this.diskFull = e?.code === 'ENOSPC' || e?.code === 'EDQUOT';
+  }
+}

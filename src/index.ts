@@ -6,7 +6,17 @@ export type { Exemplar, ExpositionFormat, Labels, MetricFamily, MetricType, Samp
 export { toResourceMetrics, StartTimes } from './otlp/from-exposition.js';
 export { encodeForParseable } from './otlp/parseable-json.js';
 export { decodeJson, decodeProtobuf, encodeProtobuf } from './otlp/proto.js';
-export { startProxy, type FleetConfig, type OtlpConfig, type ProxyConfig, type PushgatewayConfig, type RunningProxy } from './server/proxy.js';
+export {
+  startProxy,
+  type FleetConfig,
+  type OtlpConfig,
+  type ProxyConfig,
+  type PushgatewayConfig,
+  type RunningProxy,
+  type SpoolConfig,
+} from './server/proxy.js';
+export { checkProxyConfig } from './server/proxy-config.js';
+export { Spool, type SpooledBatch } from './spool/spool.js';
 export { renderText, toClassicFamilies } from './exposition/render.js';
 export { TextMerge, type MergeIssue, type TextMergeOptions } from './fleet/text-merge.js';
 export { FleetAggregator } from './fleet/aggregates.js';
@@ -15,7 +25,7 @@ export { parseTargetsText } from './targets/file.js';
 export type { TargetSpec } from './targets/spec.js';
 export { Simulator, DEFAULT_SIMULATOR_OPTIONS, type SimulatorOptions } from './simulator/simulator.js';
 export { startSimulator, type RunningSimulator } from './simulator/start.js';
-export { ConfigError, DataFileError, type UpstreamError } from './errors.js';
+export { ConfigError, DataFileError, OtlpDecodeError, SimulatedApiError, SpoolError, UpstreamError, VmpError, type UpstreamErrorKind } from './errors.js';
 export { createLogger, type Logger } from './logger.js';
 export { parseDuration, parseBytes } from './units.js';
 export { Collector, type CollectorOptions, type CollectorStats, type RoundResult } from './collect/collector.js';

@@ -10,6 +10,7 @@ import { resolveDestination, type DestinationOptions } from '../otlp/destination
 import { RequestLog } from '../requests/request-log.js';
 import { ServerView, Snapshots, totalsByModel } from '../requests/server-view.js';
 import { RequestShipper } from '../requests/shipper.js';
+import type { Spool } from '../spool/spool.js';
 import { fetchText } from '../upstream/scrape.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { ApiConfig, ApiContext } from './passthrough.js';
@@ -38,7 +39,10 @@ export interface ApiPassthrough {
 }
 
 /** `upstream` is the single upstream, when there is one: the server-side view reads it (in fleet mode a request's vLLM is not known here). */
-export function apiPassthrough(config: ApiPassthroughConfig, deps: { log: Logger; metrics: ApiMetrics; upstream?: Upstream }): ApiPassthrough {
+export function apiPassthrough(
+  config: ApiPassthroughConfig,
+  deps: { log: Logger; metrics: ApiMetrics; upstream?: Upstream; spool?: { spool: Spool; maxBytes: number; drainPerSecond?: number } },
+): ApiPassthrough {
   const { log, metrics, upstream } = deps;
   const requestLog = config.requestLog ? new RequestLog(config.requestLog) : undefined;
   const ship = config.ship;
@@ -46,7 +50,10 @@ export function apiPassthrough(config: ApiPassthroughConfig, deps: { log: Logger
     ? new RequestShipper(
         new JsonForwarder({
           destination: resolveDestination(ship.destination, 'api.ship.destination.url'),
-          maxQueueBytes: ship.maxQueueBytes,
+          // With a spool, the records wait on disk (bounded by the spool's size) across restarts.
+          spool: deps.spool?.spool,
+          drainPerSecond: deps.spool?.drainPerSecond,
+          maxQueueBytes: deps.spool?.maxBytes ?? ship.maxQueueBytes,
           timeoutMs: ship.timeoutMs,
           retryBaseMs: ship.retryBaseMs,
           retryMaxMs: ship.retryMaxMs,

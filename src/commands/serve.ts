@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
-import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg } from './options.js';
+import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg, positiveNumberArg } from './options.js';
 import { readSecret } from '../secret.js';
 import { createLogger } from '../logger.js';
 import { parseResourceAttributes } from '../otlp/resource.js';
@@ -66,6 +66,9 @@ interface ServeFlags extends TargetFlags {
   prometheusTimeout: number;
   prometheusCaFile?: string;
   prometheusBearerTokenFile?: string;
+  spoolDir?: string;
+  spoolMaxBytes: number;
+  spoolDrainRate: number;
 }
 
 /** OTEL_EXPORTER_OTLP_HEADERS style: `a=1,b=2`. */
@@ -154,6 +157,28 @@ export function serveCommand(program: Command): void {
         bytesArg,
         16 * 1024 * 1024,
         '16MiB',
+      ),
+    )
+    .addOption(
+      envOption('--spool-dir <dir>', 'keep what the relay and --request-log-url accepted on disk here until Parseable took it, across restarts', 'SPOOL_DIR'),
+    )
+    .addOption(
+      envOption(
+        '--spool-max-bytes <size>',
+        "bound of each sender's spool; the oldest batch is dropped beyond it",
+        'SPOOL_MAX_BYTES',
+        bytesArg,
+        1024 * 1024 * 1024,
+        '1GiB',
+      ),
+    )
+    .addOption(
+      envOption(
+        '--spool-drain-rate <batches>',
+        'after an outage, backlog batches sent per second at most, per sender',
+        'SPOOL_DRAIN_RATE',
+        positiveNumberArg,
+        20,
       ),
     )
     .option('--api', "pass vLLM's API through this port, at the origin of --upstream (env VLLM_API=true)")
@@ -260,6 +285,7 @@ export function serveCommand(program: Command): void {
       const saturation = saturationConfig(flags);
       const config: ProxyConfig = {
         saturation,
+        spool: flags.spoolDir ? { dir: flags.spoolDir, maxBytes: flags.spoolMaxBytes, drainPerSecond: flags.spoolDrainRate } : undefined,
         host: flags.host,
         port: flags.port,
         readyMaxAgeMs: flags.readyMaxAge,
@@ -441,6 +467,9 @@ export const OPTION_FLAGS: Record<string, string> = {
   'saturation.prometheus': '--saturation-from-prometheus',
   'saturation.prometheus.cacheTtlMs': '--saturation-cache-ttl',
   'saturation.prometheus.timeoutMs': '--prometheus-timeout',
+  'spool.dir': '--spool-dir',
+  'spool.maxBytes': '--spool-max-bytes',
+  'spool.drainPerSecond': '--spool-drain-rate',
 };
 
 /** The option paths in a ConfigError from startProxy, as flags; anything else as it is. */

@@ -32,7 +32,7 @@ export class RequestShipper {
     if (this.#batch.length === 0) return;
     const batch = this.#batch;
     this.#batch = [];
-    this.#forwarder.enqueue(JSON.stringify(batch), batch.length);
+    void this.#forwarder.enqueue(JSON.stringify(batch), batch.length);
   }
 
   /** Send what is gathered, then let the queue drain until `deadlineMs`. */

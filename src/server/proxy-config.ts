@@ -35,6 +35,19 @@ export interface ProxyConfig {
   api?: ApiPassthroughConfig;
   /** Saturation signals on /saturation (and, from the window, on /metrics). */
   saturation?: SaturationConfig;
+  /**
+   * Keep what the proxy's senders (the relay, the request records) accepted on
+   * disk until the destination took it, across restarts: one subdirectory per
+   * sender, each bounded by `maxBytes` (the oldest batch dropped beyond it).
+   */
+  spool?: SpoolConfig;
+}
+
+export interface SpoolConfig {
+  dir: string;
+  maxBytes: number;
+  /** After an outage, backlog batches sent per second at most, per sender (default 20). */
+  drainPerSecond?: number;
 }
 
 export interface FleetConfig {
@@ -127,6 +140,13 @@ export function checkProxyConfig(config: ProxyConfig): void {
     positive('api.requestLog.maxBytes', config.api.requestLog?.maxBytes);
   }
   if (config.saturation) checkSaturation(config.saturation, config.poll?.intervalMs);
+  if (config.spool) {
+    if (typeof config.spool.dir !== 'string' || config.spool.dir === '') throw new ConfigError('spool.dir', 'must be a directory');
+    positive('spool.maxBytes', config.spool.maxBytes);
+    positive('spool.drainPerSecond', config.spool.drainPerSecond);
+    if (!config.otlp?.forwardUrl && !config.api?.ship)
+      throw new ConfigError('spool.dir', 'only applies with otlp.forwardUrl or api.ship.destination.url (the senders it keeps batches for)');
+  }
 }
 
 function checkSaturation(s: SaturationConfig, pollIntervalMs: number | undefined): void {

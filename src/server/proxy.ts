@@ -15,7 +15,10 @@ import { SERVICE_NAME, targetAttributes, type ResourceAttributes } from '../otlp
 import { TargetSet, type Target } from '../targets/target-set.js';
 import { fetchSanitized } from '../upstream/sanitized-body.js';
 import { Upstream, type UpstreamOptions } from '../upstream/upstream.js';
-import { checkProxyConfig, type ProxyConfig } from './proxy-config.js';
+import { checkProxyConfig, type ProxyConfig, type SpoolConfig } from './proxy-config.js';
+import { Spool } from '../spool/spool.js';
+import { ConfigError, SpoolError } from '../errors.js';
+import { join } from 'node:path';
 import { buildApp } from './app.js';
 import type { MetricsSource } from './metrics-source.js';
 import { Poller } from './poller.js';
@@ -23,7 +26,7 @@ import { collisionReporter } from './collision-reporter.js';
 import { SelfMetrics } from './self-metrics.js';
 import { BearerToken } from './bearer-token.js';
 
-export type { ApiPassthroughConfig, FleetConfig, OtlpConfig, ProxyConfig, PushgatewayConfig, SaturationConfig } from './proxy-config.js';
+export type { ApiPassthroughConfig, FleetConfig, OtlpConfig, ProxyConfig, PushgatewayConfig, SaturationConfig, SpoolConfig } from './proxy-config.js';
 
 export interface RunningProxy {
   app: FastifyInstance;
@@ -122,11 +125,14 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
     poller = new Poller(produce, config.poll.intervalMs, log, metrics);
   }
 
+  const relaySpool = forwardTo && config.spool ? await openSpool(config.spool, 'relay', 'OTLP', log) : undefined;
   const forwarder =
     otlp && forwardTo
       ? new JsonForwarder({
           destination: forwardTo,
-          maxQueueBytes: otlp.maxQueueBytes,
+          spool: relaySpool,
+          drainPerSecond: config.spool?.drainPerSecond,
+          maxQueueBytes: relaySpool ? config.spool!.maxBytes : otlp.maxQueueBytes,
           timeoutMs: otlp.timeoutMs,
           retryBaseMs: otlp.retryBaseMs,
           retryMaxMs: otlp.retryMaxMs,
@@ -143,7 +149,15 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
           repair: new RelayRepair({ sourceOf: scrapeSource(listTargets, targets, config.fleet?.label), extra: otlp.resource, log }),
         }
       : undefined;
-  const api = config.api ? apiPassthrough(config.api, { log, metrics, upstream }) : undefined;
+  const requestSpool = config.api?.ship && config.spool ? await openSpool(config.spool, 'requests', 'request log', log) : undefined;
+  const api = config.api
+    ? apiPassthrough(config.api, {
+        log,
+        metrics,
+        upstream,
+        spool: requestSpool && { spool: requestSpool, maxBytes: config.spool!.maxBytes, drainPerSecond: config.spool!.drainPerSecond },
+      })
+    : undefined;
   const source: MetricsSource = poller
     ? { mode: 'poll', poller, maxStalenessMs: config.poll!.maxStalenessMs }
     : fleet
@@ -280,3 +294,13 @@ function scrapeSource(listTargets: () => Target[], targets: TargetSet | undefine
 }
 
 const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host);
+
+/** One sender's spool, in its own subdirectory; one that cannot be opened stops the start, naming the option. */
+async function openSpool(config: SpoolConfig, sub: string, what: string, log: Logger): Promise<Spool> {
+  try {
+    return await Spool.open({ dir: join(config.dir, sub), log, what });
+  } catch (err) {
+    if (err instanceof SpoolError) throw new ConfigError('spool.dir', err.message);
+    throw err;
+  }
+}

@@ -59,6 +59,11 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
   readonly requestsDropped: Counter<'reason'>;
   readonly requestsShipRetries: Counter;
   readonly requestsQueueBytes: Gauge;
+  readonly requestsQueueBatches: Gauge;
+  readonly otlpQueueOldestAge: Gauge;
+  readonly requestsQueueOldestAge: Gauge;
+  /** When the oldest waiting batch was accepted (ms), per queue; undefined when empty. */
+  readonly #oldest: { relay?: number; requests?: number } = {};
   /** Label children bound once: prom-client hashes a label object on every call otherwise. */
   private readonly byOutcome: Record<ScrapeOutcome, { scrapes: { inc(): void }; duration: { observe(v: number): void } }>;
   /** When the latest poll's data was scraped (ms); 0 before the first. */
@@ -127,7 +132,7 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
     });
     this.otlpRequests = new Counter({
       name: `${p}otlp_relay_requests_total`,
-      help: 'OTLP requests received on /v1/metrics by outcome (accepted, invalid, too_large, unsupported, unauthorized).',
+      help: 'OTLP requests received on /v1/metrics by outcome (accepted, invalid, too_large, unsupported, unauthorized, unavailable: refused with 503 because the batch could not be held, so the sender keeps it).',
       labelNames: ['outcome'],
       registers,
     });
@@ -144,7 +149,7 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
     });
     this.otlpDroppedPoints = new Counter({
       name: `${p}otlp_dropped_points_total`,
-      help: 'Data points given up on, by reason (queue_full, rejected, not_finite, shutdown, push_failed).',
+      help: 'Data points given up on, by reason (queue_full: the queue or spool bound; rejected: a 4xx from the destination; not_finite; shutdown; push_failed; disk_full: the spool could not write; damaged: a spooled batch could not be read back).',
       labelNames: ['reason'],
       registers,
     });
@@ -167,7 +172,7 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
     });
     this.otlpQueueBytes = new Gauge({
       name: `${p}otlp_queue_bytes`,
-      help: 'Bytes of OTLP/JSON waiting for delivery.',
+      help: 'Bytes of OTLP/JSON waiting for delivery (in memory, or in the spool with --spool-dir).',
       registers,
     });
     this.otlpQueueBatches = new Gauge({
@@ -241,12 +246,34 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
     this.requestsShipped = new Counter({ name: `${p}request_records_shipped_total`, help: 'Request records delivered to --request-log-url.', registers });
     this.requestsDropped = new Counter({
       name: `${p}request_records_dropped_total`,
-      help: 'Request records given up on, by reason (queue_full, rejected, shutdown).',
+      help: 'Request records given up on, by reason (queue_full, rejected, shutdown, disk_full, damaged).',
       labelNames: ['reason'],
       registers,
     });
     this.requestsShipRetries = new Counter({ name: `${p}request_records_retries_total`, help: 'Deliveries to --request-log-url retried.', registers });
-    this.requestsQueueBytes = new Gauge({ name: `${p}request_records_queue_bytes`, help: 'Bytes of request records waiting for delivery.', registers });
+    this.requestsQueueBytes = new Gauge({
+      name: `${p}request_records_queue_bytes`,
+      help: 'Bytes of request records waiting for delivery (in memory, or in the spool with --spool-dir).',
+      registers,
+    });
+    this.requestsQueueBatches = new Gauge({ name: `${p}request_records_queue_batches`, help: 'Batches of request records waiting for delivery.', registers });
+    const oldest = this.#oldest;
+    this.otlpQueueOldestAge = new Gauge({
+      name: `${p}otlp_queue_oldest_age_seconds`,
+      help: 'Age of the oldest relay batch waiting for delivery; 0 when none waits.',
+      registers,
+      collect() {
+        this.set(oldest.relay === undefined ? 0 : (Date.now() - oldest.relay) / 1000);
+      },
+    });
+    this.requestsQueueOldestAge = new Gauge({
+      name: `${p}request_records_queue_oldest_age_seconds`,
+      help: 'Age of the oldest batch of request records waiting for delivery; 0 when none waits.',
+      registers,
+      collect() {
+        this.set(oldest.requests === undefined ? 0 : (Date.now() - oldest.requests) / 1000);
+      },
+    });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: p });
   }
 
@@ -256,9 +283,10 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
       delivered: (n) => this.otlpForwardedPoints.inc({ path: 'relay' }, n),
       dropped: (reason, n) => this.otlpDroppedPoints.inc({ reason }, n),
       retried: () => this.otlpRetries.inc(),
-      queue: (bytes, batches) => {
+      queue: (bytes, batches, oldestMs) => {
         this.otlpQueueBytes.set(bytes);
         this.otlpQueueBatches.set(batches);
+        this.#oldest.relay = oldestMs;
       },
     };
   }
@@ -269,7 +297,11 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
       delivered: (n) => this.requestsShipped.inc(n),
       dropped: (reason, n) => this.requestsDropped.inc({ reason }, n),
       retried: () => this.requestsShipRetries.inc(),
-      queue: (bytes) => this.requestsQueueBytes.set(bytes),
+      queue: (bytes, batches, oldestMs) => {
+        this.requestsQueueBytes.set(bytes);
+        this.requestsQueueBatches.set(batches);
+        this.#oldest.requests = oldestMs;
+      },
     };
   }
 

@@ -115,10 +115,16 @@ export const otlpRelayRoutes: FastifyPluginAsync<OtlpRelayRoutesOptions> = async
       metrics.otlpRequests.inc({ outcome: 'invalid' });
       return text(reply, 400, `invalid OTLP data: ${(err as Error).message}`);
     }
+    // Acknowledged once held: with a spool, once it is on disk. What cannot be held
+    // now is refused with a retryable status, so the sender keeps it (Fluent Bit
+    // retries from its own buffer) instead of this relay losing it.
+    if (encoded.points > 0 && (await relay.forwarder.enqueue(encoded.body, encoded.points, stream, { senderRetries: true })) === 'refused') {
+      metrics.otlpRequests.inc({ outcome: 'unavailable' });
+      return text(reply.header('retry-after', '5'), 503, 'the relay cannot hold this batch now (shutting down, or its spool cannot write); send it again');
+    }
     metrics.otlpRequests.inc({ outcome: 'accepted' });
     metrics.otlpReceivedPoints.inc(received);
     if (encoded.dropped > 0) metrics.otlpDroppedPoints.inc({ reason: 'not_finite' }, encoded.dropped);
-    if (encoded.points > 0) relay.forwarder.enqueue(encoded.body, encoded.points, stream);
     return reply
       .code(200)
       .type(format === 'json' ? 'application/json' : 'application/x-protobuf')
