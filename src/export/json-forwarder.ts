@@ -137,14 +137,14 @@ export class JsonForwarder {
    * lost here. One larger than the whole bound is always `dropped`: sending it
    * again would not help.
    */
-  enqueue(body: string, points: number, stream?: string, options: { senderRetries?: boolean } = {}): Promise<EnqueueResult> {
+  enqueue(body: string | Uint8Array, points: number, stream?: string, options: { senderRetries?: boolean } = {}): Promise<EnqueueResult> {
     const refuse = (reason: DropReason): Promise<EnqueueResult> => {
       if (options.senderRetries) return Promise.resolve('refused');
       this.#metrics.dropped(reason, points);
       return Promise.resolve('dropped');
     };
     if (this.#closed) return refuse('shutdown');
-    const bytes = Buffer.from(body);
+    const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     const headers: Record<string, string> = stream ? { 'x-p-stream': stream } : {};
     if (bytes.length > this.#maxBytes) {
       this.#drop({ points }, 'queue_full');

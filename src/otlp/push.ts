@@ -2,12 +2,17 @@
  * Direct push: scrape the upstream every interval, map the exposition to OTLP and
  * export it with the OpenTelemetry JS exporter. No Fluent Bit needed.
  *
- * A failed push is not queued: the next scrape carries the same cumulative
- * counters, so nothing a retry would deliver is lost, only resolution.
+ * Without a spool, a failed push is not queued: the next scrape carries the same
+ * cumulative counters, so nothing a retry would deliver is lost, only
+ * resolution (and the gauges of the scrapes in between). With a spool
+ * (--spool-dir), every push is serialized as the exporter would send it and
+ * handed to a forwarder that keeps it on disk until the destination took it,
+ * across restarts: nothing is lost, resolution included.
  */
 import type { Attributes } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { JsonMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Logger } from '../logger.js';
 import type { Counter } from 'prom-client';
@@ -24,6 +29,12 @@ export interface PushMetrics {
   readonly otlpForwardedPoints: Counter<'path'>;
 }
 
+/** What the push needs of a forwarder (export/json-forwarder.ts's JsonForwarder is one). */
+export interface PushForwarder {
+  enqueue(body: Uint8Array, points: number): Promise<'held' | 'dropped' | 'refused'>;
+  close(deadlineMs: number): Promise<void>;
+}
+
 export interface PushOptions {
   /** Every target is pushed as resources of its own. */
   targets: () => Target[];
@@ -34,6 +45,8 @@ export interface PushOptions {
   resource?: ResourceAttributes;
   log: Logger;
   metrics: PushMetrics;
+  /** With a spool: pushes go through this forwarder instead of the exporter (it counts their delivery). */
+  forwarder?: PushForwarder;
 }
 
 export class OtlpPusher {
@@ -94,6 +107,13 @@ export class OtlpPusher {
     }
     let points = 0;
     for (const r of resources) for (const s of r.scopeMetrics) for (const m of s.metrics) points += m.dataPoints.length;
+    if (this.#o.forwarder) {
+      // Spooled: held on disk until delivered; the forwarder counts deliveries, drops and retries.
+      const pointsOf = (r: ResourceMetrics) => r.scopeMetrics.reduce((n, s) => n + s.metrics.reduce((m, x) => m + x.dataPoints.length, 0), 0);
+      const held = await Promise.all(resources.map((r) => this.#o.forwarder!.enqueue(JsonMetricsSerializer.serializeRequest(r)!, pointsOf(r))));
+      metrics.otlpPushes.inc({ outcome: held.every((h) => h === 'held') ? 'ok' : 'export_error' });
+      return;
+    }
     const results = await Promise.all(resources.map((r) => new Promise<ExportResult>((resolve) => this.#exporter.export(r, resolve))));
     const failed = results.find((r) => r.code !== ExportResultCode.SUCCESS);
     if (failed) {
@@ -124,6 +144,6 @@ export class OtlpPusher {
     this.#closed = true;
     clearTimeout(this.#timer);
     await this.#running;
-    await this.#exporter.shutdown();
+    await Promise.all([this.#exporter.shutdown(), this.#o.forwarder?.close(this.#o.timeoutMs)]);
   }
 }

@@ -144,8 +144,8 @@ export function checkProxyConfig(config: ProxyConfig): void {
     if (typeof config.spool.dir !== 'string' || config.spool.dir === '') throw new ConfigError('spool.dir', 'must be a directory');
     positive('spool.maxBytes', config.spool.maxBytes);
     positive('spool.drainPerSecond', config.spool.drainPerSecond);
-    if (!config.otlp?.forwardUrl && !config.api?.ship)
-      throw new ConfigError('spool.dir', 'only applies with otlp.forwardUrl or api.ship.destination.url (the senders it keeps batches for)');
+    if (!config.otlp?.forwardUrl && !config.otlp?.pushUrl && !config.api?.ship)
+      throw new ConfigError('spool.dir', 'only applies with otlp.forwardUrl, otlp.pushUrl or api.ship.destination.url (the senders it keeps batches for)');
   }
 }
 

@@ -126,6 +126,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
   }
 
   const relaySpool = forwardTo && config.spool ? await openSpool(config.spool, 'relay', 'OTLP', log) : undefined;
+  const pushSpool = pushTo && config.spool ? await openSpool(config.spool, 'push', 'OTLP push', log) : undefined;
   const forwarder =
     otlp && forwardTo
       ? new JsonForwarder({
@@ -209,6 +210,21 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
       );
     }
   }
+  const pushForwarder =
+    otlp && pushTo && pushSpool
+      ? new JsonForwarder({
+          destination: pushTo,
+          spool: pushSpool,
+          drainPerSecond: config.spool!.drainPerSecond,
+          maxQueueBytes: config.spool!.maxBytes,
+          timeoutMs: otlp.timeoutMs,
+          retryBaseMs: otlp.retryBaseMs,
+          retryMaxMs: otlp.retryMaxMs,
+          log,
+          metrics: metrics.pushForwarder(),
+          what: 'OTLP push',
+        })
+      : undefined;
   const pusher =
     otlp && pushTo
       ? new OtlpPusher({
@@ -219,6 +235,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
           timeoutMs: otlp.timeoutMs,
           log,
           metrics,
+          forwarder: pushForwarder,
         })
       : undefined;
   if (pusher && pushTo) {

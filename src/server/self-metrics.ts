@@ -61,9 +61,12 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
   readonly requestsQueueBytes: Gauge;
   readonly requestsQueueBatches: Gauge;
   readonly otlpQueueOldestAge: Gauge;
+  readonly otlpPushQueueBytes: Gauge;
+  readonly otlpPushQueueBatches: Gauge;
+  readonly otlpPushQueueOldestAge: Gauge;
   readonly requestsQueueOldestAge: Gauge;
   /** When the oldest waiting batch was accepted (ms), per queue; undefined when empty. */
-  readonly #oldest: { relay?: number; requests?: number } = {};
+  readonly #oldest: { relay?: number; requests?: number; push?: number } = {};
   /** Label children bound once: prom-client hashes a label object on every call otherwise. */
   private readonly byOutcome: Record<ScrapeOutcome, { scrapes: { inc(): void }; duration: { observe(v: number): void } }>;
   /** When the latest poll's data was scraped (ms); 0 before the first. */
@@ -167,7 +170,7 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
     });
     this.otlpRetries = new Counter({
       name: `${p}otlp_forward_retries_total`,
-      help: 'Relay deliveries retried after a network error, a timeout, 429 or 5xx.',
+      help: 'Relay deliveries (and spooled pushes) retried after a network error, a timeout, 429 or 5xx.',
       registers,
     });
     this.otlpQueueBytes = new Gauge({
@@ -266,6 +269,20 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
         this.set(oldest.relay === undefined ? 0 : (Date.now() - oldest.relay) / 1000);
       },
     });
+    this.otlpPushQueueBytes = new Gauge({
+      name: `${p}otlp_push_queue_bytes`,
+      help: 'Bytes of direct pushes waiting in the spool (--otlp-push-url with --spool-dir).',
+      registers,
+    });
+    this.otlpPushQueueBatches = new Gauge({ name: `${p}otlp_push_queue_batches`, help: 'Direct pushes waiting in the spool.', registers });
+    this.otlpPushQueueOldestAge = new Gauge({
+      name: `${p}otlp_push_queue_oldest_age_seconds`,
+      help: 'Age of the oldest direct push waiting in the spool; 0 when none waits.',
+      registers,
+      collect() {
+        this.set(oldest.push === undefined ? 0 : (Date.now() - oldest.push) / 1000);
+      },
+    });
     this.requestsQueueOldestAge = new Gauge({
       name: `${p}request_records_queue_oldest_age_seconds`,
       help: 'Age of the oldest batch of request records waiting for delivery; 0 when none waits.',
@@ -287,6 +304,20 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
         this.otlpQueueBytes.set(bytes);
         this.otlpQueueBatches.set(batches);
         this.#oldest.relay = oldestMs;
+      },
+    };
+  }
+
+  /** The spooled direct push's counters: otlp_forwarded_points_total{path="push"}, otlp_push_queue_* ... */
+  pushForwarder(): ForwarderMetrics {
+    return {
+      delivered: (n) => this.otlpForwardedPoints.inc({ path: 'push' }, n),
+      dropped: (reason, n) => this.otlpDroppedPoints.inc({ reason }, n),
+      retried: () => this.otlpRetries.inc(),
+      queue: (bytes, batches, oldestMs) => {
+        this.otlpPushQueueBytes.set(bytes);
+        this.otlpPushQueueBatches.set(batches);
+        this.#oldest.push = oldestMs;
       },
     };
   }
