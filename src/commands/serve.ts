@@ -160,7 +160,11 @@ export function serveCommand(program: Command): void {
       ),
     )
     .addOption(
-      envOption('--spool-dir <dir>', 'keep what the relay, the direct push and --request-log-url accepted on disk here until Parseable took it, across restarts', 'SPOOL_DIR'),
+      envOption(
+        '--spool-dir <dir>',
+        'keep what the relay, the direct push and --request-log-url accepted on disk here until Parseable took it, across restarts',
+        'SPOOL_DIR',
+      ),
     )
     .addOption(
       envOption(
