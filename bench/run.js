@@ -264,6 +264,15 @@ async function storesRun() {
   return JSON.parse(out);
 }
 
+/** A long outage through the relay's spool, in a child (bench/spool.js). */
+async function spoolRun() {
+  const c = spawn(process.execPath, [join(here, 'spool.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  c.stdout.on('data', (d) => (out += d));
+  await once(c, 'exit');
+  return JSON.parse(out);
+}
+
 /** Memory of the fleet path per 100k series (a child with --expose-gc measures it). */
 async function memoryRun() {
   const c = spawn(process.execPath, ['--expose-gc', join(here, 'memory.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -280,9 +289,9 @@ const started = new Date();
 console.log(
   `vllm-metrics-proxy bench, ${started.toISOString()}, node ${process.version}, load by ${haveWrk ? 'wrk -t1' : 'autocannon'} -c${CONNECTIONS}, ${ROUNDS} interleaved rounds of ${SECONDS}s, medians\n`,
 );
-const only = (process.env.BENCH_ONLY ?? 'http,transformer,rss,fleet,poll,memory,stores,api').split(',');
+const only = (process.env.BENCH_ONLY ?? 'http,transformer,rss,fleet,poll,memory,stores,api,spool').split(',');
 let missed = false;
-let rows, tr, rss, fleet, poll, memory, stores, api;
+let rows, tr, rss, fleet, poll, memory, stores, api, spool;
 if (only.includes('http')) {
   rows = await throughputRuns();
   console.log(
@@ -380,6 +389,20 @@ if (only.includes('stores')) {
   console.log(`report of the SQLite file: ${fmt(stores.report.seconds, 2)} s, ${fmt(stores.report.bytes / 1024)} KiB of HTML`);
 }
 
+if (only.includes('spool')) {
+  spool = await spoolRun();
+  console.log(
+    `\na ${spool[0].outageMinutes}-minute Parseable outage through the relay's spool (--spool-dir): a scrape every 2 s posted as OTLP/JSON while the destination is down, then drained at the default --spool-drain-rate 20`,
+  );
+  console.log('| engines | batches held | OTLP/JSON MB | spool MB on disk | posting s (fsync each) | catch-up s | peak proxy RSS MB |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of spool)
+    console.log(
+      `| ${r.engines} | ${fmt(r.held)} | ${fmt(r.otlpBytes / 1e6, 1)} | ${fmt(r.spoolBytes / 1e6, 1)} | ${fmt(r.postSeconds, 1)} | ${fmt(r.catchUpSeconds, 1)} ${verdict(r.catchUpSeconds <= 120)} (target <= 120 s) | ${fmt(r.peakRssMb)} |`,
+    );
+  if (spool.some((r) => r.catchUpSeconds > 120)) missed = true;
+}
+
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(
   join(here, 'results', 'latest.json'),
@@ -398,6 +421,7 @@ writeFileSync(
       memory,
       stores,
       api,
+      spool,
       targets: TARGETS,
       missed,
     },

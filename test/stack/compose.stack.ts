@@ -364,6 +364,15 @@ t.test('the demo stack: podman compose --profile demo up -d --build, as the READ
   await delay(Math.max(0, 65_000 - elapsedMs)); // the outage lasts at least a minute in all
   await run('podman', ['start', `${PROJECT}_parseable_1`]);
   const restartedAt = nowNs();
+  // Should Parseable (or anything) not come back, say what the containers did.
+  t.teardown(async () => {
+    if (t.passing()) return;
+    t.comment(JSON.stringify(await containers()));
+    for (const name of ['parseable', 'proxy', 'fluent-bit']) {
+      const logs = await run('podman', ['logs', '--tail', '15', `${PROJECT}_${name}_1`]).catch((e: { stdout?: string; stderr?: string }) => e);
+      t.comment(`${name}: ${String(logs.stdout ?? '').slice(-3000)} ${String(logs.stderr ?? '').slice(-3000)}`);
+    }
+  });
 
   const outageRecords = await eventually(
     'every request record of the outage in vLLMrequests',
