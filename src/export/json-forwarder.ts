@@ -80,7 +80,7 @@ export class JsonForwarder {
   readonly #drainGapMs: number;
   /** Oldest first. */
   readonly #queue: Batch[] = [];
-  /** Spool writes under way: close() waits for them. */
+  /** Spool writes and removals under way: close() waits for them (a delivered batch left on disk would be sent again). */
   readonly #appending = new Set<Promise<unknown>>();
   #bytes = 0;
   #inFlight: Batch | null = null;
@@ -219,6 +219,7 @@ export class JsonForwarder {
       clearTimeout(timer);
       await this.#pumping;
     }
+    await Promise.allSettled([...this.#appending]);
     if (this.#spool) {
       if (this.#queue.length > 0)
         this.#log.info(
@@ -352,7 +353,11 @@ export class JsonForwarder {
     if (i < 0) return;
     this.#queue.splice(i, 1);
     this.#bytes -= batch.bytes;
-    if (batch.spooled) void this.#spool!.remove(batch.spooled);
+    if (batch.spooled) {
+      const removed = this.#spool!.remove(batch.spooled);
+      this.#appending.add(removed);
+      void removed.finally(() => this.#appending.delete(removed));
+    }
   }
 
   #points(): number {
