@@ -24,7 +24,7 @@ import type { Logger } from '../logger.js';
 import type { Destination } from '../otlp/destination.js';
 import type { Spool, SpooledBatch } from '../spool/spool.js';
 
-export type DropReason = 'queue_full' | 'rejected' | 'shutdown' | 'disk_full' | 'damaged';
+export type DropReason = 'queue_full' | 'rejected' | 'shutdown' | 'disk_full' | 'spool_error' | 'damaged';
 export type EnqueueResult = 'held' | 'dropped' | 'refused';
 
 /** What a forwarder reports; `items` are data points (OTLP) or records (request log). */
@@ -170,7 +170,7 @@ export class JsonForwarder {
             `${this.#what} spool cannot hold new batches (${e.message}): ${options.senderRetries ? 'refusing' : 'dropping'} them, keeping what it holds`,
           );
         }
-        return refuse(e.diskFull ? 'disk_full' : 'damaged');
+        return refuse(e.diskFull ? 'disk_full' : 'spool_error');
       },
     );
     this.#appending.add(written);

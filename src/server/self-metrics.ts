@@ -152,7 +152,7 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
     });
     this.otlpDroppedPoints = new Counter({
       name: `${p}otlp_dropped_points_total`,
-      help: 'Data points given up on, by reason (queue_full: the queue or spool bound; rejected: a 4xx from the destination; not_finite; shutdown; push_failed; disk_full: the spool could not write; damaged: a spooled batch could not be read back).',
+      help: 'Data points given up on, by reason (queue_full: the queue or spool bound; rejected: a 4xx from the destination; not_finite; shutdown; push_failed; disk_full: the spool could not write for lack of room; spool_error: it could not write for another reason; damaged: a spooled batch could not be read back).',
       labelNames: ['reason'],
       registers,
     });
@@ -249,7 +249,7 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
     this.requestsShipped = new Counter({ name: `${p}request_records_shipped_total`, help: 'Request records delivered to --request-log-url.', registers });
     this.requestsDropped = new Counter({
       name: `${p}request_records_dropped_total`,
-      help: 'Request records given up on, by reason (queue_full, rejected, shutdown, disk_full, damaged).',
+      help: 'Request records given up on, by reason (queue_full, rejected, shutdown, disk_full, spool_error, damaged).',
       labelNames: ['reason'],
       registers,
     });
