@@ -5,8 +5,7 @@
  * its reason; the bound drops the oldest; a full disk is refused with 503 so the
  * sender keeps what it sent. Against the strict Parseable stand-in.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -17,6 +16,7 @@ import type { SpoolConfig } from '../../src/server/proxy.js';
 import { ParseableStandIn } from '../helpers/parseable.js';
 import { testProxy, type TestProxy } from '../helpers/proxy.js';
 import { relayConfig } from '../helpers/relay.js';
+import { smallDisk } from '../helpers/tmpfs.js';
 import { eventually } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmp-relay-spool-'));
@@ -153,12 +153,7 @@ t.test('Parseable down longer than the spool holds: the oldest dropped and count
 
 t.test('a full disk: the relay answers 503 with Retry-After and keeps what it holds; the sender sends again once there is room', async (t) => {
   const at = join(dir, 'full');
-  mkdirSync(at);
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', at], { encoding: 'utf8' });
-  t.equal(mount.status, 0, `a 64 KiB tmpfs (needs root): ${mount.stderr}`);
-  t.teardown(() => {
-    spawnSync('umount', [at]);
-  });
+  smallDisk(t, at, '64k');
   const parseable = await new ParseableStandIn().start();
   await parseable.stop();
   const proxy = await relayProxy(t, parseable, { dir: at, maxBytes: 1024 * 1024 });

@@ -3,8 +3,8 @@
  * writer killed with SIGKILL mid-run, files cut short or damaged, and a disk
  * that is full (a real tmpfs of 64 KiB, mounted for the test: root, as CI runs).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,6 +12,7 @@ import t from 'tap';
 import { SpoolError } from '../../src/errors.js';
 import { Spool } from '../../src/spool/spool.js';
 import { captureLog } from '../helpers/net.js';
+import { smallDisk } from '../helpers/tmpfs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmp-spool-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -113,12 +114,7 @@ t.test('a file cut short, or not a batch at all, is named once and skipped; the 
 
 t.test('a full disk: the write fails with diskFull, leaves nothing behind, and what was written stays readable', async (t) => {
   const at = join(dir, 'full');
-  mkdirSync(at);
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', at], { encoding: 'utf8' });
-  t.equal(mount.status, 0, `a 64 KiB tmpfs (needs root): ${mount.stderr}`);
-  t.teardown(() => {
-    spawnSync('umount', [at]);
-  });
+  smallDisk(t, at, '64k');
   const logs = captureLog('debug');
   const spool = await Spool.open({ dir: at, log: logs.log, what: 'test' });
   const body = Buffer.alloc(20 * 1024, 'y');
