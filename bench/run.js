@@ -255,32 +255,23 @@ async function pollRun() {
   return { bytes: body.length, direct: sum(runs.direct), poll: sum(runs.poll), ratio: median(runs.poll.map((r, i) => r.rps / runs.direct[i].rps)) };
 }
 
-/** The collector's stores, in a child (bench/stores.js). */
-async function storesRun() {
-  const c = spawn(process.execPath, [join(here, 'stores.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** A measurement in a child process of its own, which prints its results as JSON. */
+async function childRun(script, nodeFlags = []) {
+  const c = spawn(process.execPath, [...nodeFlags, join(here, script)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   c.stdout.on('data', (d) => (out += d));
   await once(c, 'exit');
   return JSON.parse(out);
 }
 
-/** A long outage through the relay's spool, in a child (bench/spool.js). */
-async function spoolRun() {
-  const c = spawn(process.execPath, [join(here, 'spool.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  c.stdout.on('data', (d) => (out += d));
-  await once(c, 'exit');
-  return JSON.parse(out);
-}
+/** The collector's stores (bench/stores.js). */
+const storesRun = () => childRun('stores.js');
+
+/** A long outage through the relay's spool (bench/spool.js). */
+const spoolRun = () => childRun('spool.js');
 
 /** Memory of the fleet path per 100k series (a child with --expose-gc measures it). */
-async function memoryRun() {
-  const c = spawn(process.execPath, ['--expose-gc', join(here, 'memory.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  c.stdout.on('data', (d) => (out += d));
-  await once(c, 'exit');
-  return JSON.parse(out);
-}
+const memoryRun = () => childRun('memory.js', ['--expose-gc']);
 
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const verdict = (ok) => (ok ? 'ok' : 'MISSED');

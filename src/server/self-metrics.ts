@@ -17,6 +17,9 @@ import type { RepairCounts } from '../otlp/relay-repair.js';
 export const SELF_PREFIX = 'vllm_metrics_proxy_';
 
 export type ScrapeOutcome = 'ok' | 'error' | 'client_abort';
+
+/** The forwarders' queues (in memory or spooled). */
+type QueueName = 'relay' | 'push' | 'requests';
 const OUTCOMES: ScrapeOutcome[] = ['ok', 'error', 'client_abort'];
 
 /**
@@ -66,7 +69,7 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
   readonly otlpPushQueueOldestAge: Gauge;
   readonly requestsQueueOldestAge: Gauge;
   /** When the oldest waiting batch was accepted (ms), per queue; undefined when empty. */
-  readonly #oldest: { relay?: number; requests?: number; push?: number } = {};
+  readonly #oldestMs: Partial<Record<QueueName, number>> = {};
   /** Label children bound once: prom-client hashes a label object on every call otherwise. */
   private readonly byOutcome: Record<ScrapeOutcome, { scrapes: { inc(): void }; duration: { observe(v: number): void } }>;
   /** When the latest poll's data was scraped (ms); 0 before the first. */
@@ -260,78 +263,84 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
       registers,
     });
     this.requestsQueueBatches = new Gauge({ name: `${p}request_records_queue_batches`, help: 'Batches of request records waiting for delivery.', registers });
-    const oldest = this.#oldest;
-    this.otlpQueueOldestAge = new Gauge({
-      name: `${p}otlp_queue_oldest_age_seconds`,
-      help: 'Age of the oldest relay batch waiting for delivery; 0 when none waits.',
-      registers,
-      collect() {
-        this.set(oldest.relay === undefined ? 0 : (Date.now() - oldest.relay) / 1000);
-      },
-    });
+    // Each queue's age, read from its oldest batch's time when scraped.
+    const oldestMs = this.#oldestMs;
+    const ageGauge = (name: string, help: string, queue: QueueName) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const at = oldestMs[queue];
+          this.set(at === undefined ? 0 : (Date.now() - at) / 1000);
+        },
+      });
+    this.otlpQueueOldestAge = ageGauge(`${p}otlp_queue_oldest_age_seconds`, 'Age of the oldest relay batch waiting for delivery; 0 when none waits.', 'relay');
     this.otlpPushQueueBytes = new Gauge({
       name: `${p}otlp_push_queue_bytes`,
       help: 'Bytes of direct pushes waiting in the spool (--otlp-push-url with --spool-dir).',
       registers,
     });
     this.otlpPushQueueBatches = new Gauge({ name: `${p}otlp_push_queue_batches`, help: 'Direct pushes waiting in the spool.', registers });
-    this.otlpPushQueueOldestAge = new Gauge({
-      name: `${p}otlp_push_queue_oldest_age_seconds`,
-      help: 'Age of the oldest direct push waiting in the spool; 0 when none waits.',
-      registers,
-      collect() {
-        this.set(oldest.push === undefined ? 0 : (Date.now() - oldest.push) / 1000);
-      },
-    });
-    this.requestsQueueOldestAge = new Gauge({
-      name: `${p}request_records_queue_oldest_age_seconds`,
-      help: 'Age of the oldest batch of request records waiting for delivery; 0 when none waits.',
-      registers,
-      collect() {
-        this.set(oldest.requests === undefined ? 0 : (Date.now() - oldest.requests) / 1000);
-      },
-    });
+    this.otlpPushQueueOldestAge = ageGauge(
+      `${p}otlp_push_queue_oldest_age_seconds`,
+      'Age of the oldest direct push waiting in the spool; 0 when none waits.',
+      'push',
+    );
+    this.requestsQueueOldestAge = ageGauge(
+      `${p}request_records_queue_oldest_age_seconds`,
+      'Age of the oldest batch of request records waiting for delivery; 0 when none waits.',
+      'requests',
+    );
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: p });
   }
 
-  /** The relay forwarder's counters: otlp_forwarded_points_total{path="relay"}, otlp_dropped_points_total, ... */
+  /** The relay forwarder's counters: otlp_forwarded_points_total{path="relay"}, otlp_dropped_points_total, otlp_queue_* */
   relayForwarder(): ForwarderMetrics {
-    return {
-      delivered: (n) => this.otlpForwardedPoints.inc({ path: 'relay' }, n),
-      dropped: (reason, n) => this.otlpDroppedPoints.inc({ reason }, n),
-      retried: () => this.otlpRetries.inc(),
-      queue: (bytes, batches, oldestMs) => {
-        this.otlpQueueBytes.set(bytes);
-        this.otlpQueueBatches.set(batches);
-        this.#oldest.relay = oldestMs;
-      },
-    };
+    return this.#forwarder(
+      'relay',
+      (n) => this.otlpForwardedPoints.inc({ path: 'relay' }, n),
+      this.otlpDroppedPoints,
+      this.otlpRetries,
+      this.otlpQueueBytes,
+      this.otlpQueueBatches,
+    );
   }
 
-  /** The spooled direct push's counters: otlp_forwarded_points_total{path="push"}, otlp_push_queue_* ... */
+  /** The spooled direct push's counters: otlp_forwarded_points_total{path="push"}, otlp_push_queue_* */
   pushForwarder(): ForwarderMetrics {
-    return {
-      delivered: (n) => this.otlpForwardedPoints.inc({ path: 'push' }, n),
-      dropped: (reason, n) => this.otlpDroppedPoints.inc({ reason }, n),
-      retried: () => this.otlpRetries.inc(),
-      queue: (bytes, batches, oldestMs) => {
-        this.otlpPushQueueBytes.set(bytes);
-        this.otlpPushQueueBatches.set(batches);
-        this.#oldest.push = oldestMs;
-      },
-    };
+    return this.#forwarder(
+      'push',
+      (n) => this.otlpForwardedPoints.inc({ path: 'push' }, n),
+      this.otlpDroppedPoints,
+      this.otlpRetries,
+      this.otlpPushQueueBytes,
+      this.otlpPushQueueBatches,
+    );
   }
 
-  /** The request log shipper's counters: request_records_shipped_total, ... */
+  /** The request log shipper's counters: request_records_shipped_total, request_records_queue_* */
   requestShipper(): ForwarderMetrics {
+    return this.#forwarder(
+      'requests',
+      (n) => this.requestsShipped.inc(n),
+      this.requestsDropped,
+      this.requestsShipRetries,
+      this.requestsQueueBytes,
+      this.requestsQueueBatches,
+    );
+  }
+
+  /** One forwarder's counters and queue gauges; the queue's oldest batch time feeds its age gauge. */
+  #forwarder(queue: QueueName, delivered: (n: number) => void, dropped: Counter<'reason'>, retried: Counter, bytes: Gauge, batches: Gauge): ForwarderMetrics {
     return {
-      delivered: (n) => this.requestsShipped.inc(n),
-      dropped: (reason, n) => this.requestsDropped.inc({ reason }, n),
-      retried: () => this.requestsShipRetries.inc(),
-      queue: (bytes, batches, oldestMs) => {
-        this.requestsQueueBytes.set(bytes);
-        this.requestsQueueBatches.set(batches);
-        this.#oldest.requests = oldestMs;
+      delivered,
+      dropped: (reason, n) => dropped.inc({ reason }, n),
+      retried: () => retried.inc(),
+      queue: (b, n, oldestMs) => {
+        bytes.set(b);
+        batches.set(n);
+        this.#oldestMs[queue] = oldestMs;
       },
     };
   }
