@@ -156,6 +156,17 @@ async function publishedOn(container: string): Promise<string[]> {
     .map((l) => l.split(' -> ')[1]!);
 }
 
+/** One chat completion through the proxy's published port: its status and vLLM's response id. */
+async function chatThroughProxy(model: string, content: string, maxTokens: number): Promise<{ status: number; id: string }> {
+  const res = await request('http://127.0.0.1:9090/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content }], max_tokens: maxTokens }),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, id: res.statusCode === 200 ? (JSON.parse(text) as { id: string }).id : '' };
+}
+
 const scrapeTimes = (list: Row[]) =>
   [...new Set(list.filter((r) => r.metric_name === 'vllm_num_requests_running').map((r) => BigInt(String(r.time_unix_nano))))].sort((a, b) =>
     a < b ? -1 : a > b ? 1 : 0,
@@ -241,13 +252,9 @@ t.test('the demo stack: podman compose --profile demo up -d --build, as the READ
   const models = JSON.parse(await (await request('http://127.0.0.1:9090/v1/models')).body.text()) as { data: Array<{ id: string }> };
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) {
-    const res = await request('http://127.0.0.1:9090/v1/chat/completions', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: models.data[0]!.id, messages: [{ role: 'user', content: `stack request ${i}` }], max_tokens: 5 }),
-    });
-    t.equal(res.statusCode, 200, `API request ${i} through the proxy`);
-    ids.push((JSON.parse(await res.body.text()) as { id: string }).id);
+    const res = await chatThroughProxy(models.data[0]!.id, `stack request ${i}`, 5);
+    t.equal(res.status, 200, `API request ${i} through the proxy`);
+    ids.push(res.id);
   }
   const records = await eventually(
     'the request records in vLLMrequests',
@@ -315,13 +322,9 @@ t.test('the demo stack: podman compose --profile demo up -d --build, as the READ
   const before = scrapeTimes(await rows());
   const outageIds: string[] = [];
   const chat = async (i: number) => {
-    const res = await request('http://127.0.0.1:9090/v1/chat/completions', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: models.data[0]!.id, messages: [{ role: 'user', content: `outage request ${i}` }], max_tokens: 3 }),
-    });
-    t.equal(res.statusCode, 200, `API request ${i} during the outage`);
-    outageIds.push((JSON.parse(await res.body.text()) as { id: string }).id);
+    const res = await chatThroughProxy(models.data[0]!.id, `outage request ${i}`, 3);
+    t.equal(res.status, 200, `API request ${i} during the outage`);
+    outageIds.push(res.id);
   };
   await run('podman', ['stop', `${PROJECT}_parseable_1`]);
   const stoppedAt = nowNs();
