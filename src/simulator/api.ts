@@ -19,6 +19,17 @@ import { SimulatedApiError } from '../errors.js';
 import type { EngineState } from './engine.js';
 import type { Simulator } from './simulator.js';
 
+/**
+ * Sleep until a moment of performance.now(). Timers run in whole milliseconds and may wake a
+ * little early, so a per-token sleep of 2.5 ms drifts short; aiming at absolute deadlines keeps
+ * the simulated prefill and decode times what the options say, however many tokens.
+ */
+async function sleepUntil(deadline: number, signal: AbortSignal): Promise<void> {
+  for (let left = deadline - performance.now(); left > 0; left = deadline - performance.now()) {
+    await sleep(Math.max(1, Math.ceil(left)), undefined, { signal });
+  }
+}
+
 export interface ApiOptions {
   /** Decode speed of one sequence, output tokens per second. */
   decodeTokensPerSecond: number;
@@ -204,12 +215,12 @@ export class SimulatorApi {
       engine.apiRunning++;
       this.#sim.changed();
       tQueued = performance.now();
-      await sleep((promptTokens / o.prefillTokensPerSecond) * 1000, undefined, { signal });
+      await sleepUntil(tQueued + (promptTokens / o.prefillTokensPerSecond) * 1000, signal);
       tFirst = performance.now();
       let last = tFirst;
       for (let i = 0; i < target; i++) {
         if (i > 0) {
-          await sleep(1000 / o.decodeTokensPerSecond, undefined, { signal });
+          await sleepUntil(tFirst + (i * 1000) / o.decodeTokensPerSecond, signal);
           const now = performance.now();
           itl.push((now - last) / 1000);
           last = now;
