@@ -16,6 +16,7 @@ const executable = (file) => {
   }
 };
 
+const GJSON_SRC = '/usr/share/gocode/src/github.com/tidwall/gjson';
 const stack = process.argv.includes('--stack');
 const missing = [];
 let fix;
@@ -23,7 +24,11 @@ if (stack) {
   for (const bin of ['podman', 'podman-compose']) if (!onPath(bin)) missing.push(bin);
   fix = 'run `bash .ci/podman-setup.sh` (root) first: it installs podman and podman-compose 1.3 and builds the stand-in base images';
 } else {
-  for (const bin of ['prometheus', 'promtool', 'openssl']) if (!onPath(bin)) missing.push(bin);
+  for (const bin of ['prometheus', 'promtool', 'openssl', 'go']) if (!onPath(bin)) missing.push(bin);
+  // KEDA's JSON path library (its metrics-api trigger reads /saturation with it), as Debian packages its source.
+  if (!executable(GJSON_SRC)) missing.push(`gjson's Go source (${GJSON_SRC})`);
+  // kubectl renders the manifests (its built-in kustomize); not a Debian package of the right age.
+  if (!onPath('kubectl')) missing.push('kubectl >= 1.27 (its kustomize renders deploy/kubernetes; Debian 12 has only 1.20)');
   const pushgateway = process.env.PUSHGATEWAY_BIN ?? 'prometheus-pushgateway';
   if (!onPath(pushgateway) && !executable(pushgateway)) missing.push(pushgateway);
   const chromium = process.env.CHROMIUM ?? '/usr/bin/chromium';

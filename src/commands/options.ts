@@ -35,6 +35,15 @@ export const portArg = wrap((text) => {
   return n;
 });
 
+/** host:port, [v6]:port, or a bare port (then on loopback: the address only the pod itself reaches). */
+export const listenArg = wrap((text) => {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(text) ?? /^()()(\d+)$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`"${text}" is not host:port (127.0.0.1:4318)`);
+  const host = m[1] || m[2] || '127.0.0.1';
+  return { host, port };
+});
+
 export const positiveIntArg = wrap((text) => {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new Error(`"${text}" is not a positive whole number`);

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
-import { bytesArg, durationArg, envFlag, envOption, logLevelArg, portArg, positiveNumberArg } from './options.js';
+import { bytesArg, durationArg, envFlag, envOption, listenArg, logLevelArg, portArg, positiveNumberArg } from './options.js';
 import { readSecret } from '../secret.js';
 import { createLogger } from '../logger.js';
 import { parseResourceAttributes } from '../otlp/resource.js';
@@ -51,6 +51,7 @@ interface ServeFlags extends TargetFlags {
   requestLogStream: string;
   requestServerView: boolean;
   otlpRelayTokenFile?: string;
+  otlpRelayListen?: { host: string; port: number };
   otlpTimeout: number;
   otlpQueueMaxBytes: number;
   otlpMaxRequestBytes: number;
@@ -133,6 +134,14 @@ export function serveCommand(program: Command): void {
       ),
     )
     .addOption(envOption('--otlp-relay-token-file <path>', 'file holding the relay token', 'OTLP_RELAY_TOKEN_FILE'))
+    .addOption(
+      envOption(
+        '--otlp-relay-listen <host:port>',
+        'serve the relay on its own address (127.0.0.1:4318: only the pod itself can write) instead of --port',
+        'OTLP_RELAY_LISTEN',
+        listenArg,
+      ),
+    )
     .addOption(
       new Option('--otlp-resource <key=value>', 'resource attribute on every OTLP resource (relay and push), repeatable (env OTLP_RESOURCE=a=1,b=2)').argParser(
         collectValues,
@@ -348,6 +357,7 @@ export function serveCommand(program: Command): void {
               maxQueueBytes: flags.otlpQueueMaxBytes,
               maxRequestBytes: flags.otlpMaxRequestBytes,
               relayToken: readSecret(flags.otlpRelayToken, flags.otlpRelayTokenFile, '--otlp-relay-token'),
+              relayListen: flags.otlpRelayListen,
               resource: parseResourceAttributes(
                 flags.otlpResource?.length ? flags.otlpResource : (process.env.OTLP_RESOURCE ?? '').split(',').filter((p) => p.trim() !== ''),
               ),
@@ -462,6 +472,7 @@ export const OPTION_FLAGS: Record<string, string> = {
   'otlp.timeoutMs': '--otlp-timeout',
   'otlp.maxQueueBytes': '--otlp-queue-max-bytes',
   'otlp.maxRequestBytes': '--otlp-max-request-bytes',
+  'otlp.relayListen': '--otlp-relay-listen',
   'api.timeoutMs': '--api-timeout',
   'api.requestLog.maxBytes': '--request-log-max-size',
   'api.ship.destination.url': '--request-log-url',

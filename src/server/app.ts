@@ -30,6 +30,16 @@ export interface AppParts {
   saturation?: SaturationService;
 }
 
+/**
+ * The relay alone, for `--otlp-relay-listen`: on its own address (loopback in a pod), only what
+ * can reach that address writes into Parseable, whoever reaches the proxy's main port.
+ */
+export async function buildRelayApp(relay: NonNullable<AppParts['relay']>, metrics: SelfMetrics, log: Logger): Promise<FastifyInstance> {
+  const app = createFastify(log);
+  await app.register(otlpRelayRoutes, { ...relay, metrics, log });
+  return app;
+}
+
 /** The proxy's HTTP face: one plugin per group of routes. */
 export async function buildApp(parts: AppParts): Promise<FastifyInstance> {
   const { source, metrics, log } = parts;

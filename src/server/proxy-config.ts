@@ -91,6 +91,8 @@ export interface OtlpConfig {
   resource?: ResourceAttributes;
   /** `--otlp-relay-token`: the relay takes only `Authorization: Bearer <token>`. */
   relayToken?: string;
+  /** `--otlp-relay-listen`: the relay on its own address instead of the proxy's port. */
+  relayListen?: { host: string; port: number };
 }
 
 /** The log levels pino takes. */
@@ -134,6 +136,13 @@ export function checkProxyConfig(config: ProxyConfig): void {
     positive('otlp.timeoutMs', o.timeoutMs);
     positive('otlp.maxQueueBytes', o.maxQueueBytes);
     positive('otlp.maxRequestBytes', o.maxRequestBytes);
+    if (o.relayListen) {
+      if (!o.forwardUrl) throw new ConfigError('otlp.relayListen', 'only applies with otlp.forwardUrl (the relay it gives its own address)');
+      const { host, port } = o.relayListen;
+      if (typeof host !== 'string' || host === '') throw new ConfigError('otlp.relayListen', 'needs an address to listen on');
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('otlp.relayListen', `${port} is not a TCP port (0-65535)`);
+      if (port !== 0 && port === config.port) throw new ConfigError('otlp.relayListen', `port ${port} is --port already: give the relay another one`);
+    }
   }
   if (config.api) {
     positive('api.timeoutMs', config.api.timeoutMs);

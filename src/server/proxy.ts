@@ -19,7 +19,7 @@ import { checkProxyConfig, type ProxyConfig, type SpoolConfig } from './proxy-co
 import { Spool } from '../spool/spool.js';
 import { ConfigError, SpoolError } from '../errors.js';
 import { join } from 'node:path';
-import { buildApp } from './app.js';
+import { buildApp, buildRelayApp } from './app.js';
 import type { MetricsSource } from './metrics-source.js';
 import { Poller } from './poller.js';
 import { collisionReporter } from './collision-reporter.js';
@@ -40,6 +40,8 @@ export interface RunningProxy {
   gateway?: GatewayPusher;
   poller?: Poller;
   saturation?: SaturationService;
+  /** Where the relay takes OTLP (its own address with --otlp-relay-listen), when it is on. */
+  relayUrl?: string;
   /** http://host:port of the listening server. */
   url: string;
   /** Stop accepting, let in-flight scrapes finish, release upstream connections. */
@@ -171,7 +173,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
     readyMaxAgeMs: config.readyMaxAgeMs,
     metrics,
     log,
-    relay,
+    relay: otlp?.relayListen ? undefined : relay,
     api: api && { config: config.api!, context: api.context },
     saturation,
   });
@@ -181,11 +183,15 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
   if (poller) await poller.start();
   // Not awaited: a Prometheus that is down must not hold up the start (/saturation says so).
   void saturation?.start();
-  await app.listen({ host: config.host, port: config.port });
-  const addr = app.server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.port;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const relayApp = relay && otlp?.relayListen ? await buildRelayApp(relay, metrics, log) : undefined;
+  if (relayApp) await relayApp.listen(otlp!.relayListen!);
+  await app.listen({ host: config.host, port: config.port }).catch(async (err: unknown) => {
+    await relayApp?.close();
+    throw err;
+  });
+  const url = listeningUrl(app, config.host);
+  const relayHost = otlp?.relayListen?.host ?? config.host;
+  const relayUrl = `${relayApp ? listeningUrl(relayApp, relayHost) : url}/v1/metrics`;
   const mode = poller ? `, polled every ${config.poll!.intervalMs} ms` : '';
   if (upstream) {
     log.info(
@@ -200,13 +206,13 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
   }
   if (forwardTo) {
     log.info(
-      { event: 'otlp_relay', url: `${url}/v1/metrics`, destination: forwardTo.display, tokenRequired: Boolean(relay?.token) },
-      `relaying OTLP from ${url}/v1/metrics to ${forwardTo.display}`,
+      { event: 'otlp_relay', url: relayUrl, destination: forwardTo.display, tokenRequired: Boolean(relay?.token) },
+      `relaying OTLP from ${relayUrl} to ${forwardTo.display}`,
     );
-    if (!relay?.token && !isLoopback(config.host)) {
+    if (!relay?.token && !isLoopback(relayHost)) {
       log.warn(
-        { event: 'otlp_relay_open', host: config.host },
-        `the OTLP relay listens on ${config.host} without a token: anyone who reaches port ${port} can write into ${forwardTo.display} with the proxy's credentials. Set OTLP_RELAY_TOKEN (or --otlp-relay-token-file) here and in Fluent Bit's environment`,
+        { event: 'otlp_relay_open', host: relayHost },
+        `the OTLP relay listens on ${relayHost} without a token: anyone who reaches ${new URL(relayUrl).host} can write into ${forwardTo.display} with the proxy's credentials. Set OTLP_RELAY_TOKEN (or --otlp-relay-token-file) here and in Fluent Bit's environment, or --otlp-relay-listen 127.0.0.1:4318`,
       );
     }
   }
@@ -282,10 +288,11 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
     poller,
     saturation,
     url,
+    relayUrl: forwardTo ? relayUrl : undefined,
     close() {
       closing ??= (async () => {
         await Promise.all([pusher?.close(), gateway?.close(), poller?.close(), saturation?.close()]);
-        await app.close();
+        await Promise.all([app.close(), relayApp?.close()]);
         await forwarder?.close(otlp!.timeoutMs);
         await api?.close();
         await upstream?.close();
@@ -294,6 +301,14 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
       return closing;
     },
   };
+}
+
+/** http://host:port of a listening app; a wildcard address is reached on loopback. */
+function listeningUrl(app: FastifyInstance, listenHost: string): string {
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const host = listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /**

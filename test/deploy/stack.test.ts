@@ -13,9 +13,11 @@ import { parseExposition } from '../../src/exposition/parser.js';
 import { sanitizeName } from '../../src/exposition/sanitizer.js';
 import { OTLP_METRICS_PATH } from '../../src/server/routes/otlp.js';
 import { Simulator } from '../../src/simulator/simulator.js';
+import { confVariables } from '../helpers/fluent-bit.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (file: string) => readFileSync(join(root, file), 'utf8');
+const FLUENT_BIT_CONF_PATH = 'deploy/fluent-bit/fluent-bit.conf';
 
 interface Service {
   image?: string;
@@ -143,9 +145,30 @@ t.test('compose.yml: services, pinned images, loopback ports, healthchecks witho
   );
   t.equal(proxy.env_file, 'relay.env', 'the proxy gets the same token');
   t.ok(
-    fb.volumes!.some((v) => /^\.\/fluent-bit\.conf:\/fluent-bit\/etc\/fluent-bit\.conf:ro/.test(v)),
-    'fluent-bit.conf mounted read-only',
+    fb.volumes!.some((v) => /^\.\/deploy\/fluent-bit\/fluent-bit\.conf:\/fluent-bit\/etc\/fluent-bit\.conf:ro/.test(v)),
+    'the one fluent-bit.conf mounted read-only',
   );
+  const fbEnv = new Map(((fb.environment as unknown as string[] | undefined) ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  t.same(
+    Object.fromEntries(fbEnv),
+    {
+      PROXY_HOST: 'proxy',
+      PROXY_PORT: '9090',
+      RELAY_HOST: 'proxy',
+      RELAY_PORT: '9090',
+      PARSEABLE_HOST: 'parseable',
+      PARSEABLE_PORT: '8000',
+      PARSEABLE_TLS: 'Off',
+    },
+    "fluent-bit.conf's addresses: compose's service names and container ports",
+  );
+  const secretVars = ['OTLP_RELAY_TOKEN', 'P_USERNAME', 'P_PASSWORD'];
+  t.same(
+    confVariables().filter((v) => !fbEnv.has(v)),
+    secretVars,
+    'every other ${VAR} of fluent-bit.conf comes from relay.env and parseable.env',
+  );
+  for (const v of secretVars) t.ok(envFile('relay.env').has(v) || envFile('parseable.env').has(v), `${v} is in an env_file`);
 
   const sim = services.simulator!;
   t.same(sim.profiles, ['demo']);
@@ -155,18 +178,19 @@ t.test('compose.yml: services, pinned images, loopback ports, healthchecks witho
 });
 
 t.test('fluent-bit.conf: classic syntax, scrapes the proxy every 2 s, sends to the relay route', async (t) => {
-  const sections = parseFluentBitClassic(read('fluent-bit.conf'));
+  const sections = parseFluentBitClassic(read(FLUENT_BIT_CONF_PATH));
   const input = sections.find((s) => s.section === 'INPUT')!;
   const output = sections.find((s) => s.section === 'OUTPUT')!;
   t.equal(get(input, 'Name'), 'prometheus_scrape');
-  t.equal(get(input, 'Host'), 'proxy', 'the compose service name');
-  t.equal(get(input, 'Port'), services.proxy!.ports![0]!.split(':').at(-1), "the proxy's container port");
+  t.equal(get(input, 'Host'), '${PROXY_HOST}', 'from the environment (compose: the service name)');
+  t.equal(get(input, 'Port'), '${PROXY_PORT}');
+  t.equal(services.proxy!.ports![0]!.split(':').at(-1), '9090', "compose's PROXY_PORT is the proxy's container port");
   t.equal(get(input, 'Metrics_Path'), '/metrics');
   t.equal(get(input, 'Scrape_Interval'), '2s');
   t.equal(get(output, 'Name'), 'opentelemetry');
   t.equal(get(output, 'Match'), get(input, 'Tag'), 'the output takes what the input scrapes');
-  t.equal(get(output, 'Host'), 'proxy');
-  t.equal(get(output, 'Port'), '9090');
+  t.equal(get(output, 'Host'), '${RELAY_HOST}');
+  t.equal(get(output, 'Port'), '${RELAY_PORT}');
   t.equal(get(output, 'Metrics_uri'), OTLP_METRICS_PATH, "the relay's route");
   t.ok(output.entries.some(([k, v]) => k === 'Header' && v === 'X-P-Stream vLLMmetrics'));
   t.ok(

@@ -1,7 +1,8 @@
 /**
  * The real Fluent Bit 5.1.1 (../shared/fluent-bit/fluent-bit, or FLUENT_BIT),
- * run with the project's own fluent-bit.conf: only the compose service names and
- * ports are replaced by loopback addresses, everything else is as shipped.
+ * run with the project's own deploy/fluent-bit/fluent-bit.conf: the addresses come
+ * from its environment variables, as compose and Kubernetes set them, and only the
+ * container paths are replaced by a folder of the test's; everything else is as shipped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,11 +13,16 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const FLUENT_BIT = process.env.FLUENT_BIT ?? resolve(REPO, '..', 'shared', 'fluent-bit', 'fluent-bit');
+/** The one Fluent Bit config of compose and Kubernetes, and its parsers. */
+export const FLUENT_BIT_CONF = join(REPO, 'deploy', 'fluent-bit', 'fluent-bit.conf');
+export const FLUENT_BIT_PARSERS = join(REPO, 'deploy', 'fluent-bit', 'parsers.conf');
 
 export interface FluentBitOptions {
-  /** host:port that replaces `proxy:9090` (the proxy Fluent Bit scrapes and sends to). */
+  /** host:port of the proxy Fluent Bit scrapes and sends to (PROXY_*, RELAY_*). */
   proxy: string;
-  /** host:port that replaces `parseable:8000`, for the request-log output. */
+  /** host:port of the relay, when it is not on the proxy's port (--otlp-relay-listen). */
+  relay?: string;
+  /** host:port for the request-log output (PARSEABLE_*). */
   parseable?: string;
   /** Environment for `${VAR}` in the config (OTLP_RELAY_TOKEN, P_USERNAME, ...). */
   env?: Record<string, string>;
@@ -31,15 +37,36 @@ export interface RunningFluentBit {
   stop(): Promise<void>;
 }
 
-/** The project's fluent-bit.conf with compose's service names replaced. */
-export function projectConfig(o: FluentBitOptions): string {
-  const [proxyHost, proxyPort] = o.proxy.split(':');
-  const [pHost, pPort] = (o.parseable ?? '127.0.0.1:9').split(':');
-  let text = readFileSync(join(REPO, 'fluent-bit.conf'), 'utf8');
-  text = text.replace(/^(\s+Host\s+)proxy\s*$/gm, `$1${proxyHost}`).replace(/^(\s+Port\s+)9090\s*$/gm, `$1${proxyPort}`);
-  text = text.replace(/^(\s+Host\s+)parseable\s*$/gm, `$1${pHost}`).replace(/^(\s+Port\s+)8000\s*$/gm, `$1${pPort}`);
+/** The project's fluent-bit.conf with its container paths under dataDir. */
+export function projectConfig(o: Pick<FluentBitOptions, 'dataDir'>): string {
+  let text = readFileSync(FLUENT_BIT_CONF, 'utf8');
   if (o.dataDir) text = text.replace(/(\s)\/(?:var\/log\/vllm-metrics-proxy|fluent-bit\/state)\//g, `$1${o.dataDir}/`);
-  return text.replace('/fluent-bit/etc/parsers-vllm.conf', join(REPO, 'fluent-bit-parsers.conf'));
+  return text.replace('/fluent-bit/etc/parsers-vllm.conf', FLUENT_BIT_PARSERS);
+}
+
+/** The ${VAR}s fluent-bit.conf reads, in order of first use, outside comments. */
+export function confVariables(text = readFileSync(FLUENT_BIT_CONF, 'utf8')): string[] {
+  const body = text
+    .split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n');
+  return [...new Set([...body.matchAll(/\$\{([A-Z_][A-Z0-9_]*)\}/g)].map((m) => m[1]!))];
+}
+
+/** The variables fluent-bit.conf reads for its addresses, as compose and the pods set them. */
+export function addressEnv(o: Pick<FluentBitOptions, 'proxy' | 'relay' | 'parseable'>): Record<string, string> {
+  const [proxyHost, proxyPort] = o.proxy.split(':') as [string, string];
+  const [relayHost, relayPort] = (o.relay ?? o.proxy).split(':') as [string, string];
+  const [pHost, pPort] = (o.parseable ?? '127.0.0.1:9').split(':') as [string, string];
+  return {
+    PROXY_HOST: proxyHost,
+    PROXY_PORT: proxyPort,
+    RELAY_HOST: relayHost,
+    RELAY_PORT: relayPort,
+    PARSEABLE_HOST: pHost,
+    PARSEABLE_PORT: pPort,
+    PARSEABLE_TLS: 'Off',
+  };
 }
 
 export async function startFluentBit(o: FluentBitOptions): Promise<RunningFluentBit> {
@@ -48,7 +75,7 @@ export async function startFluentBit(o: FluentBitOptions): Promise<RunningFluent
   const conf = join(dir, 'fluent-bit.conf');
   // Its tail database and the request log live in a folder of the test's own unless told.
   writeFileSync(conf, projectConfig({ ...o, dataDir: o.dataDir ?? dir }));
-  const child = spawn(FLUENT_BIT, ['-c', conf], { env: { PATH: process.env.PATH ?? '', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(FLUENT_BIT, ['-c', conf], { env: { PATH: process.env.PATH ?? '', ...addressEnv(o), ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

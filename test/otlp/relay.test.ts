@@ -391,3 +391,42 @@ t.test('relay on a non-loopback address without a token: one warning at start sa
   t.match(String(warnings[0]!.msg), /OTLP_RELAY_TOKEN/);
   t.equal(closed.logs.lines().filter((l) => l.event === 'otlp_relay_open').length, 0, 'not with a token');
 });
+
+t.test('--otlp-relay-listen: the relay on its own address only; the main port answers 404 for it', async (t) => {
+  const parseable = await new ParseableStandIn().start();
+  const proxy = await testProxy(
+    { url: 'http://127.0.0.1:9/metrics' },
+    { host: '0.0.0.0', otlp: relayConfig(parseable, { relayListen: { host: '127.0.0.1', port: 0 } }) },
+  );
+  t.teardown(async () => {
+    await proxy.close();
+    await parseable.stop();
+  });
+  t.ok(proxy.relayUrl && new URL(proxy.relayUrl).port !== new URL(proxy.url).port, `the relay at ${proxy.relayUrl}, apart from ${proxy.url}`);
+  const body = encodeProtobuf(gaugeRequest('own_address', 2));
+  const main = await request(`${proxy.url}/v1/metrics`, { method: 'POST', body, headers: PB });
+  await main.body.dump();
+  t.equal(main.statusCode, 404, 'the main port takes no OTLP');
+  const own = await request(proxy.relayUrl!, { method: 'POST', body, headers: PB });
+  await own.body.dump();
+  t.equal(own.statusCode, 200);
+  await eventually('delivery', async () => (parseable.rows().length === 2 ? true : undefined));
+  t.equal(proxy.logs.lines().filter((l) => l.event === 'otlp_relay_open').length, 0, 'no warning: the relay is on loopback, whatever --host is');
+  t.ok(proxy.logs.lines().some((l) => l.event === 'otlp_relay' && l.url === proxy.relayUrl));
+});
+
+t.test('--otlp-relay-listen: on the proxy port or without the relay, refused at start naming the flag', async (t) => {
+  const parseable = await new ParseableStandIn().start();
+  t.teardown(() => parseable.stop());
+  await t.rejects(
+    testProxy({ url: 'http://127.0.0.1:9/metrics' }, { port: 19091, otlp: relayConfig(parseable, { relayListen: { host: '127.0.0.1', port: 19091 } }) }),
+    { code: 'VMP_CONFIG', message: /otlp\.relayListen.*--port already/ },
+  );
+  await t.rejects(
+    testProxy(
+      { url: 'http://127.0.0.1:9/metrics' },
+      { otlp: { ...relayConfig(parseable, { relayListen: { host: '127.0.0.1', port: 0 } }), forwardUrl: undefined, pushUrl: 'http://127.0.0.1:9/v1/metrics' } },
+    ),
+    { code: 'VMP_CONFIG', message: /otlp\.relayListen.*only applies with otlp\.forwardUrl/ },
+  );
+});
