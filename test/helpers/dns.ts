@@ -27,7 +27,8 @@ function ipv6Bytes(addr: string): Buffer {
   return out;
 }
 
-export async function startDns(): Promise<TestDns> {
+/** On loopback by default; `host` for a server that containers reach (the podman bridge's gateway). */
+export async function startDns(host = '127.0.0.1'): Promise<TestDns> {
   const socket: Socket = createSocket('udp4');
   const state: TestDns = {
     server: '',
@@ -72,8 +73,8 @@ export async function startDns(): Promise<TestDns> {
     });
     socket.send(Buffer.concat([header, msg.subarray(12, qEnd), ...answers]), rinfo.port, rinfo.address);
   });
-  socket.bind(0, '127.0.0.1');
+  socket.bind(0, host);
   await once(socket, 'listening');
-  state.server = `127.0.0.1:${(socket.address() as AddressInfo).port}`;
+  state.server = `${host}:${(socket.address() as AddressInfo).port}`;
   return state;
 }
