@@ -300,10 +300,17 @@ t.test('sidecar mode: two vLLM pods, each with the proxy and Fluent Bit beside v
     Number(hist.data_point_count),
     'its buckets per bucket (the relay repaired Fluent Bit’s cumulative ones)',
   );
-  t.ok(
-    got.some((r) => r.metric_name === 'vllm_metrics_proxy_saturation_kv_cache_usage'),
-    'the saturation gauges reach Parseable too',
+  // The gauges appear once the window has samples, so a scrape or two after the first rows.
+  await eventually(
+    'the saturation gauges of both pods in vLLMmetrics',
+    async () => {
+      const list = (await rows('vLLMmetrics')).filter((r) => r.metric_name === 'vllm_metrics_proxy_saturation_kv_cache_usage');
+      return pods.every((p) => list.some((r) => r['k8s.pod.name'] === p)) ? true : undefined;
+    },
+    120_000,
+    1_000,
   );
+  t.pass('the saturation gauges reach Parseable too');
   t.ok(
     got.every((r) => r['k8s.namespace.name'] === 'vllm'),
     'each row says its namespace',
@@ -393,6 +400,12 @@ t.test('fleet mode: the proxy pod discovers the vLLM pods through DNS, merges th
     1_000,
   );
   t.ok(got.length > 0, 'the fleet pod’s rows, each saying which vLLM pod it came from');
+  await eventually(
+    "the fleet's saturation gauges in vLLMmetrics",
+    async () => ((await rows('vLLMmetrics')).some((r) => r.metric_name === 'vllm_metrics_proxy_saturation_fleet_kv_cache_usage') ? true : undefined),
+    120_000,
+    1_000,
+  );
   await eventually('the request record', async () => ((await rows('vLLMrequests')).some((r) => r.id === call.id) ? true : undefined), 120_000, 1_000);
   const { stdout: vols } = await podman('volume', 'ls', '--format', '{{.Name}}');
   for (const claim of ['vllm-metrics-proxy-spool', 'vllm-metrics-proxy-requests', 'vllm-metrics-proxy-fluent-bit'])
