@@ -19,7 +19,7 @@ export const LAYERS = [
   ['http', 'upstream', 'spool'],
   ['targets'],
   ['fleet', 'otlp'],
-  ['export'],
+  ['export', 'parseable'],
   ['store', 'requests'],
   ['collect', 'saturation'],
   ['report', 'api', 'simulator'],

@@ -55,6 +55,36 @@ FROM (
 GROUP BY minute, model_name, metric_name
 ORDER BY minute;
 
+-- name: inter_token_latency_mean
+-- Mean time between output tokens per model, per minute, in seconds. vLLM 0.11 and later name it
+-- inter_token_latency_seconds, earlier ones time_per_output_token_seconds: both are read, by name.
+SELECT minute, model_name, metric_name,
+       SUM(seconds) / NULLIF(SUM(tokens), 0) AS mean_seconds
+FROM (
+  SELECT DATE_BIN(INTERVAL '1 minute', p_timestamp, TIMESTAMP '1970-01-01T00:00:00') AS minute,
+         model_name, engine, metric_name,
+         MAX(data_point_sum) - MIN(data_point_sum) AS seconds,
+         MAX(data_point_count) - MIN(data_point_count) AS tokens
+  FROM "vLLMmetrics"
+  WHERE metric_name IN ('vllm_inter_token_latency_seconds', 'vllm_time_per_output_token_seconds')
+  GROUP BY minute, model_name, engine, metric_name
+) AS per_engine
+GROUP BY minute, model_name, metric_name
+ORDER BY minute;
+
+-- name: preemptions
+-- Requests preempted per minute per model (engines added up): KV cache too small for the load.
+SELECT minute, model_name, SUM(preempted) AS preemptions
+FROM (
+  SELECT DATE_BIN(INTERVAL '1 minute', p_timestamp, TIMESTAMP '1970-01-01T00:00:00') AS minute,
+         model_name, engine, MAX(data_point_value) - MIN(data_point_value) AS preempted
+  FROM "vLLMmetrics"
+  WHERE metric_name = 'vllm_num_preemptions_total'
+  GROUP BY minute, model_name, engine
+) AS per_engine
+GROUP BY minute, model_name
+ORDER BY minute;
+
 -- name: latency_percentiles
 -- p50, p90 and p99 of time to first token and end-to-end latency per model, from the
 -- latest histogram of each engine (since the engine started), as the upper bound of

@@ -101,6 +101,17 @@ export class OtlpDecodeError extends VmpError {
 }
 
 /** A Pushgateway request that failed. */
+/** Parseable's management API refused or failed (`parseable setup`): the message says what to do. */
+export class ParseableError extends VmpError {
+  constructor(
+    message: string,
+    /** The HTTP status, or 0 when Parseable was not reached. */
+    readonly status: number,
+  ) {
+    super('VMP_PARSEABLE', message);
+  }
+}
+
 export class GatewayError extends VmpError {
   constructor(
     message: string,

@@ -288,7 +288,8 @@ export function serveCommand(program: Command): void {
     .action(async (flags: ServeFlags) => {
       const otlpOn = flags.otlpForwardUrl || flags.otlpPushUrl;
       // A flag that would do nothing is refused, not ignored.
-      if (flags.otlpRelayListen && !flags.otlpForwardUrl) throw new ConfigError('--otlp-relay-listen', 'only applies with --otlp-forward-url (the relay it gives its own address)');
+      if (flags.otlpRelayListen && !flags.otlpForwardUrl)
+        throw new ConfigError('--otlp-relay-listen', 'only applies with --otlp-forward-url (the relay it gives its own address)');
       // A name only means something as a label value: naming a target asks for the labelled (fleet) output.
       const { specs, named } = targetSpecs(flags);
       const fleetMode = specs.length > 1 || named || flags.targetsFile || flags.discover || envFlag(flags.merge, 'VLLM_METRICS_MERGE', '--merge');

@@ -10,7 +10,8 @@ export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(
-      ([k]) => !/^(VLLM_|OTLP_|PUSH_|FLEET_|PORT$|HOST$|LOG_LEVEL$|READY_MAX_AGE$|POLL_INTERVAL$|MAX_STALENESS$|PUSHGATEWAY_URL$)/.test(k),
+      ([k]) =>
+        !/^(VLLM_|OTLP_|PUSH_|FLEET_|P_|PARSEABLE_|REQUEST_LOG_|PORT$|HOST$|LOG_LEVEL$|READY_MAX_AGE$|POLL_INTERVAL$|MAX_STALENESS$|PUSHGATEWAY_URL$)/.test(k),
     ),
   );
   return { ...base, ...env };

@@ -17,6 +17,7 @@
  * - JSON logs on POST /api/v1/ingest: basic auth, X-P-Stream, X-P-Log-Source absent
  *   or `json`, an object or an array of objects, each a row; a stream keeps the log
  *   source it was created for.
+ * - the management API `parseable setup` uses: test/helpers/parseable-api.ts.
  * It can also be down, slow, or answer a fixed error, for the fault tests.
  */
 import { once } from 'node:events';
@@ -24,6 +25,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
+import { ManagementApi } from './parseable-api.js';
 
 export type Row = Record<string, unknown>;
 
@@ -49,7 +51,9 @@ export class ParseableStandIn {
   readonly username: string;
   readonly password: string;
   /** Rows per stream. */
-  readonly streams = new Map<string, { logSource: string; rows: Row[] }>();
+  readonly streams = new Map<string, { logSource: string; rows: Row[]; retention?: unknown[] }>();
+  /** Streams, retention and saved queries (test/helpers/parseable-api.ts). */
+  readonly api = new ManagementApi(this.streams);
   /** Every request, accepted or not. */
   readonly requests: Received[] = [];
   /** Answer every ingest with this instead of processing it. */
@@ -169,6 +173,8 @@ export class ParseableStandIn {
       return [404, 'not found'];
     }
     if (req.method === 'POST' && url.pathname === '/api/v1/ingest') return this.#ingestLogs(req, body, expected);
+    const managed = this.api.handle(req.method ?? 'GET', url.pathname, req.headers, body, expected);
+    if (managed) return managed;
     if (req.method !== 'POST' || url.pathname !== '/v1/metrics') return [404, 'not found'];
     if (req.headers.authorization !== expected) return [401, 'Unauthorized'];
     if (this.failWith) return [this.failWith.status, this.failWith.text];

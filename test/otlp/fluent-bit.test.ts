@@ -4,14 +4,13 @@
  * relay -> strict Parseable stand-in. Every assertion is on what reaches the
  * stand-in, so it holds however the relay is written.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { parseExposition } from '../../src/exposition/parser.js';
+import { projectQueries, QUERY_FILES } from '../../src/parseable/queries.js';
 import type { MetricFamily } from '../../src/exposition/model.js';
 import type { RunningSimulator } from '../../src/simulator/start.js';
 import { fleetProxy, selfMetric, simulators } from '../helpers/fleet.js';
-import { REPO, startFluentBit } from '../helpers/fluent-bit.js';
+import { startFluentBit } from '../helpers/fluent-bit.js';
 import { get } from '../helpers/net.js';
 import { ParseableStandIn, type Row } from '../helpers/parseable.js';
 import { relayConfig } from '../helpers/relay.js';
@@ -300,13 +299,7 @@ t.test("parseable/queries.sql on the rows Fluent Bit delivered: every query runs
   await withFluentBit(t, { proxies: [proxy], parseable, sims });
   const rows = await deliveredScrape(parseable, 1);
   const c = await duckdbWithRows(rows);
-  const sql = readFileSync(join(REPO, 'parseable', 'queries.sql'), 'utf8');
-  const blocks = new Map(
-    sql
-      .split(/^-- name: /m)
-      .slice(1)
-      .map((b) => [b.split('\n')[0]!.trim(), b.slice(b.indexOf('\n') + 1)]),
-  );
+  const blocks = new Map(projectQueries(QUERY_FILES.slice(0, 1)).map((q) => [q.name, q.sql]));
   for (const [name, query] of blocks) {
     const result = await c.runAndReadAll(query);
     t.ok(result.getRowObjects().length > 0, `${name} runs and answers`);

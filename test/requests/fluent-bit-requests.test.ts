@@ -4,27 +4,30 @@
  * stand-in's JSON log ingest (stream vLLMrequests). Its offsets are kept in its DB:
  * a restart neither repeats nor loses a line, and a rotation is followed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildRecord } from '../../src/requests/record.js';
 import { RequestLog } from '../../src/requests/request-log.js';
+import { projectQueries } from '../../src/parseable/queries.js';
 import { startFluentBit } from '../helpers/fluent-bit.js';
 import { ParseableStandIn } from '../helpers/parseable.js';
 import { eventually } from '../helpers/wait.js';
 
+// Every tenth a 5xx, every tenth another one a client that gave up; the end-to-end time grows with i.
 const record = (i: number) =>
   buildRecord({
     startedAt: 0,
     startTime: new Date(),
-    endedAt: 12.5,
+    endedAt: 12.5 + i,
     endpoint: '/v1/chat/completions',
     model: 'm',
     stream: true,
-    status: 200,
+    status: i % 10 === 3 ? 502 : 200,
+    errorKind: i % 10 === 3 ? 'upstream_unreachable' : undefined,
     generatedId: `req-${i}`,
-    clientAbort: false,
+    clientAbort: i % 10 === 7,
   });
 
 t.test('real Fluent Bit ships the request log to vLLMrequests: none lost or repeated across a restart and a rotation', async (t) => {
@@ -70,4 +73,40 @@ t.test('real Fluent Bit ships the request log to vLLMrequests: none lost or repe
   t.equal(row.endpoint, '/v1/chat/completions', 'the record fields are columns');
   t.equal(row.e2e_ms, 12.5);
   t.notOk('date' in row, 'no extra date field');
+
+  // parseable/requests.sql on what arrived, with DuckDB standing in for Parseable's SQL.
+  const file = join(dir, 'delivered.jsonl');
+  writeFileSync(
+    file,
+    parseable
+      .rows('vLLMrequests')
+      .map((r) => JSON.stringify(r))
+      .join('\n'),
+  );
+  const { DuckDBInstance } = await import('@duckdb/node-api');
+  const c = await (await DuckDBInstance.create(':memory:')).connect();
+  await c.run(`CREATE TABLE "vLLMrequests" AS SELECT now()::TIMESTAMP AS p_timestamp, start_time, id, model, endpoint, stream, status::BIGINT AS status,
+    e2e_ms::DOUBLE AS e2e_ms, ttft_ms::DOUBLE AS ttft_ms, prompt_tokens::BIGINT AS prompt_tokens, completion_tokens::BIGINT AS completion_tokens,
+    finish_reason::VARCHAR AS finish_reason, error_kind::VARCHAR AS error_kind, client_abort::BOOLEAN AS client_abort
+    FROM read_json_auto('${file}')`);
+  const answers = new Map<string, Array<Record<string, unknown>>>();
+  for (const q of projectQueries().filter((x) => x.stream === 'vLLMrequests')) answers.set(q.name, (await c.runAndReadAll(q.sql)).getRowObjects());
+  t.same([...answers.keys()], ['slowest_requests', 'request_ttft_distribution', 'request_errors'], 'every query of requests.sql runs');
+  t.same(
+    answers
+      .get('slowest_requests')!
+      .slice(0, 3)
+      .map((r) => r.id),
+    ['req-39', 'req-38', 'req-37'],
+    'slowest first',
+  );
+  const errors = answers.get('request_errors')!.map((r) => [Number(r.status), r.error_kind, r.client_abort, Number(r.requests)]);
+  t.same(
+    errors.sort(),
+    [
+      [200, null, true, 4],
+      [502, 'upstream_unreachable', false, 4],
+    ],
+    'the failures and the client aborts, counted',
+  );
 });

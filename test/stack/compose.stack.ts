@@ -17,6 +17,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { request } from 'undici';
+import { projectQueries } from '../../src/parseable/queries.js';
 import { startSimulator } from '../../src/simulator/start.js';
 import { REPO } from '../helpers/fluent-bit.js';
 import type { Row } from '../helpers/parseable.js';
@@ -306,7 +307,20 @@ t.test('the demo stack: podman compose --profile demo up -d --build, as the READ
     60_000,
     1_000,
   );
-  for (const c of await containers()) {
+  // The one-shot setup: done, the saved queries and the retention in Parseable, with no step of the user's.
+  await eventually(
+    'parseable setup done',
+    async () => ((await containers()).find((c) => c.name === `${PROJECT}_parseable-setup_1`)?.state === 'exited' ? true : undefined),
+    120_000,
+    1_000,
+  );
+  const { stdout: setupExit } = await run('podman', ['inspect', `${PROJECT}_parseable-setup_1`, '--format', '{{.State.ExitCode}}']);
+  t.equal(setupExit.trim(), '0', 'parseable setup exited 0');
+  const saved = (await standIn('/api/v1/filters')) as Array<{ filter_name: string }>;
+  t.equal(saved.length, projectQueries().length, `the ${projectQueries().length} saved queries are in Parseable`);
+  for (const stream of ['vLLMmetrics', 'vLLMrequests'])
+    t.match(await standIn(`/api/v1/logstream/${stream}/retention`), [{ action: 'delete', duration: '7d' }], `${stream} is kept 7 days`);
+  for (const c of (await containers()).filter((x) => x.name !== `${PROJECT}_parseable-setup_1`)) {
     t.equal(c.state, 'running', `${c.name} running`);
     t.not(c.health, 'unhealthy', `${c.name} not unhealthy`);
     t.equal(c.restarts, 0, `${c.name} never restarted`);
@@ -434,8 +448,8 @@ t.test('with a vLLM outside compose (VLLM_METRICS_URL), exposed with BIND_ADDRES
   if (up.code !== 0) t.comment(up.output.slice(-4000));
   t.same(
     (await containers()).map((c) => c.name).sort(),
-    [`${PROJECT}_fluent-bit_1`, `${PROJECT}_parseable_1`, `${PROJECT}_proxy_1`],
-    'no simulator without the demo profile',
+    [`${PROJECT}_fluent-bit_1`, `${PROJECT}_parseable-setup_1`, `${PROJECT}_parseable_1`, `${PROJECT}_proxy_1`],
+    'no simulator without the demo profile (the one-shot setup runs in both)',
   );
   t.same(await publishedOn(`${PROJECT}_proxy_1`), ['0.0.0.0:9090'], 'the proxy on all addresses');
   t.same(await publishedOn(`${PROJECT}_parseable_1`), ['0.0.0.0:8080'], 'Parseable on all addresses');

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tag=quay.io/parseablehq/parseable:v2.9.5
-hash=$(cat test/helpers/parseable.ts test/stack/parseable-main.ts test/stack/parseable-image.sh | sha256sum | cut -c1-16)
+hash=$(cat test/helpers/parseable.ts test/helpers/parseable-api.ts test/stack/parseable-main.ts test/stack/parseable-image.sh | sha256sum | cut -c1-16)
 if [ "${FORCE:-0}" != 1 ] && podman image exists "$tag" \
    && [ "$(podman image inspect --format '{{ index .Labels "vmp.standin.sources" }}' "$tag")" = "$hash" ]; then
   echo "$tag is up to date"; exit 0
