@@ -18,6 +18,8 @@ import {
 } from './target-flags.js';
 
 interface ServeFlags extends TargetFlags {
+  keep?: string[];
+  drop?: string[];
   merge?: boolean;
   targetLabel: string;
   fleetAggregates?: boolean;
@@ -73,6 +75,14 @@ interface ServeFlags extends TargetFlags {
 }
 
 /** OTEL_EXPORTER_OTLP_HEADERS style: `a=1,b=2`. */
+/** A comma-separated list from a variable (VLLM_METRICS_KEEP=vllm:*,process_*). */
+function listFromEnv(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+}
+
 function headersFromEnv(raw: string | undefined): string[] {
   if (!raw) return [];
   return raw
@@ -89,6 +99,12 @@ export function serveCommand(program: Command): void {
   const cmd = program.command('serve');
   addTargetOptions(cmd)
     .description('serve the upstream vLLM /metrics with Prometheus-legal names on /metrics')
+    .addOption(
+      new Option('--keep <glob>', "serve only the families matching, as the upstream names them ('vllm:*'), repeatable (env VLLM_METRICS_KEEP=a,b)").argParser(
+        collectValues,
+      ),
+    )
+    .addOption(new Option('--drop <glob>', "leave out the families matching ('python_gc_*'), repeatable (env VLLM_METRICS_DROP=a,b)").argParser(collectValues))
     .option('--merge', 'fleet mode with a single --upstream: label its samples and add the target gauges (env VLLM_METRICS_MERGE=true)')
     .addOption(envOption('--target-label <name>', "label that names each sample's target in fleet mode", 'VLLM_METRICS_TARGET_LABEL', labelNameArg, 'instance'))
     .option('--fleet-aggregates', 'add vllm_metrics_proxy_fleet_* families: sums, maxima, rates across targets (env FLEET_AGGREGATES=true)')
@@ -299,6 +315,14 @@ export function serveCommand(program: Command): void {
       if (!apiOn && needsApi) throw new ConfigError(needsApi, 'needs the API passthrough (--api or --api-upstream)');
       const apiUpstream = flags.apiUpstream ?? (apiOn ? apiOrigin(specs, fleetMode) : undefined);
       const saturation = saturationConfig(flags);
+      const families = {
+        keep: flags.keep?.length ? flags.keep : listFromEnv(process.env.VLLM_METRICS_KEEP),
+        drop: flags.drop?.length ? flags.drop : listFromEnv(process.env.VLLM_METRICS_DROP),
+      };
+      // Applied where the proxy streams or polls one upstream; the other paths read their targets themselves.
+      const unfiltered = fleetMode ? 'fleet mode' : flags.otlpPushUrl ? '--otlp-push-url' : flags.pushUrl ? '--push-url' : undefined;
+      if ((families.keep.length || families.drop.length) && unfiltered)
+        throw new ConfigError(families.keep.length ? '--keep' : '--drop', `does not apply with ${unfiltered} yet: it filters /metrics of a single upstream`);
       const config: ProxyConfig = {
         saturation,
         spool: flags.spoolDir ? { dir: flags.spoolDir, maxBytes: flags.spoolMaxBytes, drainPerSecond: flags.spoolDrainRate } : undefined,
@@ -328,7 +352,10 @@ export function serveCommand(program: Command): void {
               deleteOnShutdown: envFlag(flags.pushDeleteOnShutdown, 'PUSH_DELETE_ON_SHUTDOWN', '--push-delete-on-shutdown'),
             }
           : undefined,
-        upstream: upstreamOptions(flags, specs[0]?.url ?? DEFAULT_UPSTREAM),
+        upstream: {
+          ...upstreamOptions(flags, specs[0]?.url ?? DEFAULT_UPSTREAM),
+          families: families.keep.length || families.drop.length ? families : undefined,
+        },
         api: apiUpstream
           ? {
               upstream: apiUpstream,
@@ -460,6 +487,7 @@ export const OPTION_FLAGS: Record<string, string> = {
   readyMaxAgeMs: '--ready-max-age',
   logLevel: '--log-level',
   'upstream.timeoutMs': '--timeout',
+  'upstream.families': '--keep',
   'upstream.maxBodyBytes': '--max-body-bytes',
   'fleet.label': '--target-label',
   'fleet.discoverIntervalMs': '--discover-interval',

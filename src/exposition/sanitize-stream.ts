@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { UpstreamGarbage, UpstreamTooLarge } from '../errors.js';
+import { FamilyFilter, type FamilySelection } from './family-filter.js';
 import { NameSanitizer, type Collision } from './sanitizer.js';
 import { ExpositionTrailer } from './trailer.js';
 
@@ -11,6 +12,8 @@ export interface SanitizeStreamOptions {
   onInput?: (bytes: number) => void;
   /** Lines to add at the end of the body (before an OpenMetrics `# EOF`), asked for when it ends. */
   trailer?: () => string;
+  /** `--keep`/`--drop`: only these families go on to the sanitizer. */
+  families?: FamilySelection;
 }
 
 /**
@@ -23,6 +26,8 @@ export interface SanitizeStreamOptions {
 export class SanitizingWriter {
   bytes = 0;
   readonly sanitizer: NameSanitizer;
+  /** The family filter, with `families`. */
+  readonly filter: FamilyFilter | undefined;
   /** A first non-whitespace byte that may start an exposition was seen. */
   sawContent = false;
   private readonly maxBytes: number;
@@ -33,6 +38,8 @@ export class SanitizingWriter {
     this.maxBytes = options.maxBytes;
     this.onInput = options.onInput;
     this.sanitizer = new NameSanitizer({ onCollision: options.onCollision });
+    const f = options.families;
+    this.filter = f && (f.keep.length > 0 || f.drop.length > 0) ? new FamilyFilter(f) : undefined;
     this.trailer = options.trailer ? new ExpositionTrailer(options.trailer) : undefined;
   }
 
@@ -47,13 +54,22 @@ export class SanitizingWriter {
       this.sawContent = bad === ''; // null: only whitespace so far
     }
     const start = out.length;
-    this.sanitizer.write(chunk, out);
+    if (this.filter) {
+      const kept: Buffer[] = [];
+      this.filter.write(chunk, kept);
+      for (const k of kept) this.sanitizer.write(k, out);
+    } else this.sanitizer.write(chunk, out);
     this.trailer?.afterWrite(out, start);
     return undefined;
   }
 
   end(out: Buffer[]): void {
     const start = out.length;
+    if (this.filter) {
+      const kept: Buffer[] = [];
+      this.filter.end(kept);
+      for (const k of kept) this.sanitizer.write(k, out);
+    }
     this.sanitizer.end(out);
     this.trailer?.end(out, start);
   }

@@ -110,6 +110,11 @@ export function checkProxyConfig(config: ProxyConfig): void {
   if (typeof config.host !== 'string' || config.host === '') throw new ConfigError('host', 'must be an address to listen on');
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) throw new ConfigError('port', `${config.port} is not a TCP port (0-65535)`);
   positive('readyMaxAgeMs', config.readyMaxAgeMs);
+  const fam = config.upstream.families;
+  if (fam && (fam.keep.length || fam.drop.length)) {
+    const other = config.fleet ? 'fleet' : config.otlp?.pushUrl ? 'otlp.pushUrl' : config.pushgateway ? 'pushgateway' : undefined;
+    if (other) throw new ConfigError('upstream.families', `does not apply with ${other} yet: it filters /metrics of a single upstream`);
+  }
   if (config.logLevel !== undefined && !LOG_LEVELS.includes(config.logLevel))
     throw new ConfigError('logLevel', `"${config.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   positive('upstream.timeoutMs', config.upstream.timeoutMs);

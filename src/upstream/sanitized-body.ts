@@ -11,7 +11,7 @@ import type { Upstream } from './upstream.js';
  */
 export function fetchSanitized(upstream: Upstream, onCollision?: (c: Collision) => void): Promise<ExpositionSnapshot> {
   return readUpstream(upstream, undefined, async (res) => {
-    const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision });
+    const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision, families: upstream.options.families });
     const out: Buffer[] = [];
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       const err = writer.write(chunk, out);

@@ -1,3 +1,4 @@
+import type { FamilySelection } from '../exposition/family-filter.js';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Agent } from 'undici';
@@ -20,6 +21,8 @@ export interface UpstreamOptions {
   onFetch?: () => void;
   /** Told of every failed fetch, whoever made it. */
   onFailure?: (err: UpstreamError) => void;
+  /** `--keep`/`--drop`: the families of its body that are served (stream and poll mode). */
+  families?: FamilySelection;
 }
 
 /** One upstream /metrics endpoint: how to reach it and how it has been answering. */

@@ -335,3 +335,35 @@ t.test("parseable/queries.sql on the rows Fluent Bit delivered: every query runs
     'the quantiles differ, so the check can tell them apart',
   );
 });
+
+t.test('--keep vllm:* through the real Fluent Bit: the rows of one scrape, before and after, and every vLLM row kept', async (t) => {
+  for (const engines of [1, 8]) {
+    const perScrape: number[] = [];
+    const names: Array<Set<string>> = [];
+    for (const families of [undefined, { keep: ['vllm:*'], drop: [] }]) {
+      await t.test(`${engines} engine(s), ${families ? '--keep vllm:*' : 'everything'}`, async (t) => {
+        const sims = await simulators([{ engines }]);
+        const parseable = await new ParseableStandIn().start();
+        const proxy = await testProxy({ url: `${sims[0]!.url}/metrics`, families }, { otlp: relayConfig(parseable) });
+        await withFluentBit(t, { proxies: [proxy], parseable, sims });
+        const rows = await deliveredScrape(parseable, 2);
+        perScrape.push(rows.length);
+        names.push(new Set(rows.map((r) => String(r.metric_name))));
+      });
+    }
+    const [all, kept] = names as [Set<string>, Set<string>];
+    t.same(
+      [...kept].filter((n) => !n.startsWith('vllm_')),
+      [],
+      `${engines} engine(s): only vLLM's rows`,
+    );
+    t.same(
+      [...all].filter((n) => n.startsWith('vllm_') && !kept.has(n)),
+      [],
+      `${engines} engine(s): every vLLM metric still there`,
+    );
+    t.ok(perScrape[1]! < perScrape[0]!, `${engines} engine(s): ${perScrape[0]} rows per scrape, ${perScrape[1]} with --keep 'vllm:*'`);
+    // At Fluent Bit's 2 s: 43,200 scrapes a day.
+    t.comment(`${engines} engine(s): ${perScrape[0]! * 43_200} rows a day, ${perScrape[1]! * 43_200} with --keep 'vllm:*'`);
+  }
+});

@@ -58,7 +58,13 @@ function streamRoute(app: FastifyInstance, opts: MetricsRoutesOptions, upstream:
 
   const newFetch = (key: string, accept: string | undefined, timeoutMs: number): SharedRelay => {
     const started = performance.now();
-    const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision, onInput, trailer: opts.trailer });
+    const writer = new SanitizingWriter({
+      maxBytes: upstream.options.maxBodyBytes,
+      onCollision,
+      onInput,
+      trailer: opts.trailer,
+      families: upstream.options.families,
+    });
     const relay: SharedRelay = new SharedRelay({
       open: (cancel) => upstream.open(accept, timeoutMs, cancel),
       writer,
