@@ -40,7 +40,9 @@ GROUP BY minute, model_name, metric_name
 ORDER BY minute;
 
 -- name: latency_mean
--- Mean time to first token and mean end-to-end latency per model, per minute, in seconds.
+-- Mean time to first token, end-to-end latency and inter-token latency per model, per minute,
+-- in seconds. vLLM 0.11 and later name the last inter_token_latency_seconds, earlier ones
+-- time_per_output_token_seconds: both are read, each under its own name.
 SELECT minute, model_name, metric_name,
        SUM(seconds) / NULLIF(SUM(requests), 0) AS mean_seconds
 FROM (
@@ -49,24 +51,8 @@ FROM (
          MAX(data_point_sum) - MIN(data_point_sum) AS seconds,
          MAX(data_point_count) - MIN(data_point_count) AS requests
   FROM "vLLMmetrics"
-  WHERE metric_name IN ('vllm_time_to_first_token_seconds', 'vllm_e2e_request_latency_seconds')
-  GROUP BY minute, model_name, engine, metric_name
-) AS per_engine
-GROUP BY minute, model_name, metric_name
-ORDER BY minute;
-
--- name: inter_token_latency_mean
--- Mean time between output tokens per model, per minute, in seconds. vLLM 0.11 and later name it
--- inter_token_latency_seconds, earlier ones time_per_output_token_seconds: both are read, by name.
-SELECT minute, model_name, metric_name,
-       SUM(seconds) / NULLIF(SUM(tokens), 0) AS mean_seconds
-FROM (
-  SELECT DATE_BIN(INTERVAL '1 minute', p_timestamp, TIMESTAMP '1970-01-01T00:00:00') AS minute,
-         model_name, engine, metric_name,
-         MAX(data_point_sum) - MIN(data_point_sum) AS seconds,
-         MAX(data_point_count) - MIN(data_point_count) AS tokens
-  FROM "vLLMmetrics"
-  WHERE metric_name IN ('vllm_inter_token_latency_seconds', 'vllm_time_per_output_token_seconds')
+  WHERE metric_name IN ('vllm_time_to_first_token_seconds', 'vllm_e2e_request_latency_seconds',
+                        'vllm_inter_token_latency_seconds', 'vllm_time_per_output_token_seconds')
   GROUP BY minute, model_name, engine, metric_name
 ) AS per_engine
 GROUP BY minute, model_name, metric_name
