@@ -319,10 +319,9 @@ export function serveCommand(program: Command): void {
         keep: flags.keep?.length ? flags.keep : listFromEnv(process.env.VLLM_METRICS_KEEP),
         drop: flags.drop?.length ? flags.drop : listFromEnv(process.env.VLLM_METRICS_DROP),
       };
-      // Applied where the proxy streams or polls one upstream; the other paths read their targets themselves.
-      const unfiltered = fleetMode ? 'fleet mode' : flags.otlpPushUrl ? '--otlp-push-url' : flags.pushUrl ? '--push-url' : undefined;
-      if ((families.keep.length || families.drop.length) && unfiltered)
-        throw new ConfigError(families.keep.length ? '--keep' : '--drop', `does not apply with ${unfiltered} yet: it filters /metrics of a single upstream`);
+      // The direct push reads its targets itself, and does not filter yet.
+      if ((families.keep.length || families.drop.length) && flags.otlpPushUrl)
+        throw new ConfigError(families.keep.length ? '--keep' : '--drop', 'does not apply with --otlp-push-url yet: the direct push sends every family');
       const config: ProxyConfig = {
         saturation,
         spool: flags.spoolDir ? { dir: flags.spoolDir, maxBytes: flags.spoolMaxBytes, drainPerSecond: flags.spoolDrainRate } : undefined,

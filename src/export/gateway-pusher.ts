@@ -7,6 +7,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { backoffDelay } from '../backoff.js';
 import { Every } from '../every.js';
+import type { FamilySelection } from '../exposition/family-filter.js';
 import { renderText } from '../exposition/render.js';
 import type { MergeIssueLog } from '../fleet/issue-log.js';
 import { mergeOutcomes, scrapeTarget, statusOf, targetMeta, type TargetHealth } from '../fleet/targets-scrape.js';
@@ -22,6 +23,8 @@ export interface GatewayPushMetrics {
 }
 
 export interface GatewayPushOptions {
+  /** `--keep`/`--drop`: the families of each target that are pushed. */
+  families?: FamilySelection;
   client: PushgatewayClient;
   job: string;
   targets: () => Target[];
@@ -66,7 +69,7 @@ export class GatewayPusher {
     const { metrics, health, issues } = this.o;
     const outcome = await scrapeTarget(t, this.o.scrapeTimeoutMs);
     const merge = new TextMerge({ reserved: GROUPING_LABELS });
-    mergeOutcomes(merge, [outcome]);
+    mergeOutcomes(merge, [outcome], this.o.families);
     health.observe(outcome);
     for (const issue of merge.issues) issues.report(issue);
     const body = renderText(targetMeta([statusOf(outcome)], undefined)) + merge.render();

@@ -52,6 +52,15 @@ export function familyOf(sample: string, typed: string | undefined): string {
   return sample;
 }
 
+/** A whole exposition, filtered (fleet mode and the Pushgateway push, which read each target's text). */
+export function filterText(text: string, selection: FamilySelection): string {
+  const f = new FamilyFilter(selection);
+  const out: Buffer[] = [];
+  f.write(Buffer.from(text, 'utf8'), out);
+  f.end(out);
+  return Buffer.concat(out).toString('utf8');
+}
+
 export class FamilyFilter {
   /** Lines left out so far. */
   droppedLines = 0;

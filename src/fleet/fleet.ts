@@ -1,3 +1,4 @@
+import type { FamilySelection } from '../exposition/family-filter.js';
 import { renderText } from '../exposition/render.js';
 import type { Logger } from '../logger.js';
 import type { Gauge } from 'prom-client';
@@ -18,6 +19,8 @@ export interface FleetOptions {
   targets: TargetSet;
   /** The label naming each sample's target (`instance`). */
   label: string;
+  /** `--keep`/`--drop`: the families of each target that are merged. */
+  families?: FamilySelection;
   /** Turn on the fleet aggregates, rated over this window. */
   aggregateWindowMs?: number;
   log: Logger;
@@ -64,7 +67,7 @@ export class Fleet {
     const merge = new TextMerge({ label, collect: this.aggregator ? AGGREGATED_FAMILIES : undefined });
     // Before the merge, which lets go of each target's text.
     this.options.onRound?.(outcomes, timeMs);
-    mergeOutcomes(merge, outcomes);
+    mergeOutcomes(merge, outcomes, this.options.families);
     for (const o of outcomes) this.options.health.observe(o);
     for (const issue of merge.issues) this.options.issues.report(issue);
     const upCount = outcomes.filter((o) => !o.error).length;

@@ -1,4 +1,5 @@
 import { UpstreamGarbage, type UpstreamError } from '../errors.js';
+import { filterText, type FamilySelection } from '../exposition/family-filter.js';
 import { newLabels, type MetricFamily } from '../exposition/model.js';
 import { ExpositionParseError, parseExposition } from '../exposition/parser.js';
 import { renderText, toClassicFamilies } from '../exposition/render.js';
@@ -32,12 +33,16 @@ export async function scrapeTarget(target: Target, timeoutMs: number): Promise<T
   }
 }
 
-/** Merge every answer; a target whose text is not a valid exposition fails as garbage and adds nothing. */
-export function mergeOutcomes(merge: TextMerge, outcomes: TargetOutcome[]): void {
+/**
+ * Merge every answer; a target whose text is not a valid exposition fails as garbage and adds
+ * nothing. `families` (--keep/--drop) leaves out what is not served: after the saturation
+ * sampler saw the whole answer, before the merge pays for it.
+ */
+export function mergeOutcomes(merge: TextMerge, outcomes: TargetOutcome[], families?: FamilySelection): void {
   for (const o of outcomes) {
     if (o.text === undefined) continue;
     try {
-      merge.add(o.target.name, o.text);
+      merge.add(o.target.name, families ? filterText(o.text, families) : o.text);
       o.samples = merge.samples.get(o.target.name);
     } catch (err) {
       if (!(err instanceof ExpositionParseError)) throw err;

@@ -112,8 +112,7 @@ export function checkProxyConfig(config: ProxyConfig): void {
   positive('readyMaxAgeMs', config.readyMaxAgeMs);
   const fam = config.upstream.families;
   if (fam && (fam.keep.length || fam.drop.length)) {
-    const other = config.fleet ? 'fleet' : config.otlp?.pushUrl ? 'otlp.pushUrl' : config.pushgateway ? 'pushgateway' : undefined;
-    if (other) throw new ConfigError('upstream.families', `does not apply with ${other} yet: it filters /metrics of a single upstream`);
+    if (config.otlp?.pushUrl) throw new ConfigError('upstream.families', 'does not apply with otlp.pushUrl yet: the direct push sends every family');
   }
   if (config.logLevel !== undefined && !LOG_LEVELS.includes(config.logLevel))
     throw new ConfigError('logLevel', `"${config.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);

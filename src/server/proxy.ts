@@ -88,6 +88,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
     fleet = new Fleet({
       targets,
       label: f.label,
+      families: config.upstream.families,
       aggregateWindowMs: f.aggregateWindowMs,
       log,
       metrics,
@@ -256,6 +257,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
     const g = config.pushgateway!;
     gateway = new GatewayPusher({
       client: gatewayClient,
+      families: config.upstream.families,
       job: g.job,
       targets: listTargets,
       intervalMs: g.intervalMs,

@@ -21,7 +21,7 @@ export interface UpstreamOptions {
   onFetch?: () => void;
   /** Told of every failed fetch, whoever made it. */
   onFailure?: (err: UpstreamError) => void;
-  /** `--keep`/`--drop`: the families of its body that are served (stream and poll mode). */
+  /** `--keep`/`--drop`: the families of its body that are served (stream and poll mode; fleet mode filters each target's text). */
   families?: FamilySelection;
 }
 

@@ -198,3 +198,21 @@ t.test('a busy gateway (503) is tried again within the interval; a refusal (400)
   t.equal(await selfMetric(proxy, 'vllm_metrics_proxy_pushgateway_pushes_total', 'outcome="error"'), 1);
   t.ok(proxy.logs.lines().some((l) => l.event === 'pushgateway_rejected' && /HTTP 400 .*: busy/.test(String(l.msg))));
 });
+
+t.test('--drop: the families left out are not pushed', async (t) => {
+  const gw = await startPushgateway();
+  t.teardown(() => gw.close());
+  const up = await upstream(
+    '# TYPE vllm:x gauge\nvllm:x{engine="0"} 1\n# TYPE python_gc_objects_collected_total counter\npython_gc_objects_collected_total 3\n',
+  );
+  t.teardown(() => up.close());
+  const proxy = await testProxy({ url: `${up.url}/metrics`, families: { keep: [], drop: ['python_gc_*'] } }, { pushgateway: gatewayConfig(gw.url) });
+  t.teardown(() => proxy.close());
+  await proxy.gateway!.pushOnce();
+  const names = pushed(await gw.metrics(), new URL(up.url).host).map((s) => s.name);
+  t.ok(names.includes('vllm_x'), 'the kept family is pushed');
+  t.notOk(
+    names.some((n) => n.startsWith('python_gc')),
+    'the dropped one is not',
+  );
+});

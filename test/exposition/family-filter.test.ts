@@ -181,12 +181,38 @@ t.test('serve --keep and --drop: /metrics as promtool reads it, only what was as
   );
 });
 
-t.test('--keep where it does not apply yet is refused, naming the flag', async (t) => {
+t.test('fleet mode: each target filtered before the merge; the direct push refuses it, naming the flag', async (t) => {
+  const sims = await Promise.all([1, 2].map(() => startSimulator({ engines: 1, tickMs: 0 }, { host: '127.0.0.1', port: 0 })));
+  const proxy = spawnCli([
+    'serve',
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--upstream',
+    `a=${sims[0]!.url}/metrics`,
+    '--upstream',
+    `b=${sims[1]!.url}/metrics`,
+    '--keep',
+    'vllm:*',
+  ]);
+  t.teardown(async () => {
+    proxy.child.kill();
+    await proxy.exited;
+    await Promise.all(sims.map((s) => s.close()));
+  });
+  const url = String((await proxy.waitFor((l) => l.event === 'listening')).url);
+  const families = parseExposition(await (await request(`${url}/metrics`)).body.text(), 'prometheus');
+  t.same(
+    families.filter((f) => !f.name.startsWith('vllm_')).map((f) => f.name),
+    [],
+    'only vLLM families, merged',
+  );
+  const running = families.find((f) => f.name === 'vllm_num_requests_running')!;
+  t.same([...new Set(running.samples.map((s) => s.labels.instance))].sort(), ['a', 'b'], 'from both targets');
+
   const { runCliAsync } = await import('../helpers/cli.js');
-  const r = await runCliAsync(['serve', '--upstream', 'a=http://127.0.0.1:9/metrics', '--upstream', 'b=http://127.0.0.1:8/metrics', '--keep', 'vllm:*']);
+  const r = await runCliAsync(['serve', '--otlp-push-url', 'http://127.0.0.1:9/v1/metrics'], { VLLM_METRICS_DROP: 'python_*' });
   t.equal(r.status, 2);
-  t.match(r.stderr, /--keep: does not apply with fleet mode yet/);
-  const env = await runCliAsync(['serve', '--otlp-push-url', 'http://127.0.0.1:9/v1/metrics'], { VLLM_METRICS_DROP: 'python_*' });
-  t.equal(env.status, 2);
-  t.match(env.stderr, /--drop: does not apply with --otlp-push-url yet/);
+  t.match(r.stderr, /--drop: does not apply with --otlp-push-url yet/);
 });
