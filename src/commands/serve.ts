@@ -319,9 +319,6 @@ export function serveCommand(program: Command): void {
         keep: flags.keep?.length ? flags.keep : listFromEnv(process.env.VLLM_METRICS_KEEP),
         drop: flags.drop?.length ? flags.drop : listFromEnv(process.env.VLLM_METRICS_DROP),
       };
-      // The direct push reads its targets itself, and does not filter yet.
-      if ((families.keep.length || families.drop.length) && flags.otlpPushUrl)
-        throw new ConfigError(families.keep.length ? '--keep' : '--drop', 'does not apply with --otlp-push-url yet: the direct push sends every family');
       const config: ProxyConfig = {
         saturation,
         spool: flags.spoolDir ? { dir: flags.spoolDir, maxBytes: flags.spoolMaxBytes, drainPerSecond: flags.spoolDrainRate } : undefined,
@@ -486,7 +483,6 @@ export const OPTION_FLAGS: Record<string, string> = {
   readyMaxAgeMs: '--ready-max-age',
   logLevel: '--log-level',
   'upstream.timeoutMs': '--timeout',
-  'upstream.families': '--keep',
   'upstream.maxBodyBytes': '--max-body-bytes',
   'fleet.label': '--target-label',
   'fleet.discoverIntervalMs': '--discover-interval',

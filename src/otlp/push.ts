@@ -17,6 +17,7 @@ import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Logger } from '../logger.js';
 import type { Counter } from 'prom-client';
 import type { Target } from '../targets/target-set.js';
+import { selects, type FamilySelection } from '../exposition/family-filter.js';
 import { sharedScrape } from '../upstream/scrape.js';
 import type { Destination } from './destination.js';
 import { StartTimes, toResourceMetrics } from './from-exposition.js';
@@ -38,6 +39,8 @@ export interface PushForwarder {
 export interface PushOptions {
   /** Every target is pushed as resources of its own. */
   targets: () => Target[];
+  /** `--keep`/`--drop`: the families pushed, by the names the upstream gives them. */
+  families?: FamilySelection;
   destination: Destination;
   intervalMs: number;
   timeoutMs: number;
@@ -90,11 +93,13 @@ export class OtlpPusher {
     for (const t of this.#state.keys()) if (!targets.includes(t)) this.#state.delete(t);
     const resources: ResourceMetrics[] = [];
     const scrapes = await Promise.allSettled(targets.map((t) => sharedScrape(t.upstream)));
+    const keeps = this.#o.families && selects(this.#o.families);
     let failure: string | undefined;
     scrapes.forEach((r, i) => {
       if (r.status === 'fulfilled') {
         const { starts, source } = this.#stateOf(targets[i]!);
-        resources.push(...toResourceMetrics(r.value.families, r.value.timeMs, starts, { attributes: source }));
+        const families = keeps ? r.value.families.filter((f) => keeps(f.name)) : r.value.families;
+        resources.push(...toResourceMetrics(families, r.value.timeMs, starts, { attributes: source }));
         return;
       }
       // Counted per target; a push run is in trouble only when nothing could be scraped.

@@ -110,10 +110,6 @@ export function checkProxyConfig(config: ProxyConfig): void {
   if (typeof config.host !== 'string' || config.host === '') throw new ConfigError('host', 'must be an address to listen on');
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) throw new ConfigError('port', `${config.port} is not a TCP port (0-65535)`);
   positive('readyMaxAgeMs', config.readyMaxAgeMs);
-  const fam = config.upstream.families;
-  if (fam && (fam.keep.length || fam.drop.length)) {
-    if (config.otlp?.pushUrl) throw new ConfigError('upstream.families', 'does not apply with otlp.pushUrl yet: the direct push sends every family');
-  }
   if (config.logLevel !== undefined && !LOG_LEVELS.includes(config.logLevel))
     throw new ConfigError('logLevel', `"${config.logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   positive('upstream.timeoutMs', config.upstream.timeoutMs);

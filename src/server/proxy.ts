@@ -236,6 +236,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
     otlp && pushTo
       ? new OtlpPusher({
           targets: listTargets,
+          families: config.upstream.families,
           destination: pushTo,
           resource: otlp.resource,
           intervalMs: otlp.pushIntervalMs,

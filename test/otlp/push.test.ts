@@ -226,3 +226,22 @@ t.test('summaries, gauge histograms, histograms without +Inf, untyped', async (t
   t.same(noInf.get('h')![0]!.value, { buckets: { boundaries: [1], counts: [2, 3] }, count: 5 });
   t.equal(ms(noInf.get('u')![0]!.endTime), 1700000000000, 'an exposition timestamp is the point time');
 });
+
+t.test('--keep vllm:*: the direct push sends only the families kept, and their start times still', async (t) => {
+  const sim = await startSimulator({ tickMs: 0, engines: 1 }, { host: '127.0.0.1', port: 0 });
+  const parseable = await new ParseableStandIn().start();
+  const proxy = await testProxy({ url: `${sim.url}/metrics`, families: { keep: ['vllm:*'], drop: [] } }, { otlp: pushConfig(parseable) });
+  t.teardown(async () => {
+    await proxy.close();
+    await parseable.stop();
+    await sim.close();
+  });
+  const rows = await eventually('first push', async () => (parseable.requests.length >= 1 && parseable.rows().length > 0 ? parseable.rows() : undefined));
+  t.same(
+    [...new Set(rows.map((r) => String(r.metric_name)))].filter((n) => !n.startsWith('vllm_')),
+    [],
+    'only vLLM families',
+  );
+  const counter = rows.find((r) => r.metric_name === 'vllm_prompt_tokens_total')!;
+  t.not(String(counter.start_time_unix_nano), '0', 'a counter keeps its start time from its _created (kept with it: vllm:*)');
+});
