@@ -22,6 +22,7 @@ interface SetupFlags {
   requestsStream: string;
   wait?: number;
   timeout: number;
+  force?: boolean;
 }
 
 /** Whole days, as Parseable's retention takes them: `7d`, or a bare number of days. */
@@ -33,10 +34,10 @@ const daysArg = (text: string): number => {
 };
 
 export function parseableCommand(program: Command): void {
-  const parseable = program.command('parseable').description('get a Parseable ready for the proxy: streams, retention, saved queries');
+  const parseable = program.command('parseable').description('get a Parseable ready for the proxy: streams, retention, saved queries, a dashboard');
   parseable
     .command('setup')
-    .description('create the streams, set their retention and save the project queries in Parseable; safe to run again')
+    .description('create the streams, set their retention, save the project queries and a "vLLM" dashboard in Parseable; safe to run again')
     .addOption(envOption('--parseable-url <url>', "Parseable's URL (http://parseable:8000)", 'PARSEABLE_URL'))
     .addOption(
       envOption(
@@ -64,6 +65,7 @@ export function parseableCommand(program: Command): void {
       envOption('--wait <duration>', 'wait this long for Parseable to answer before giving up (a container started beside it)', 'PARSEABLE_WAIT', durationArg),
     )
     .addOption(envOption('--timeout <duration>', 'deadline of one request', 'PARSEABLE_TIMEOUT', durationArg, 10_000, '10s'))
+    .option('--force', 'replace the tiles of a dashboard titled "vLLM" that setup did not make')
     .action(async (flags: SetupFlags) => {
       if (!flags.parseableUrl) throw new ConfigError('--parseable-url', 'is required (or PARSEABLE_URL)');
       try {
@@ -85,7 +87,8 @@ export function parseableCommand(program: Command): void {
         }
       }
       try {
-        const { version, changes } = await setupParseable(client, {
+        const { version, changes, dashboardId } = await setupParseable(client, {
+          force: flags.force,
           metricsStream: flags.metricsStream,
           requestsStream: flags.requestsStream,
           retentionDays: flags.retention,
@@ -95,7 +98,7 @@ export function parseableCommand(program: Command): void {
         const count = (a: string) => changes.filter((c) => c.action === a).length;
         process.stdout.write(
           `Parseable ${version ?? ''} at ${client.base}: ${count('created')} created, ${count('updated')} updated, ${count('unchanged')} unchanged. ` +
-            `Browse ${client.base}/ (the saved queries are in the SQL editor).\n`,
+            `The dashboard: ${client.base}/dashboards (vLLM, id ${dashboardId}); the saved queries are in the SQL editor.\n`,
         );
       } catch (err) {
         if (!(err instanceof ParseableError)) throw err;

@@ -28,6 +28,17 @@ export interface Filter {
   [other: string]: unknown;
 }
 
+export interface DashboardSummary {
+  dashboardId: string;
+  title: string;
+  tags?: string[] | null;
+}
+
+export interface Dashboard extends DashboardSummary {
+  tiles?: Array<Record<string, unknown>>;
+  [other: string]: unknown;
+}
+
 export interface ParseableClientOptions {
   /** Parseable's origin, e.g. http://parseable:8000 (a path prefix is kept). */
   url: string;
@@ -95,6 +106,23 @@ export class ParseableClient {
 
   updateFilter(id: string, f: Filter): Promise<Filter> {
     return this.#json('PUT', `/api/v1/filters/${encodeURIComponent(id)}`, `update the saved query "${f.filter_name}"`, f);
+  }
+
+  dashboards(): Promise<DashboardSummary[]> {
+    return this.#json('GET', '/api/v1/dashboards', 'list the dashboards');
+  }
+
+  dashboard(id: string): Promise<Dashboard> {
+    return this.#json('GET', `/api/v1/dashboards/${encodeURIComponent(id)}`, 'read the dashboard');
+  }
+
+  /** POST: the server makes the id and drops any tiles (they go in with updateDashboard). */
+  createDashboard(title: string, tags: string[]): Promise<Dashboard> {
+    return this.#json('POST', '/api/v1/dashboards', `create the dashboard "${title}"`, { title, tags });
+  }
+
+  updateDashboard(id: string, body: Dashboard): Promise<Dashboard> {
+    return this.#json('PUT', `/api/v1/dashboards/${encodeURIComponent(id)}`, `update the dashboard "${body.title}"`, body);
   }
 
   async #json<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {

@@ -8,7 +8,8 @@
  * cannot finish stops before it changed anything it could have foreseen.
  */
 import { ParseableError } from '../errors.js';
-import type { Filter, ParseableClient, RetentionTask } from './client.js';
+import type { Dashboard, Filter, ParseableClient, RetentionTask } from './client.js';
+import { DASHBOARD_TAG, DASHBOARD_TITLE, dashboardTiles } from './dashboard.js';
 import type { SavedQuery } from './queries.js';
 
 export interface SetupOptions {
@@ -18,6 +19,19 @@ export interface SetupOptions {
   /** Retention of both streams, in whole days. */
   retentionDays: number;
   queries: SavedQuery[];
+  /** Replace the tiles of a dashboard titled "vLLM" that setup did not make. */
+  force?: boolean;
+}
+
+/** JSON with every object's keys sorted: equal for equal content, whatever order a server keeps. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
 }
 
 export type Change = { what: string; name: string; action: 'created' | 'updated' | 'unchanged'; detail?: string };
@@ -27,7 +41,7 @@ export const filterName = (q: SavedQuery) => `vLLM: ${q.name.replace(/_/g, ' ')}
 
 export const RETENTION_DESCRIPTION = 'vllm-metrics-proxy: delete what is older';
 
-export async function setupParseable(client: ParseableClient, o: SetupOptions): Promise<{ version?: string; changes: Change[] }> {
+export async function setupParseable(client: ParseableClient, o: SetupOptions): Promise<{ version?: string; changes: Change[]; dashboardId?: string }> {
   // Read and check first.
   const about = await client.about();
   const existing = new Set(await client.streams());
@@ -53,6 +67,13 @@ export async function setupParseable(client: ParseableClient, o: SetupOptions): 
   const filters = await client.filters();
   const retention = new Map<string, RetentionTask[]>();
   for (const [name] of streams) if (existing.has(name)) retention.set(name, await client.retention(name));
+  const titled = (await client.dashboards()).find((d) => d.title === DASHBOARD_TITLE);
+  const board: Dashboard | undefined = titled && (await client.dashboard(titled.dashboardId));
+  if (board && !(board.tags ?? []).includes(DASHBOARD_TAG) && !o.force)
+    throw new ParseableError(
+      `a dashboard titled "${DASHBOARD_TITLE}" exists that setup did not make (no tag ${DASHBOARD_TAG}): rename it, or run again with --force to replace its tiles`,
+      400,
+    );
 
   // Then change what differs.
   const changes: Change[] = [];
@@ -91,5 +112,20 @@ export async function setupParseable(client: ParseableClient, o: SetupOptions): 
       changes.push({ what: 'saved query', name: body.filter_name, action: 'updated', detail: q.stream });
     }
   }
-  return { version: about.version, changes };
+  const tiles = dashboardTiles(o.metricsStream, o.requestsStream);
+  const tags = [...new Set([...(board?.tags ?? []), DASHBOARD_TAG])];
+  let dashboardId = board?.dashboardId;
+  if (!board) {
+    const made = await client.createDashboard(DASHBOARD_TITLE, tags);
+    dashboardId = made.dashboardId;
+    // Tiles sent on create are dropped: they go in with the update.
+    await client.updateDashboard(made.dashboardId, { ...made, tags, tiles });
+    changes.push({ what: 'dashboard', name: DASHBOARD_TITLE, action: 'created', detail: `${tiles.length} tiles` });
+  } else if (canonical(board.tiles ?? []) === canonical(tiles) && canonical(board.tags ?? []) === canonical(tags)) {
+    changes.push({ what: 'dashboard', name: DASHBOARD_TITLE, action: 'unchanged', detail: `${tiles.length} tiles` });
+  } else {
+    await client.updateDashboard(board.dashboardId, { ...board, tags, tiles });
+    changes.push({ what: 'dashboard', name: DASHBOARD_TITLE, action: 'updated', detail: `${tiles.length} tiles` });
+  }
+  return { version: about.version, changes, dashboardId };
 }

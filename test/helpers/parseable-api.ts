@@ -14,7 +14,13 @@
  * - GET|POST /filters, PUT|DELETE /filters/{id}: stream_name of letters, digits, - and _ and
  *   no SQL word; filter_name and query.filter_type (filter|sql|search) required; the server
  *   sets filter_id (a ULID), user_id and version "v2"; no duplicate check.
- * A `withoutFilters` stand-in answers 404 there, as a Parseable older than that API.
+ * - dashboards (users/dashboards.rs): POST /dashboards needs a `title` (unique: 400 "Dashboard
+ *   title must be unique") and answers with the server's `dashboardId` (a ULID), `author`,
+ *   `version` "v1", `dashboardType` "Dashboard", `created`, `modified` and `tiles: []` (tiles
+ *   sent on create are dropped); PUT /dashboards/{id} takes the whole body, every tile with a
+ *   non-nil `tile_id` ULID, all different; a malformed id is a 400, an unknown one 400 "does not
+ *   exist or user is not authorized"; GET /dashboards lists summaries, GET /dashboards/{id} one.
+ * A `withoutFilters` or `withoutDashboards` stand-in answers 404 there, as an older Parseable.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -45,13 +51,16 @@ export class ManagementApi {
   readonly filters = new Map<string, Record<string, unknown>>();
   /** Answer 404 on /filters, as a Parseable without saved queries. */
   withoutFilters = false;
+  readonly dashboards = new Map<string, Record<string, unknown>>();
+  /** Answer 404 on /dashboards, as a Parseable without them. */
+  withoutDashboards = false;
   version = 'v2.9.5';
 
   constructor(private readonly streams: Map<string, StreamState>) {}
 
   /** undefined: not a management path. */
   handle(method: string, path: string, headers: Record<string, string | string[] | undefined>, body: string, expected: string): Answer | undefined {
-    const m = /^\/api\/v1\/(about|logstream|filters)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(path);
+    const m = /^\/api\/v1\/(about|logstream|filters|dashboards)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(path);
     if (!m) return undefined;
     if (headers.authorization === undefined) return [401, ''];
     if (headers.authorization !== expected) return [403, 'Forbidden'];
@@ -59,6 +68,7 @@ export class ManagementApi {
     if (area === 'about' && method === 'GET' && !id) return [200, JSON.stringify({ version: this.version, mode: 'Standalone', license: { plan: 'OSS' } })];
     if (area === 'logstream') return this.#logstream(method, id && decodeURIComponent(id), sub, headers, body);
     if (area === 'filters') return this.withoutFilters ? [404, ''] : this.#filters(method, id, body);
+    if (area === 'dashboards') return this.withoutDashboards ? [404, ''] : this.#dashboards(method, id, body);
     return [404, ''];
   }
 
@@ -107,6 +117,56 @@ export class ManagementApi {
       return [200, `set retention configuration for log stream ${name}`];
     }
     return [404, ''];
+  }
+
+  #dashboards(method: string, id: string | undefined, body: string): Answer {
+    const summary = (d: Record<string, unknown>) => {
+      const { title, author, created, modified, dashboardId, tags, isFavorite } = d;
+      return { title, author, created, modified, dashboardId, tags, isFavorite };
+    };
+    if (!id) {
+      if (method === 'GET') return [200, JSON.stringify([...this.dashboards.values()].map(summary))];
+      if (method !== 'POST') return [405, ''];
+    } else if (!/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/.test(id)) return [400, `Invalid dashboard ID: ${id}`];
+    let d: Record<string, unknown> = {};
+    if (method === 'POST' || method === 'PUT') {
+      try {
+        d = JSON.parse(body) as Record<string, unknown>;
+      } catch (err) {
+        return [400, `Json deserialize error: ${(err as Error).message}`];
+      }
+      if (typeof d.title !== 'string' || d.title === '') return [400, 'Title must be provided'];
+      if ([...this.dashboards.values()].some((x) => x.title === d.title && x.dashboardId !== id)) return [400, 'Dashboard title must be unique'];
+    }
+    if (method === 'POST') {
+      const now = new Date().toISOString();
+      const made = { ...d, dashboardId: ulid(), author: 'hash-of-admin', version: 'v1', dashboardType: 'Dashboard', created: now, modified: now, tiles: [] };
+      this.dashboards.set(made.dashboardId, made);
+      return [200, JSON.stringify(made)];
+    }
+    const existing = this.dashboards.get(id!);
+    if (!existing) return [400, 'Dashboard does not exist or user is not authorized'];
+    if (method === 'GET') return [200, JSON.stringify(existing)];
+    if (method === 'DELETE') return (this.dashboards.delete(id!), [200, '']);
+    if (method !== 'PUT') return [405, ''];
+    const tiles = (d.tiles ?? []) as Array<Record<string, unknown>>;
+    if (!Array.isArray(tiles)) return [400, 'Json deserialize error: tiles: expected a sequence'];
+    const ids = tiles.map((t) => t.tile_id);
+    for (const t of ids)
+      if (typeof t !== 'string' || !/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/.test(t)) return [400, `Json deserialize error: invalid ULID tile_id ${String(t)}`];
+    if (ids.some((t) => t === '00000000000000000000000000')) return [400, 'Tile ID must be provided'];
+    if (new Set(ids).size !== ids.length) return [400, 'Tile IDs must be unique'];
+    const updated = {
+      ...d,
+      dashboardId: id,
+      author: existing.author,
+      version: 'v1',
+      dashboardType: 'Dashboard',
+      created: existing.created,
+      modified: new Date().toISOString(),
+    };
+    this.dashboards.set(id!, updated);
+    return [200, JSON.stringify(updated)];
   }
 
   #filters(method: string, id: string | undefined, body: string): Answer {

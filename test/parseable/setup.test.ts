@@ -43,13 +43,24 @@ t.test('a fresh Parseable: streams for their log sources, a retention, every sav
     'the queries answer what an operator asks first',
   );
   t.match(first.stdout, /stream vLLMmetrics: created \(otel-metrics\)/);
-  t.match(first.stdout, new RegExp(`${queries.length + 4} created, 0 updated, 0 unchanged`));
+  t.match(first.stdout, new RegExp(`${queries.length + 5} created, 0 updated, 0 unchanged`));
 
+  const boards = [...p.api.dashboards.values()] as Array<{ title: string; tags: string[]; tiles: Array<Record<string, unknown>> }>;
+  t.equal(boards.length, 1, 'one dashboard');
+  t.same([boards[0]!.title, boards[0]!.tags], ['vLLM', ['vllm-metrics-proxy']], 'titled vLLM, tagged as the project’s');
+  t.ok(boards[0]!.tiles.length >= 4, `${boards[0]!.tiles.length} tiles (created, then the tiles put in: a create drops them)`);
+  for (const tile of boards[0]!.tiles)
+    t.match(tile, {
+      tile_id: /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/,
+      chartQuery: { x: { fields: [{ name: 'p_timestamp', type: 'time' }] }, y: { fields: [{ aggregate: 'COUNT' }] } },
+    });
+  t.match(first.stdout, /The dashboard: http:\/\/127\.0\.0\.1:\d+\/dashboards \(vLLM, id [0-9A-Z]{26}\)/);
   const ids = saved.map((f) => (f as unknown as { filter_id: string }).filter_id).sort();
   const again = await setup(p);
   t.equal(again.status, 0, again.stderr);
-  t.match(again.stdout, new RegExp(`0 created, 0 updated, ${queries.length + 4} unchanged`), 'the second run changes nothing');
+  t.match(again.stdout, new RegExp(`0 created, 0 updated, ${queries.length + 5} unchanged`), 'the second run changes nothing');
   t.same([...p.api.filters.keys()].sort(), ids, 'no saved query twice, the same ids');
+  t.equal(p.api.dashboards.size, 1, 'no dashboard twice');
 });
 
 t.test('after an upgrade: a query the project changed and a new retention are updated in place', async (t) => {
@@ -83,6 +94,36 @@ t.test('refusals: one line saying what to do, exit 1, nothing changed', async (t
   t.equal(p.api.filters.size, 0, 'no query saved');
   t.equal(p.streams.get('vLLMmetrics')!.retention, undefined, 'no retention set');
   p.streams.clear();
+
+  p.api.dashboards.set('01J00000000000000000000000', {
+    dashboardId: '01J00000000000000000000000',
+    title: 'vLLM',
+    tags: ['mine'],
+    tiles: [{ tile_id: '01J00000000000000000000001', title: 'my tile' }],
+  });
+  const mine = await setup(p);
+  t.equal(mine.status, 1);
+  t.match(mine.stderr, /a dashboard titled "vLLM" exists that setup did not make .*run again with --force/);
+  t.equal(p.streams.size, 0, 'nothing created beside a dashboard it may not touch');
+  const forced = await setup(p, ['--force']);
+  t.equal(forced.status, 0, forced.stderr);
+  t.match(forced.stdout, /dashboard vLLM: updated/);
+  const replaced = p.api.dashboards.get('01J00000000000000000000000')! as { tags: string[]; tiles: Array<{ title: string }> };
+  t.same(replaced.tags, ['mine', 'vllm-metrics-proxy'], 'with --force: its tags kept, the project’s added');
+  t.notOk(
+    replaced.tiles.some((x) => x.title === 'my tile'),
+    'its tiles replaced',
+  );
+  p.streams.clear();
+  p.api.filters.clear();
+  p.api.dashboards.clear();
+
+  p.api.withoutDashboards = true;
+  const noBoards = await setup(p);
+  t.equal(noBoards.status, 1);
+  t.match(noBoards.stderr, /cannot list the dashboards: this Parseable has no \/api\/v1\/dashboards/);
+  t.equal(p.streams.size, 0, 'nothing created');
+  p.api.withoutDashboards = false;
 
   p.api.withoutFilters = true;
   const older = await setup(p);

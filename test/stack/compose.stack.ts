@@ -320,6 +320,13 @@ t.test('the demo stack: podman compose --profile demo up -d --build, as the READ
   t.equal(saved.length, projectQueries().length, `the ${projectQueries().length} saved queries are in Parseable`);
   for (const stream of ['vLLMmetrics', 'vLLMrequests'])
     t.match(await standIn(`/api/v1/logstream/${stream}/retention`), [{ action: 'delete', duration: '7d' }], `${stream} is kept 7 days`);
+  const boards = (await standIn('/api/v1/dashboards')) as Array<{ title: string; dashboardId: string }>;
+  t.same(
+    boards.map((b) => b.title),
+    ['vLLM'],
+    'the dashboard is there',
+  );
+  t.ok(((await standIn(`/api/v1/dashboards/${boards[0]!.dashboardId}`)) as { tiles: unknown[] }).tiles.length > 0, 'with its tiles');
   for (const c of (await containers()).filter((x) => x.name !== `${PROJECT}_parseable-setup_1`)) {
     t.equal(c.state, 'running', `${c.name} running`);
     t.not(c.health, 'unhealthy', `${c.name} not unhealthy`);
