@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { buildRecord } from '../../src/requests/record.js';
 import { RequestLog } from '../../src/requests/request-log.js';
+import { dashboardTiles } from '../../src/parseable/dashboard.js';
 import { projectQueries } from '../../src/parseable/queries.js';
 import { startFluentBit } from '../helpers/fluent-bit.js';
 import { ParseableStandIn } from '../helpers/parseable.js';
@@ -109,4 +110,10 @@ t.test('real Fluent Bit ships the request log to vLLMrequests: none lost or repe
     ],
     'the failures and the client aborts, counted',
   );
+  // The dashboard's tiles on this stream, as the SQL their chartQuery stands for: their columns are in the rows.
+  for (const tile of dashboardTiles('vLLMmetrics', 'vLLMrequests').filter((x) => x.dbName === 'vLLMrequests')) {
+    const q = tile.chartQuery as { y: { fields: Array<{ name: string }>; groupBy: string[] } };
+    const sql = `SELECT time_bucket(INTERVAL '1 minute', p_timestamp) AS time_bucket, "${q.y.groupBy[0]}", COUNT("${q.y.fields[0]!.name}") FROM "vLLMrequests" GROUP BY 1, 2`;
+    t.ok((await c.runAndReadAll(sql)).getRowObjects().length > 0, `tile "${String(tile.title)}" has rows to count`);
+  }
 });
