@@ -1,10 +1,12 @@
 /**
- * `parseable setup`: make a Parseable ready for the proxy's data. Idempotent: it matches what
- * it made by name and changes only what differs, so running it again, or after an upgrade that
+ * `parseable setup`: make a Parseable ready for the proxy's data: the two streams, their
+ * retention, the project's saved queries and the "vLLM" dashboard. Idempotent: it matches what
+ * it made by name (the dashboard by title and tag) and changes only what differs, so running it again, or after an upgrade that
  * changed a query, creates nothing twice.
  *
  * It reads everything first and checks what it can before the first change (the API exists,
- * the credentials work, a stream that exists takes the data it will get), so a run that
+ * the credentials work, a stream that exists takes the data it will get, a "vLLM" dashboard is
+ * its own or --force was given), so a run that
  * cannot finish stops before it changed anything it could have foreseen.
  */
 import { ParseableError } from '../errors.js';
