@@ -384,9 +384,7 @@ export function serveCommand(program: Command): void {
               maxRequestBytes: flags.otlpMaxRequestBytes,
               relayToken: readSecret(flags.otlpRelayToken, flags.otlpRelayTokenFile, '--otlp-relay-token'),
               relayListen: flags.otlpRelayListen,
-              resource: parseResourceAttributes(
-                flags.otlpResource?.length ? flags.otlpResource : (process.env.OTLP_RESOURCE ?? '').split(',').filter((p) => p.trim() !== ''),
-              ),
+              resource: parseResourceAttributes(flags.otlpResource?.length ? flags.otlpResource : listFromEnv(process.env.OTLP_RESOURCE)),
               destination: {
                 stream: flags.otlpStream,
                 logSource: flags.otlpLogSource,
