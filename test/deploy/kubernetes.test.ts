@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { confVariables, REPO } from '../helpers/fluent-bit.js';
 import { KUBERNETES_DIR, kustomize, validateAsShipped, validateStrictly, type K8sObject } from '../helpers/kubernetes.js';
@@ -114,25 +114,27 @@ t.test('a mistyped field fails the check (the packages alone let it pass)', asyn
   t.match(await validateStrictly(bad), [/^\/spec\/replicas: type/], 'a wrong type is the schema validator’s own finding');
 });
 
+/** The defaults docs/kubernetes.md promises for a container of ours. */
+function hardened(t: Test, where: string, c: Container, pod: PodSpec): void {
+  const sc = { ...pod.securityContext, ...c.securityContext };
+  t.equal(sc.runAsNonRoot, true, `${where}: non-root`);
+  t.ok(typeof sc.runAsUser === 'number' && sc.runAsUser !== 0, `${where}: a non-zero uid`);
+  t.equal(c.securityContext?.readOnlyRootFilesystem, true, `${where}: read-only root filesystem`);
+  t.equal(c.securityContext?.allowPrivilegeEscalation, false, `${where}: no privilege escalation`);
+  t.same(c.securityContext?.capabilities?.drop, ['ALL'], `${where}: every capability dropped`);
+  t.equal(sc.seccompProfile?.type, 'RuntimeDefault', `${where}: seccomp RuntimeDefault`);
+  t.match(c.image, /^[^:@]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/, `${where}: ${c.image} names a version`);
+  t.notMatch(c.image, /:latest$/, `${where}: not latest`);
+  t.ok(c.resources?.requests?.cpu && c.resources.requests.memory && c.resources.limits?.memory, `${where}: requests and a memory limit`);
+  for (const e of c.env ?? [])
+    if (/PASSWORD|TOKEN|SECRET/.test(e.name)) t.ok(e.valueFrom?.secretKeyRef && e.value === undefined, `${where}: ${e.name} from a Secret, never a value`);
+}
+
 t.test('production defaults on every container of ours, in every render', async (t) => {
   for (const [build, objs] of rendered) {
     const list = ours(objs);
     t.same(list.map((x) => x.c.name).sort(), ['fluent-bit', 'proxy'], `${build}: the proxy and Fluent Bit, once each`);
-    for (const { c, pod } of list) {
-      const where = `${build} ${c.name}`;
-      const sc = { ...pod.securityContext, ...c.securityContext };
-      t.equal(sc.runAsNonRoot, true, `${where}: non-root`);
-      t.ok(typeof sc.runAsUser === 'number' && sc.runAsUser !== 0, `${where}: a non-zero uid`);
-      t.equal(c.securityContext?.readOnlyRootFilesystem, true, `${where}: read-only root filesystem`);
-      t.equal(c.securityContext?.allowPrivilegeEscalation, false, `${where}: no privilege escalation`);
-      t.same(c.securityContext?.capabilities?.drop, ['ALL'], `${where}: every capability dropped`);
-      t.equal(sc.seccompProfile?.type, 'RuntimeDefault', `${where}: seccomp RuntimeDefault`);
-      t.match(c.image, /^[^:@]+(:[\w.-]+|@sha256:[0-9a-f]{64})$/, `${where}: ${c.image} names a version`);
-      t.notMatch(c.image, /:latest$/, `${where}: not latest`);
-      t.ok(c.resources?.requests?.cpu && c.resources.requests.memory && c.resources.limits?.memory, `${where}: requests and a memory limit`);
-      for (const e of c.env ?? [])
-        if (/PASSWORD|TOKEN|SECRET/.test(e.name)) t.ok(e.valueFrom?.secretKeyRef && e.value === undefined, `${where}: ${e.name} from a Secret, never a value`);
-    }
+    for (const { c, pod } of list) hardened(t, `${build} ${c.name}`, c, pod);
     t.notOk(
       objs.some((o) => o.kind === 'Secret'),
       `${build}: no Secret in the manifests (made by hand)`,
@@ -193,6 +195,7 @@ t.test('Parseable is named once in meaning: the proxy and Fluent Bit point at th
     t.equal(url.hostname, data.PARSEABLE_HOST, `${build}: the same host`);
     t.equal(url.port || (url.protocol === 'https:' ? '443' : '80'), data.PARSEABLE_PORT, `${build}: the same port`);
     t.equal(data.PARSEABLE_TLS, url.protocol === 'https:' ? 'On' : 'Off', `${build}: TLS for both or neither`);
+    t.equal(new URL(data.PARSEABLE_URL!).origin, url.origin, `${build}: the setup Job talks to the server the metrics go to`);
   }
 });
 
@@ -232,4 +235,39 @@ t.test('fleet mode: discovery, durable volumes, one pod recreated, a grace perio
     'vLLM on the pod’s loopback',
   );
   t.equal(vllm.securityContext, undefined, "the user's pod-level security context is left alone");
+});
+
+t.test('the parseable-setup Job: in every build, hardened, its settings from the ConfigMap and the Secret, run again after an apply', async (t) => {
+  for (const [build, objs] of rendered) {
+    const jobs = objs.filter((o) => o.kind === 'Job');
+    t.same(
+      jobs.map((j) => j.metadata.name),
+      ['vllm-metrics-proxy-parseable-setup'],
+      `${build}: one Job`,
+    );
+    const job = jobs[0]! as K8sObject & {
+      spec: { backoffLimit?: number; ttlSecondsAfterFinished?: number; template: { spec: PodSpec & { restartPolicy: string } } };
+    };
+    const pod = job.spec.template.spec;
+    t.equal(pod.containers.length, 1);
+    const c = pod.containers[0]!;
+    hardened(t, `${build} ${c.name}`, c, pod);
+    t.equal(c.image, `localhost/vllm-metrics-proxy:${version}`, `${build}: the proxy's image, this version`);
+    t.same(c.args?.slice(0, 2), ['parseable', 'setup'], `${build}: runs parseable setup`);
+    t.ok(c.args?.includes('--wait'), `${build}: waits for Parseable rather than failing while it starts`);
+    t.equal(pod.restartPolicy, 'Never', `${build}: a refused run is not restarted in place`);
+    t.ok((job.spec.ttlSecondsAfterFinished ?? 0) > 0, `${build}: deleted after it finishes, so the next apply runs it again`);
+    const cm = objs.find((o) => o.kind === 'ConfigMap' && /^vllm-metrics-proxy-[a-z0-9]{10}$/.test(o.metadata.name))!;
+    for (const e of c.env ?? []) {
+      const ref = e.valueFrom?.configMapKeyRef;
+      if (!ref) continue;
+      t.equal(ref.name, cm.metadata.name, `${build}: ${e.name} from the generated ConfigMap`);
+      t.ok((cm.data as Record<string, string>)[ref.key] !== undefined, `${build}: the ConfigMap has ${ref.key}`);
+    }
+    t.same(
+      (c.env ?? []).map((e) => e.name).sort(),
+      ['OTLP_STREAM', 'PARSEABLE_URL', 'P_PASSWORD', 'P_USERNAME'],
+      `${build}: where Parseable is, who to be, and the stream the relay writes`,
+    );
+  }
 });

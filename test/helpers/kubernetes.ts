@@ -43,6 +43,7 @@ type AjvValidate = ((data: unknown) => boolean) & { errors?: Array<{ instancePat
 const SCHEMAS: Record<string, { pkg: string; prefix: string }> = {
   v1: { pkg: 'kubernetes-models', prefix: 'IoK8sApiCoreV1' },
   'apps/v1': { pkg: 'kubernetes-models', prefix: 'IoK8sApiAppsV1' },
+  'batch/v1': { pkg: 'kubernetes-models', prefix: 'IoK8sApiBatchV1' },
   'networking.k8s.io/v1': { pkg: 'kubernetes-models', prefix: 'IoK8sApiNetworkingV1' },
   'policy/v1': { pkg: 'kubernetes-models', prefix: 'IoK8sApiPolicyV1' },
   'keda.sh/v1alpha1': { pkg: '@kubernetes-models/keda', prefix: 'KedaShV1alpha1' },

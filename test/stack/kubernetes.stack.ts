@@ -72,7 +72,10 @@ function forPodman(
   o: { only?: string[]; configMaps?: Record<string, Record<string, string>>; env?: Record<string, Record<string, string>> },
 ): string {
   const out: unknown[] = [];
-  const played = objects.filter((obj) => obj.kind === 'Deployment' && (!o.only || o.only.includes(obj.metadata.name)));
+  // Deployments (all, or those named), and a Job only when named: as one Pod each per replica.
+  const played = objects.filter(
+    (obj) => (obj.kind === 'Deployment' && (!o.only || o.only.includes(obj.metadata.name))) || (obj.kind === 'Job' && o.only?.includes(obj.metadata.name)),
+  );
   const claims = new Set(
     played.flatMap((d) =>
       ((d.spec as { template: { spec: { volumes?: Array<{ persistentVolumeClaim?: { claimName: string } }> } } }).template.spec.volumes ?? []).flatMap((v) =>
@@ -236,7 +239,13 @@ t.teardown(async () => {
 /** The values that name Parseable, pointed at the stand-in. */
 async function parseableAt(): Promise<Record<string, string>> {
   const ip = await podIpOfContainer(STANDIN);
-  return { OTLP_FORWARD_URL: `http://${ip}:8000/v1/metrics`, PARSEABLE_HOST: ip, PARSEABLE_PORT: '8000', PARSEABLE_TLS: 'Off' };
+  return {
+    PARSEABLE_URL: `http://${ip}:8000`,
+    OTLP_FORWARD_URL: `http://${ip}:8000/v1/metrics`,
+    PARSEABLE_HOST: ip,
+    PARSEABLE_PORT: '8000',
+    PARSEABLE_TLS: 'Off',
+  };
 }
 
 t.test('sidecar mode: two vLLM pods, each with the proxy and Fluent Bit beside vLLM, deliver to Parseable', async (t) => {
@@ -411,4 +420,21 @@ t.test('fleet mode: the proxy pod discovers the vLLM pods through DNS, merges th
   for (const claim of ['vllm-metrics-proxy-spool', 'vllm-metrics-proxy-requests', 'vllm-metrics-proxy-fluent-bit'])
     t.ok(vols.split('\n').includes(claim), `the claim ${claim} is a volume that outlives the pod`);
   await checkContainers(t, ['vllm-metrics-proxy-0'], { proxy: 512, 'fluent-bit': 256 });
+
+  // The setup Job, as its pod: it runs to completion against the same Parseable.
+  await play(t, forPodman(objects, { only: ['vllm-metrics-proxy-parseable-setup'], configMaps: { 'vllm-metrics-proxy': parseable } }), dir, 'fleet-setup');
+  const setup = 'vllm-metrics-proxy-parseable-setup-0-parseable-setup';
+  const { stdout: exit } = await podman('wait', setup);
+  const { stdout: said } = await podman('logs', setup);
+  t.equal(exit.trim(), '0', `the setup Job's container exits 0 (${said.trim().split('\n').at(-1)})`);
+  const boards = (await standIn('/api/v1/dashboards')) as Array<{ title: string; tags?: string[] }>;
+  t.ok(
+    boards.some((b) => b.title === 'vLLM' && b.tags?.includes('vllm-metrics-proxy')),
+    'the dashboard "vLLM" is in Parseable',
+  );
+  const filters = (await standIn('/api/v1/filters')) as Array<{ filter_name: string }>;
+  t.ok(
+    filters.some((f) => f.filter_name.startsWith('vLLM: ')),
+    'and the saved queries',
+  );
 });
