@@ -1,10 +1,10 @@
 import { existsSync, linkSync, renameSync, rmSync, unlinkSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError, DataFileError } from '../errors.js';
 import { fsyncPath } from '../store/durable.js';
 import { readRows, sniffFormat } from '../store/read.js';
-import { openRowStore, type RowFormat } from '../store/row-formats.js';
+import { openRowStore, rowFormatOfPath, type RowFormat } from '../store/row-formats.js';
 import { sqliteSidecars, walHasContent } from '../store/sqlite.js';
 import type { RowStore } from '../store/store.js';
 import { Deriver, type DeriveStats } from './derive.js';
@@ -19,19 +19,9 @@ export interface PostprocessResult {
   stats: DeriveStats;
 }
 
-const FORMAT_OF_EXT: Record<string, RowFormat> = {
-  '.jsonl': 'jsonl',
-  '.ndjson': 'jsonl',
-  '.json': 'jsonl',
-  '.csv': 'csv',
-  '.sqlite': 'sqlite',
-  '.sqlite3': 'sqlite',
-  '.db': 'sqlite',
-};
-
 /** The output's format, from its extension. */
 export function formatOfPath(path: string): RowFormat {
-  const f = FORMAT_OF_EXT[extname(path).toLowerCase()];
+  const f = rowFormatOfPath(path);
   if (!f) throw new ConfigError('--output', `${path}: name the format by the extension (.jsonl, .csv or .sqlite)`);
   return f;
 }

@@ -1,4 +1,3 @@
-import { extname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { durationArg, envOption, logLevelArg } from './options.js';
 import { Collector } from '../collect/collector.js';
@@ -8,14 +7,15 @@ import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { PromFileStore } from '../store/prom-file.js';
 import { PushgatewayStore } from '../store/pushgateway.js';
-import { isRowFormat, openRowStore, ROW_EXTENSIONS } from '../store/row-formats.js';
+import { isRowFormat, openRowStore } from '../store/row-formats.js';
 import type { Store } from '../store/store.js';
 import { TargetSet } from '../targets/target-set.js';
+import { OLD_FLAGS_HEADING, planStores, resolveOldFlags, STORAGE_TYPES, STORE_KINDS, type OldCollectorFlags, type StorageType } from './collect-flags.js';
 import { logPostprocessed } from './postprocess.js';
 import { onShutdown } from './shutdown.js';
 import { addTargetOptions, collectValues, reloadOnSighup, targetSpecs, upstreamOptions, type TargetFlags } from './target-flags.js';
 
-interface CollectFlags extends TargetFlags {
+interface CollectFlags extends TargetFlags, OldCollectorFlags {
   interval: number;
   metrics?: string[];
   store?: string[];
@@ -28,39 +28,16 @@ interface CollectFlags extends TargetFlags {
   logLevel: string;
 }
 
-const FILE_STORES = { ...ROW_EXTENSIONS, 'prom-file': '.prom' } as const;
-const KINDS = [...Object.keys(FILE_STORES), 'pushgateway'];
-
-/** `--output run1` names run1.jsonl, run1.sqlite, ...; a name with the store's own extension is used as it is. */
-export function outputPath(output: string, ext: string, single: boolean): string {
-  if (single && extname(output) !== '') return output;
-  return output.endsWith(ext) ? output : `${output}${ext}`;
-}
-
 function defaultOutput(now = new Date()): string {
   return `vllm-metrics-${now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`;
 }
 
-function openStores(flags: CollectFlags): Store[] {
-  const kinds = [
-    ...new Set(
-      (flags.store?.length ? flags.store : ['jsonl'])
-        .flatMap((s) => s.split(','))
-        .map((s) => s.trim())
-        .filter(Boolean),
-    ),
-  ];
-  for (const k of kinds) if (!KINDS.includes(k)) throw new ConfigError('--store', `"${k}" is not a store (use ${KINDS.join(', ')})`);
-  if (kinds.includes('pushgateway') && !flags.pushUrl) throw new ConfigError('--store', 'pushgateway needs --push-url (or PUSHGATEWAY_URL)');
-  const base = flags.output ?? defaultOutput();
-  const fileKinds = kinds.filter((k) => k !== 'pushgateway') as Array<keyof typeof FILE_STORES>;
+function openStores(flags: CollectFlags, storageType: StorageType | undefined): Store[] {
+  const plan = planStores({ store: flags.store, storageType, output: flags.output ?? defaultOutput(), pushUrl: flags.pushUrl });
   const stores: Store[] = [];
   try {
-    for (const k of fileKinds) {
-      const path = outputPath(base, FILE_STORES[k], fileKinds.length === 1);
-      stores.push(k === 'prom-file' ? new PromFileStore(path) : openRowStore(k, path));
-    }
-    if (kinds.includes('pushgateway')) stores.push(new PushgatewayStore(flags.pushUrl!, flags.pushJob, flags.timeout));
+    for (const f of plan.files) stores.push(f.kind === 'prom-file' ? new PromFileStore(f.path) : openRowStore(f.kind, f.path));
+    if (plan.pushgateway) stores.push(new PushgatewayStore(flags.pushUrl!, flags.pushJob, flags.timeout));
   } catch (err) {
     void Promise.all(stores.map((s) => s.close()));
     throw new ConfigError('--output', (err as Error).message);
@@ -105,18 +82,51 @@ export function collectCommand(program: Command): void {
     .description('poll vLLM metrics into files (JSONL, CSV, SQLite, Prometheus textfile) or a Pushgateway')
     .addOption(envOption('--interval <duration>', 'time between rounds (10s, 1s, 500ms)', 'COLLECT_INTERVAL', durationArg, 10_000, '10s'))
     .option('--metrics <names...>', 'families to keep: exact names or globs, vllm:x or vllm_x spelling, space- or comma-separated (default: all)')
-    .addOption(new Option('--store <kinds...>', `where to write: ${KINDS.join(', ')}; several allowed (default: jsonl)`).argParser(collectValues))
-    .option('--output <path>', "file name, or the base name of each store's file (<base>.jsonl, .csv, .sqlite, .prom); default vllm-metrics-<time>")
+    .addOption(
+      new Option('--store <kinds...>', `where to write: ${STORE_KINDS.join(', ')}; several allowed (default: the --output extension's, else jsonl)`).argParser(
+        collectValues,
+      ),
+    )
+    .option(
+      '--output <path>',
+      "file name (run.sqlite: SQLite, run.csv, run.jsonl or .json, run.prom), or the base name of each store's file (<base>.jsonl, .csv, .sqlite, .prom); default vllm-metrics-<time>",
+    )
     .addOption(envOption('--duration <duration>', 'stop after this long (default: until Ctrl-C or SIGTERM)', 'COLLECT_DURATION', durationArg))
     .addOption(envOption('--push-url <url>', 'the Pushgateway for --store pushgateway', 'PUSHGATEWAY_URL'))
     .addOption(envOption('--push-job <name>', 'the job grouping label of pushed groups', 'PUSH_JOB', undefined, 'vllm'))
     .option('--auto-postprocess', 'on stop, post-process each JSONL, CSV and SQLite file in place (originals kept as <file>.raw)')
     .option('--debug', 'log at debug level and report, after the first round, what each target serves and what each --metrics name finds')
     .addOption(envOption('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'LOG_LEVEL', logLevelArg, 'info'))
-    .action(async (flags: CollectFlags) => {
+    .addOption(new Option('--endpoint <url>', 'the vLLM metrics URL: --upstream').helpGroup(OLD_FLAGS_HEADING))
+    .addOption(
+      new Option(
+        '--storage-type <type>',
+        'json (<output>.json, JSON Lines), csv, sqlite (<output>.db), prometheus (<output>.prom, and the Pushgateway with --pushgateway-url) or prometheus-file: --store',
+      )
+        .choices(STORAGE_TYPES)
+        .helpGroup(OLD_FLAGS_HEADING),
+    )
+    .addOption(new Option('--pushgateway-url <url>', 'the Pushgateway: --push-url').helpGroup(OLD_FLAGS_HEADING))
+    .addOption(new Option('--job-name <name>', 'the job of the pushed group: --push-job').helpGroup(OLD_FLAGS_HEADING))
+    .addOption(
+      new Option('--instance <name>', "the instance of the pushed group and of the rows: the one target's name (--upstream <name>=<url>)").helpGroup(
+        OLD_FLAGS_HEADING,
+      ),
+    )
+    .addOption(new Option('--postprocess <file>', 'post-process this file and exit: the postprocess command').helpGroup(OLD_FLAGS_HEADING))
+    .addOption(new Option('--output-processed <file>', 'where --postprocess writes: postprocess --output').helpGroup(OLD_FLAGS_HEADING))
+    .addOption(new Option('--verbose', 'log at debug level: --log-level debug').helpGroup(OLD_FLAGS_HEADING))
+    .action(async (given: CollectFlags) => {
+      const set = (key: string) => ['cli', 'env'].includes(cmd.getOptionValueSource(key) ?? '');
+      const plan = resolveOldFlags(given, set);
+      if (plan.postprocess) {
+        logPostprocessed(createLogger(given.verbose ? 'debug' : given.logLevel), await postprocessFile(plan.postprocess.input, plan.postprocess.output));
+        return;
+      }
+      const { flags } = plan;
       const log = createLogger(flags.debug ? 'debug' : flags.logLevel);
       const { specs } = targetSpecs(flags);
-      const stores = openStores(flags);
+      const stores = openStores(flags, plan.storageType);
       const targets = new TargetSet({
         static: specs,
         targetsFile: flags.targetsFile,

@@ -29,8 +29,8 @@ export function runCli(args: string[], env: Record<string, string> = {}): CliRes
 }
 
 /** runCli without blocking, so a table of cases runs in parallel. */
-export async function runCliAsync(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
+export async function runCliAsync(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000, cwd });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -48,8 +48,8 @@ export interface CliProcess {
 }
 
 /** A long-running CLI command whose pino lines on stdout the test can await. */
-export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnCli(args: string[], env: Record<string, string> = {}, cwd?: string): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'], cwd });
   const collected = new LogLines();
   let buffered = '';
   let stderr = '';
