@@ -15,6 +15,7 @@ import tseslint from 'typescript-eslint';
  */
 export const LAYERS = [
   ['.'],
+  ['names'],
   ['exposition'],
   ['http', 'upstream', 'spool'],
   ['targets'],

@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '../errors.js';
+import { useEnginePrefixes } from '../names/vocabulary.js';
 import { parseBytes, parseDuration } from '../units.js';
 
 const wrap =
@@ -82,4 +83,29 @@ export function envFlag(cliValue: boolean | undefined, env: string, flag: string
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
   throw new ConfigError(`${flag} (from ${env})`, `"${raw}" is not a boolean (use true or false)`);
+}
+
+/** A comma-separated list from a variable (VLLM_METRICS_KEEP=vllm:*,process_*). */
+export function listFromEnv(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+}
+
+/** `--engine-prefix`: another prefix vLLM's names come under, for every reader of names (src/names). */
+export const enginePrefixOption = (): Option =>
+  new Option(
+    '--engine-prefix <prefix>',
+    "another prefix vLLM's names come under, for saturation, fleet aggregates, reports and the server view (KServe: kserve_vllm:), repeatable (env VLLM_METRICS_ENGINE_PREFIX=a,b)",
+  ).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+
+/** Set the process's vocabulary from the flag or its variable, before any reader is built. */
+export function applyEnginePrefixes(values: string[] | undefined): void {
+  const prefixes = values?.length ? values : listFromEnv(process.env.VLLM_METRICS_ENGINE_PREFIX);
+  try {
+    useEnginePrefixes(prefixes);
+  } catch (err) {
+    throw new ConfigError(values?.length ? '--engine-prefix' : '--engine-prefix (from VLLM_METRICS_ENGINE_PREFIX)', (err as Error).message);
+  }
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { envOption, logLevelArg } from './options.js';
+import { applyEnginePrefixes, enginePrefixOption, envOption, logLevelArg } from './options.js';
 import { createLogger } from '../logger.js';
 import { writeReport } from '../report/report-file.js';
 
@@ -13,8 +13,10 @@ export function reportCommand(program: Command): void {
     .option('--compare <file>', 'a second run to compare against the first')
     .option('--requests <file>', 'add a per-request section from a request log (serve --request-log): TTFT and e2e per request, and their histogram')
     .option('--output <path>', 'where to write the HTML (default: <file>.html, or <file>-vs-<other>.html, beside <file>)')
+    .addOption(enginePrefixOption())
     .addOption(envOption('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'LOG_LEVEL', logLevelArg, 'info'))
-    .action(async (file: string, flags: { compare?: string; output?: string; requests?: string; logLevel: string }) => {
+    .action(async (file: string, flags: { compare?: string; output?: string; requests?: string; logLevel: string; enginePrefix?: string[] }) => {
+      applyEnginePrefixes(flags.enginePrefix);
       const log = createLogger(flags.logLevel);
       const r = await writeReport(file, flags);
       const missing = r.runs.flatMap((run) => [...run.found].filter(([, name]) => !name).map(([id]) => id));

@@ -4,7 +4,7 @@
  * included: "no data" is an answer), 1 when Prometheus could not give one.
  */
 import type { Command } from 'commander';
-import { durationArg, envOption } from './options.js';
+import { applyEnginePrefixes, durationArg, enginePrefixOption, envOption } from './options.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { PrometheusClient } from '../saturation/prometheus-client.js';
@@ -25,6 +25,7 @@ interface SaturationFlags {
   cacheTtl: number;
   maxStaleness: number;
   watch?: boolean;
+  enginePrefix?: string[];
 }
 
 export function saturationCommand(program: Command): void {
@@ -68,7 +69,9 @@ export function saturationCommand(program: Command): void {
       envOption('--max-staleness <duration>', 'a value whose newest sample is older is reported stale', 'SATURATION_MAX_STALENESS', durationArg, 120_000, '2m'),
     )
     .option('--watch', 'print a report every --cache-ttl until interrupted')
+    .addOption(enginePrefixOption())
     .action(async (flags: SaturationFlags) => {
+      applyEnginePrefixes(flags.enginePrefix);
       if (!flags.prometheusUrl) throw new ConfigError('--prometheus-url', 'is required (or PROMETHEUS_URL)');
       const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
       const client = new PrometheusClient({ url: flags.prometheusUrl, timeoutMs: flags.timeout, caFile: flags.caFile, bearerTokenFile: flags.bearerTokenFile });

@@ -1,6 +1,18 @@
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
-import { bytesArg, durationArg, envFlag, envOption, listenArg, logLevelArg, portArg, positiveNumberArg } from './options.js';
+import {
+  applyEnginePrefixes,
+  bytesArg,
+  durationArg,
+  enginePrefixOption,
+  envFlag,
+  envOption,
+  listFromEnv,
+  listenArg,
+  logLevelArg,
+  portArg,
+  positiveNumberArg,
+} from './options.js';
 import { readSecret } from '../secret.js';
 import { createLogger } from '../logger.js';
 import { parseResourceAttributes } from '../otlp/resource.js';
@@ -19,6 +31,7 @@ import {
 
 interface ServeFlags extends TargetFlags {
   keep?: string[];
+  enginePrefix?: string[];
   drop?: string[];
   merge?: boolean;
   targetLabel: string;
@@ -75,14 +88,6 @@ interface ServeFlags extends TargetFlags {
 }
 
 /** OTEL_EXPORTER_OTLP_HEADERS style: `a=1,b=2`. */
-/** A comma-separated list from a variable (VLLM_METRICS_KEEP=vllm:*,process_*). */
-function listFromEnv(raw: string | undefined): string[] {
-  return (raw ?? '')
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean);
-}
-
 function headersFromEnv(raw: string | undefined): string[] {
   if (!raw) return [];
   return raw
@@ -105,6 +110,7 @@ export function serveCommand(program: Command): void {
       ),
     )
     .addOption(new Option('--drop <glob>', "leave out the families matching ('python_gc_*'), repeatable (env VLLM_METRICS_DROP=a,b)").argParser(collectValues))
+    .addOption(enginePrefixOption())
     .option('--merge', 'fleet mode with a single --upstream: label its samples and add the target gauges (env VLLM_METRICS_MERGE=true)')
     .addOption(envOption('--target-label <name>', "label that names each sample's target in fleet mode", 'VLLM_METRICS_TARGET_LABEL', labelNameArg, 'instance'))
     .option('--fleet-aggregates', 'add vllm_metrics_proxy_fleet_* families: sums, maxima, rates across targets (env FLEET_AGGREGATES=true)')
@@ -302,6 +308,7 @@ export function serveCommand(program: Command): void {
       ),
     )
     .action(async (flags: ServeFlags) => {
+      applyEnginePrefixes(flags.enginePrefix);
       const otlpOn = flags.otlpForwardUrl || flags.otlpPushUrl;
       // A flag that would do nothing is refused, not ignored.
       if (flags.otlpRelayListen && !flags.otlpForwardUrl)

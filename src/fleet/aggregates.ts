@@ -7,6 +7,7 @@
 import { counterIncrease } from '../exposition/series.js';
 import { labelKey } from '../exposition/parser.js';
 import { newLabels, type MetricFamily, type Sample } from '../exposition/model.js';
+import { fromVocabulary, vocabulary } from '../names/vocabulary.js';
 
 export const FLEET_PREFIX = 'vllm_metrics_proxy_fleet_';
 
@@ -15,28 +16,28 @@ type Reduce = 'sum' | 'max';
 interface Instant {
   name: string;
   help: string;
-  /** Sanitized source family names; the first one present is used. */
-  from: string[];
+  /** The family by its current vLLM name; read under every spelling (src/names). */
+  from: string;
   reduce: Reduce;
 }
 
 const INSTANT: Instant[] = [
   {
     name: 'num_requests_running',
-    help: 'Requests running on all targets (sum of vllm_num_requests_running).',
-    from: ['vllm_num_requests_running'],
+    help: "Requests running on all targets (sum of vllm_num_requests_running, or of another engine's name for it).",
+    from: 'num_requests_running',
     reduce: 'sum',
   },
   {
     name: 'num_requests_waiting',
-    help: 'Requests waiting on all targets (sum of vllm_num_requests_waiting).',
-    from: ['vllm_num_requests_waiting'],
+    help: "Requests waiting on all targets (sum of vllm_num_requests_waiting, or of another engine's name for it).",
+    from: 'num_requests_waiting',
     reduce: 'sum',
   },
   {
     name: 'kv_cache_usage_perc_max',
-    help: 'Highest KV-cache usage (0-1) of any engine (max of vllm_kv_cache_usage_perc, or of the older vllm_gpu_cache_usage_perc).',
-    from: ['vllm_kv_cache_usage_perc', 'vllm_gpu_cache_usage_perc'],
+    help: "Highest KV-cache usage (0-1) of any engine (max of vllm_kv_cache_usage_perc, of the older vllm_gpu_cache_usage_perc, or of another engine's name for it).",
+    from: 'kv_cache_usage_perc',
     reduce: 'max',
   },
 ];
@@ -44,6 +45,7 @@ const INSTANT: Instant[] = [
 interface Rate {
   name: string;
   help: string;
+  /** The counter family by its current vLLM name. */
   counter: string;
 }
 
@@ -51,18 +53,43 @@ const RATES: Rate[] = [
   {
     name: 'requests_per_second',
     help: 'Finished requests per second on all targets, any finished_reason, over the rate window.',
-    counter: 'vllm_request_success_total',
+    counter: 'request_success_total',
   },
-  { name: 'prompt_tokens_per_second', help: 'Prompt tokens processed per second on all targets, over the rate window.', counter: 'vllm_prompt_tokens_total' },
-  { name: 'generation_tokens_per_second', help: 'Tokens generated per second on all targets, over the rate window.', counter: 'vllm_generation_tokens_total' },
+  { name: 'prompt_tokens_per_second', help: 'Prompt tokens processed per second on all targets, over the rate window.', counter: 'prompt_tokens_total' },
+  { name: 'generation_tokens_per_second', help: 'Tokens generated per second on all targets, over the rate window.', counter: 'generation_tokens_total' },
 ];
 
-const HITS = 'vllm_prefix_cache_hits_total';
-const QUERIES = 'vllm_prefix_cache_queries_total';
+const HITS = 'prefix_cache_hits_total';
+const QUERIES = 'prefix_cache_queries_total';
 const COUNTERS = [...RATES.map((r) => r.counter), HITS, QUERIES];
 
-/** Every family the aggregates read (the merge keeps these as samples). */
-export const AGGREGATED_FAMILIES: ReadonlySet<string> = new Set([...INSTANT.flatMap((a) => a.from), ...COUNTERS]);
+/** Every family the aggregates read, under every spelling (the merge keeps these as samples). */
+export const aggregatedFamilies = fromVocabulary(
+  (v): ReadonlySet<string> => new Set([...INSTANT.map((a) => a.from), ...COUNTERS].flatMap((c) => v.spellings(c))),
+);
+
+/**
+ * The samples of a family under all its spellings, preferred first, each series once: a
+ * target in the middle of an upgrade may serve the old and the new name with the same
+ * labels (vLLM's hidden metrics shown again), and a fleet in the middle of one serves the
+ * old name on some targets and the new on others.
+ */
+function samplesOf(byName: Map<string, MetricFamily>, canonical: string): Sample[] {
+  const seen = new Set<string>();
+  const out: Sample[] = [];
+  for (const name of vocabulary().spellings(canonical)) {
+    const f = byName.get(name);
+    if (!f) continue;
+    for (const s of f.samples) {
+      if (s.name !== name) continue;
+      const key = labelKey(s.labels, '');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(s);
+    }
+  }
+  return out;
+}
 
 interface Snapshot {
   t: number;
@@ -104,10 +131,10 @@ export class FleetAggregator {
       },
     ];
     for (const a of INSTANT) {
-      const src = a.from.map((n) => byName.get(n)).find((f) => f && f.samples.length > 0);
-      if (!src) continue;
+      const samples = samplesOf(byName, a.from);
+      if (samples.length === 0) continue;
       const per = new Map<string, number>();
-      for (const s of src.samples) {
+      for (const s of samples) {
         if (Number.isNaN(s.value)) continue;
         const m = model(s);
         const have = per.get(m);
@@ -137,10 +164,10 @@ export class FleetAggregator {
   private snapshot(byName: Map<string, MetricFamily>, t: number): Snapshot {
     const values: Snapshot['values'] = new Map();
     for (const name of COUNTERS) {
-      const f = byName.get(name);
-      if (!f) continue;
+      const samples = samplesOf(byName, name);
+      if (samples.length === 0) continue;
       const series = new Map<string, [string, number]>();
-      for (const s of f.samples) if (s.name === name) series.set(labelKey(s.labels, ''), [model(s), s.value]);
+      for (const s of samples) series.set(labelKey(s.labels, ''), [model(s), s.value]);
       values.set(name, series);
     }
     return { t, values };

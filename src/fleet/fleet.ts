@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import type { Gauge } from 'prom-client';
 import { ExpositionSnapshot, TEXT_CONTENT_TYPE } from '../exposition/snapshot.js';
 import type { TargetSet } from '../targets/target-set.js';
-import { AGGREGATED_FAMILIES, FleetAggregator } from './aggregates.js';
+import { aggregatedFamilies, FleetAggregator } from './aggregates.js';
 import type { MergeIssueLog } from './issue-log.js';
 import { mergeOutcomes, scrapeTarget, statusOf, targetMeta, type TargetHealth, type TargetOutcome } from './targets-scrape.js';
 import { TextMerge } from './text-merge.js';
@@ -64,7 +64,7 @@ export class Fleet {
     const outcomes = await Promise.all(targets.map((t) => scrapeTarget(t, timeoutMs)));
     const timeMs = Date.now();
     const label = this.options.label;
-    const merge = new TextMerge({ label, collect: this.aggregator ? AGGREGATED_FAMILIES : undefined });
+    const merge = new TextMerge({ label, collect: this.aggregator ? aggregatedFamilies() : undefined });
     // Before the merge, which lets go of each target's text.
     this.options.onRound?.(outcomes, timeMs);
     mergeOutcomes(merge, outcomes, this.options.families);

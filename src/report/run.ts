@@ -1,5 +1,6 @@
 import { histogramQuantile } from '../exposition/series.js';
 import { parseNumber } from '../exposition/parser.js';
+import { fromVocabulary, vocabulary } from '../names/vocabulary.js';
 import type { Row } from '../store/store.js';
 
 /**
@@ -11,18 +12,22 @@ import type { Row } from '../store/store.js';
  * never from averaging per-engine percentiles.
  */
 
-/** Names in preference order: the first one a run has is used, so a vLLM that exports both spellings is not counted twice. */
-type Names = readonly string[];
+/**
+ * A family by its current vLLM name (src/names/known.ts). A run is read under every spelling
+ * of it (vLLM's older names, SGLang's, an extra prefix) and the first one the run has is
+ * used, so a vLLM that exports both spellings is not counted twice.
+ */
+type Names = string;
 
-const PROMPT_TOKENS: Names = ['vllm_prompt_tokens_total'];
-const GENERATION_TOKENS: Names = ['vllm_generation_tokens_total'];
-const REQUESTS: Names = ['vllm_request_success_total'];
-const RUNNING: Names = ['vllm_num_requests_running'];
-const WAITING: Names = ['vllm_num_requests_waiting'];
-const KV_CACHE: Names = ['vllm_kv_cache_usage_perc', 'vllm_gpu_cache_usage_perc'];
-const TTFT: Names = ['vllm_time_to_first_token_seconds'];
-const E2E: Names = ['vllm_e2e_request_latency_seconds'];
-const ITL: Names = ['vllm_inter_token_latency_seconds', 'vllm_time_per_output_token_seconds'];
+const PROMPT_TOKENS: Names = 'prompt_tokens_total';
+const GENERATION_TOKENS: Names = 'generation_tokens_total';
+const REQUESTS: Names = 'request_success_total';
+const RUNNING: Names = 'num_requests_running';
+const WAITING: Names = 'num_requests_waiting';
+const KV_CACHE: Names = 'kv_cache_usage_perc';
+const TTFT: Names = 'time_to_first_token_seconds';
+const E2E: Names = 'e2e_request_latency_seconds';
+const ITL: Names = 'inter_token_latency_seconds';
 
 type SeriesSpec =
   | { label: string; kind: 'rate'; names: Names }
@@ -73,7 +78,7 @@ export const CHARTS: readonly ChartSpec[] = [
 ];
 
 /** The source names a chart reads, for the "not in this file" note. */
-export const chartSources = (c: ChartSpec): string[] => [...new Set(c.series.flatMap((s) => s.names))];
+export const chartSources = (c: ChartSpec): string[] => [...new Set(c.series.flatMap((s) => vocabulary().spellings(s.names)))];
 
 interface GaugeAt {
   sum: number;
@@ -116,10 +121,10 @@ export interface Run {
   summary: SummaryLine[];
 }
 
-const WANTED = new Set(CHARTS.flatMap(chartSources));
+const wanted = fromVocabulary(() => new Set(CHARTS.flatMap(chartSources)));
 
 /** Whether a collected row feeds the report: the others need not be derived at all. */
-export const feedsReport = (r: Row): boolean => WANTED.has(r.family) || WANTED.has(r.name);
+export const feedsReport = (r: Row): boolean => wanted().has(r.family) || wanted().has(r.name);
 
 /** Collects one run's rows (gauges and derived rows) into what the report draws. */
 export class RunBuilder {
@@ -157,8 +162,8 @@ export class RunBuilder {
   }
 
   private sourceOf(r: Row): { name: string; part: 'rate' | 'delta' | 'gauge' | 'bucket' | 'sum' | 'count' } | undefined {
-    if (r.type === 'gauge') return WANTED.has(r.name) ? { name: r.name, part: 'gauge' } : undefined;
-    if (!WANTED.has(r.family) && !WANTED.has(r.name.replace(/_(rate|delta)$/, ''))) return undefined;
+    if (r.type === 'gauge') return wanted().has(r.name) ? { name: r.name, part: 'gauge' } : undefined;
+    if (!wanted().has(r.family) && !wanted().has(r.name.replace(/_(rate|delta)$/, ''))) return undefined;
     if (r.type === 'rate') return { name: r.name.slice(0, -'_rate'.length), part: 'rate' };
     if (r.type !== 'delta') return undefined;
     for (const part of ['bucket', 'sum', 'count'] as const) {
@@ -174,7 +179,7 @@ export class RunBuilder {
   }
 
   private pick(names: Names): [string, Source] | undefined {
-    for (const n of names) {
+    for (const n of vocabulary().spellings(names)) {
       const s = this.sources.get(n);
       if (s?.seen) return [n, s];
     }

@@ -1,12 +1,14 @@
 /**
  * The server's own view of a request: vLLM's histograms of queue, prefill,
- * decode, TTFT and end-to-end time, read from /metrics before and after it and
+ * decode, TTFT and end-to-end time (SGLang's two of them), read from /metrics before and after it and
  * subtracted. This is the before/after-snapshot idea the project grew from, done
  * so that it holds under load: snapshots are coalesced (at most one /metrics
  * fetch in flight, shared by every request that may use it), each request knows
  * which others overlapped it, and a delta is called `exact` only when the
  * request ran alone and the server counted exactly one request in between.
  */
+
+import { fromVocabulary } from '../names/vocabulary.js';
 
 export const SERVER_HISTOGRAMS = {
   queue: 'request_queue_time_seconds',
@@ -23,13 +25,18 @@ const PHASES = Object.keys(SERVER_HISTOGRAMS) as Phase[];
 
 const zero = (): Totals => Object.fromEntries(PHASES.map((p) => [p, { sum: 0, count: 0 }])) as Totals;
 
-const SERIES = new Map<string, [Phase, 'sum' | 'count']>();
-for (const p of PHASES) {
-  for (const prefix of ['vllm:', 'vllm_']) {
-    SERIES.set(`${prefix}${SERVER_HISTOGRAMS[p]}_sum`, [p, 'sum']);
-    SERIES.set(`${prefix}${SERVER_HISTOGRAMS[p]}_count`, [p, 'count']);
+/** Sample name (as written, and sanitized) → the phase and the part it is, for every spelling (src/names). */
+const series = fromVocabulary((v) => {
+  const m = new Map<string, [Phase, 'sum' | 'count']>();
+  for (const p of PHASES) {
+    for (const name of [...v.rawSpellings(SERVER_HISTOGRAMS[p]), ...v.spellings(SERVER_HISTOGRAMS[p])]) {
+      m.set(`${name}_sum`, [p, 'sum']);
+      m.set(`${name}_count`, [p, 'count']);
+    }
   }
-}
+  // What a wanted line may start with: the first character of every prefix.
+  return { m, first: new Set(v.prefixes.map((x) => x.charCodeAt(0))) };
+});
 const MODEL = /(?:^|[{,])\s*model_name="((?:[^"\\]|\\.)*)"/;
 
 /**
@@ -40,18 +47,19 @@ const MODEL = /(?:^|[{,])\s*model_name="((?:[^"\\]|\\.)*)"/;
  */
 export function totalsByModel(text: string): Map<string, Totals> {
   const out = new Map<string, Totals>();
+  const { m: SERIES, first } = series();
   let start = 0;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
-    // Only lines that start with a wanted name: `vllm` then ':' or '_'.
-    if (text.charCodeAt(start) === 0x76 && text.startsWith('vllm', start)) {
+    // Only lines that may start with a wanted name (not comments, not python_*, process_*).
+    if (first.has(text.charCodeAt(start))) {
       const line = text.slice(start, end);
       const brace = line.indexOf('{');
       const space = line.indexOf(' ');
       const nameEnd = brace !== -1 && (space === -1 || brace < space) ? brace : space;
-      const series = nameEnd > 0 ? SERIES.get(line.slice(0, nameEnd)) : undefined;
-      if (series) {
+      const found = nameEnd > 0 ? SERIES.get(line.slice(0, nameEnd)) : undefined;
+      if (found) {
         const close = brace === nameEnd ? line.lastIndexOf('}') : -1;
         const rest = line
           .slice(close === -1 ? nameEnd : close + 1)
@@ -62,7 +70,7 @@ export function totalsByModel(text: string): Map<string, Totals> {
         const model = m ? m[1]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)) : '';
         let t = out.get(model);
         if (!t) out.set(model, (t = zero()));
-        if (Number.isFinite(value)) t[series[0]][series[1]] += value;
+        if (Number.isFinite(value)) t[found[0]][found[1]] += value;
       }
     }
     start = end + 1;

@@ -8,6 +8,7 @@
  * model. So one Prometheus may scrape vLLM directly for some replicas and
  * through the proxy for others, and nothing is counted twice.
  */
+import { vocabulary } from '../names/vocabulary.js';
 import { formatDuration } from '../units.js';
 import type { Part, TargetParts } from './report.js';
 import { PARTS, type PartName, type SignalDef } from './signals.js';
@@ -37,9 +38,13 @@ function matchers(o: PromqlOptions): string {
   return m.length ? `{${m.join(',')}}` : '';
 }
 
-/** A family under both spellings, current names first. */
+/** A part's samples under every spelling, as the engines write them and sanitized, current names first. */
 function spellings(part: PartName): string[] {
-  return PARTS[part].names.flatMap((n) => [`vllm:${n}`, `vllm_${n}`]);
+  const v = vocabulary();
+  const suffix = PARTS[part].suffix ?? '';
+  const raw = v.rawSpellings(PARTS[part].family);
+  const clean = v.spellings(PARTS[part].family);
+  return raw.flatMap((r, i) => (r === clean[i] ? [`${r}${suffix}`] : [`${r}${suffix}`, `${clean[i]}${suffix}`]));
 }
 
 const tag = (expr: string, part: string) => `label_replace(${expr}, "part", "${part}", "", "")`;

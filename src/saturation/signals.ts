@@ -7,6 +7,7 @@
  * rule, so a fleet-wide mean is Σ rate(_sum) / Σ rate(_count) across targets,
  * never a mean of means.
  */
+import type { Vocabulary } from '../names/vocabulary.js';
 
 /** What a source measures per target and model. */
 export type PartName = 'kv' | 'waiting' | 'running' | 'finished' | 'prompt_sum' | 'prompt_count' | 'output_sum' | 'output_count' | 'hits' | 'queries';
@@ -32,24 +33,29 @@ export type PartKind =
 export interface PartSource {
   kind: PartKind;
   /**
-   * vLLM family names without the `vllm:` prefix, in order of preference: a
-   * target uses the first one it has (older vLLM only has the deprecated names).
+   * The family by its current vLLM name (src/names/known.ts): a target is read under every
+   * spelling of it, vLLM's older ones and SGLang's included, and uses the first it has.
    */
-  names: string[];
+  family: string;
+  /** The sample of a histogram the part reads (`_sum`, `_count`). */
+  suffix?: '_sum' | '_count';
 }
 
 export const PARTS: Record<PartName, PartSource> = {
-  kv: { kind: 'max', names: ['kv_cache_usage_perc', 'gpu_cache_usage_perc'] },
-  waiting: { kind: 'sum_of_max', names: ['num_requests_waiting'] },
-  running: { kind: 'sum_of_max', names: ['num_requests_running'] },
-  finished: { kind: 'rate', names: ['request_success_total'] },
-  prompt_sum: { kind: 'rate', names: ['request_prompt_tokens_sum'] },
-  prompt_count: { kind: 'rate', names: ['request_prompt_tokens_count'] },
-  output_sum: { kind: 'rate', names: ['request_generation_tokens_sum'] },
-  output_count: { kind: 'rate', names: ['request_generation_tokens_count'] },
-  hits: { kind: 'rate', names: ['prefix_cache_hits_total', 'gpu_prefix_cache_hits_total'] },
-  queries: { kind: 'rate', names: ['prefix_cache_queries_total', 'gpu_prefix_cache_queries_total'] },
+  kv: { kind: 'max', family: 'kv_cache_usage_perc' },
+  waiting: { kind: 'sum_of_max', family: 'num_requests_waiting' },
+  running: { kind: 'sum_of_max', family: 'num_requests_running' },
+  finished: { kind: 'rate', family: 'request_success_total' },
+  prompt_sum: { kind: 'rate', family: 'request_prompt_tokens', suffix: '_sum' },
+  prompt_count: { kind: 'rate', family: 'request_prompt_tokens', suffix: '_count' },
+  output_sum: { kind: 'rate', family: 'request_generation_tokens', suffix: '_sum' },
+  output_count: { kind: 'rate', family: 'request_generation_tokens', suffix: '_count' },
+  hits: { kind: 'rate', family: 'prefix_cache_hits_total' },
+  queries: { kind: 'rate', family: 'prefix_cache_queries_total' },
 };
+
+/** The sanitized sample names of a part, preferred first. */
+export const partSamples = (part: PartName, v: Vocabulary): string[] => v.spellings(PARTS[part].family).map((n) => `${n}${PARTS[part].suffix ?? ''}`);
 
 export interface SignalDef {
   name: SignalName;

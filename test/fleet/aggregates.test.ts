@@ -1,11 +1,11 @@
 import t from 'tap';
 import type { MetricFamily } from '../../src/exposition/model.js';
-import { AGGREGATED_FAMILIES, FleetAggregator } from '../../src/fleet/aggregates.js';
+import { aggregatedFamilies, FleetAggregator } from '../../src/fleet/aggregates.js';
 import { TextMerge } from '../../src/fleet/text-merge.js';
 
 /** What the aggregator sees: the families the merge collects, from per-target text. */
 function merged(targets: Record<string, string>): MetricFamily[] {
-  const m = new TextMerge({ label: 'instance', collect: AGGREGATED_FAMILIES });
+  const m = new TextMerge({ label: 'instance', collect: aggregatedFamilies() });
   for (const [target, text] of Object.entries(targets)) m.add(target, text);
   return m.collected();
 }
