@@ -1,6 +1,8 @@
 import { Option, type Command } from 'commander';
 import { durationArg, envOption, logLevelArg, portArg, positiveIntArg, positiveNumberArg } from './options.js';
+import { ConfigError } from '../errors.js';
 import { createLogger } from '../logger.js';
+import type { DialectId } from '../simulator/dialects.js';
 import { startSimulator } from '../simulator/start.js';
 import { onShutdown } from './shutdown.js';
 
@@ -14,6 +16,8 @@ export interface SimulateFlags {
   maxModelLen: number;
   specDecode?: boolean;
   frozen?: boolean;
+  vllmVersion: string;
+  engine: string;
 }
 
 interface ApiFlags {
@@ -35,11 +39,35 @@ export function addSimulatorOptions(cmd: Command): Command {
     .option('--multiprocess', "render like prometheus_client's multiprocess mode (no _created, _sum before _bucket, le first)")
     .option('--max-model-len <tokens>', 'max_model_len, the top of the token histograms', positiveIntArg, 32768)
     .option('--spec-decode', 'add the speculative decoding counters')
-    .option('--frozen', 'serve one exposition that never moves (the first minute of load, then nothing): for comparing outputs');
+    .option('--frozen', 'serve one exposition that never moves (the first minute of load, then nothing): for comparing outputs')
+    .addOption(
+      new Option(
+        '--vllm-version <version>',
+        'whose names: 0.6 (the V0 engine: gpu_cache_usage_perc, no engine label), 0.9 (new and deprecated names side by side) or latest (the new names only)',
+      )
+        .choices(['0.6', '0.9', 'latest'])
+        .default('0.9'),
+    )
+    .addOption(
+      new Option('--engine <engine>', "vllm, or sglang (SGLang's names and labels: sglang:num_running_reqs, ...)").choices(['vllm', 'sglang']).default('vllm'),
+    );
 }
 
-export function simulatorOptions(flags: SimulateFlags) {
+/** Which dialect the flags ask for; SGLang has no vLLM version. */
+function dialectOf(flags: SimulateFlags, given: (k: string) => boolean): DialectId {
+  if (flags.engine === 'sglang') {
+    if (given('vllmVersion')) throw new ConfigError('--vllm-version', 'is a vLLM version: not with --engine sglang');
+    return 'sglang';
+  }
+  return `vllm-${flags.vllmVersion}` as DialectId;
+}
+
+export function simulatorOptions(flags: SimulateFlags, given: (k: string) => boolean = () => false) {
+  const dialect = dialectOf(flags, given);
+  if (flags.engines > 1 && dialect === 'vllm-0.6')
+    throw new ConfigError('--engines', 'vLLM 0.6 (the V0 engine) has one engine per model: give --engines 1, or a later --vllm-version');
   return {
+    dialect,
     engines: flags.engines,
     models: flags.models,
     rate: flags.rate,
@@ -66,13 +94,18 @@ export function simulateCommand(program: Command): void {
     .option('--enable-force-include-usage', "as vLLM's flag: every stream ends with a usage chunk")
     .action(async (flags: SimulateFlags & ApiFlags & { host: string; port: number; logLevel: string }) => {
       const log = createLogger(flags.logLevel);
-      const running = await startSimulator(simulatorOptions(flags), { host: flags.host, port: flags.port }, log, {
-        decodeTokensPerSecond: flags.decodeTps,
-        prefillTokensPerSecond: flags.prefillTps,
-        maxNumSeqs: flags.maxNumSeqs,
-        perRequestMetrics: Boolean(flags.enablePerRequestMetrics),
-        forceIncludeUsage: Boolean(flags.enableForceIncludeUsage),
-      });
+      const running = await startSimulator(
+        simulatorOptions(flags, (k) => cmd.getOptionValueSource(k) === 'cli'),
+        { host: flags.host, port: flags.port },
+        log,
+        {
+          decodeTokensPerSecond: flags.decodeTps,
+          prefillTokensPerSecond: flags.prefillTps,
+          maxNumSeqs: flags.maxNumSeqs,
+          perRequestMetrics: Boolean(flags.enablePerRequestMetrics),
+          forceIncludeUsage: Boolean(flags.enableForceIncludeUsage),
+        },
+      );
       log.info({ event: 'listening', url: running.url, engines: flags.engines, models: flags.models }, `simulated vLLM metrics on ${running.url}/metrics`);
       onShutdown(log, 5_000, () => running.close());
     });

@@ -97,21 +97,7 @@ export const KNOWN: readonly KnownFamily[] = [
     ],
     note: "SGLang's token_usage is the used fraction of its KV token pool; vLLM's, of its KV blocks: both 0 to 1, both near 1 before requests queue or are preempted.",
   },
-  {
-    canonical: 'prefix_cache_queries_total',
-    type: 'counter',
-    spellings: [current('prefix_cache_queries_total', '0.9 and later'), deprecated('gpu_prefix_cache_queries_total', 'V1 to 0.10: deprecated in 0.9')],
-  },
-  {
-    canonical: 'prefix_cache_hits_total',
-    type: 'counter',
-    spellings: [current('prefix_cache_hits_total', '0.9 and later'), deprecated('gpu_prefix_cache_hits_total', 'V1 to 0.10: deprecated in 0.9')],
-  },
-  {
-    canonical: 'num_preemptions_total',
-    type: 'counter',
-    spellings: [current('num_preemptions_total', 'every version', ['vllm-test', 'vllm-v0-design'])],
-  },
+  // Before the prefix cache: SGLang's prompt_tokens_total is first of all this family (resolve() takes the first).
   {
     canonical: 'prompt_tokens_total',
     type: 'counter',
@@ -119,6 +105,30 @@ export const KNOWN: readonly KnownFamily[] = [
       current('prompt_tokens_total', 'every version', ['vllm-test', 'vllm-v0-design']),
       sglang('prompt_tokens_total', 'SGLang', ['sglang-collector', 'sglang-capture']),
     ],
+  },
+  {
+    canonical: 'prefix_cache_queries_total',
+    type: 'counter',
+    spellings: [
+      current('prefix_cache_queries_total', '0.9 and later'),
+      deprecated('gpu_prefix_cache_queries_total', 'V1 to 0.10: deprecated in 0.9'),
+      sglang('prompt_tokens_total'),
+    ],
+    note: "SGLang counts no prefix-cache queries: every prompt token is looked up in its radix cache, so its prompt tokens stand for the queries and its cached tokens for the hits (the ratio is SGLang's cache_hit_rate over the window).",
+  },
+  {
+    canonical: 'prefix_cache_hits_total',
+    type: 'counter',
+    spellings: [
+      current('prefix_cache_hits_total', '0.9 and later'),
+      deprecated('gpu_prefix_cache_hits_total', 'V1 to 0.10: deprecated in 0.9'),
+      sglang('cached_tokens_total'),
+    ],
+  },
+  {
+    canonical: 'num_preemptions_total',
+    type: 'counter',
+    spellings: [current('num_preemptions_total', 'every version', ['vllm-test', 'vllm-v0-design'])],
   },
   {
     canonical: 'generation_tokens_total',

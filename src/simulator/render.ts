@@ -1,3 +1,4 @@
+import { dialect as dialectOf, type Dialect, type DialectId } from './dialects.js';
 import type { EngineState, HistogramState } from './engine.js';
 import { FINISH_REASONS, type FamilyDef } from './families.js';
 
@@ -8,6 +9,8 @@ export interface RenderOptions {
   multiprocess: boolean;
   /** Process start (unix seconds), for process_* metrics. */
   startTime: number;
+  /** Whose names and labels (default vllm-0.9). */
+  dialect?: DialectId;
 }
 
 export const CONTENT_TYPES = {
@@ -53,57 +56,67 @@ const CACHE_CONFIG: Array<[string, string]> = [
 export function renderExposition(families: FamilyDef[], engines: EngineState[], opts: RenderOptions, now: number): string {
   const out: string[] = [];
   const om = opts.format === 'openmetrics';
-  const created = !opts.multiprocess;
-  if (!opts.multiprocess) renderPython(out, om, opts.startTime, now);
-  renderHttp(out, om, engines, created, opts.multiprocess);
+  const d = dialectOf(opts.dialect ?? 'vllm-0.9');
+  const multiprocess = opts.multiprocess || d.multiprocess === true;
+  const created = !multiprocess;
+  const perModel = Math.max(1, ...[...new Set(engines.map((e) => e.model))].map((m) => engines.filter((e) => e.model === m).length));
+  const labels = (e: EngineState) => `model_name="${e.model}"${d.labels(e.engine, perModel)}`;
+  if (!multiprocess) renderPython(out, om, opts.startTime, now);
+  if (d.http) renderHttp(out, om, engines, created, multiprocess);
 
   for (const f of families) {
-    const total = f.type === 'counter' ? `${f.name}_total` : f.name;
-    const head = (name: string, type: string) => out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${type}`);
+    const name = d.serve(f.name);
+    if (name === undefined) continue;
+    const help = d.help?.(name) ?? f.help;
+    const total = f.type === 'counter' ? `${name}_total` : name;
+    const head = (n: string, type: string) => out.push(`# HELP ${n} ${help}`, `# TYPE ${n} ${type}`);
     if (f.type === 'gauge') {
-      head(f.name, 'gauge');
-      for (const e of engines) out.push(`${f.name}{${labels(e)}} ${pyFloat(gaugeValue(f.name, e))}`);
+      head(name, 'gauge');
+      for (const e of engines) out.push(`${name}{${labels(e)}} ${pyFloat(gaugeValue(f.name, e))}`);
     } else if (f.type === 'counter') {
-      head(om ? f.name : total, 'counter');
-      const series = counterSeries(f, engines);
-      for (const [lbl, value] of series) {
+      head(om ? name : total, 'counter');
+      const series = counterSeries(f, engines, labels, d);
+      for (const [lbl, value, e] of series) {
         out.push(`${total}{${lbl}} ${pyFloat(value)}`);
-        if (created && om) out.push(`${f.name}_created{${lbl}} ${pyFloat(engineOf(lbl, engines).created)}`);
+        if (created && om) out.push(`${name}_created{${lbl}} ${pyFloat(e.created)}`);
       }
       if (created && !om) {
-        head(`${f.name}_created`, 'gauge');
-        for (const [lbl] of series) out.push(`${f.name}_created{${lbl}} ${pyFloat(engineOf(lbl, engines).created)}`);
+        head(`${name}_created`, 'gauge');
+        for (const [lbl, , e] of series) out.push(`${name}_created{${lbl}} ${pyFloat(e.created)}`);
       }
     } else {
-      head(f.name, 'histogram');
-      for (const e of engines) renderHistogram(out, f.name, labels(e), e.histograms.get(f.name)!, opts.multiprocess, om ? e.created : undefined);
+      head(name, 'histogram');
+      for (const e of engines) renderHistogram(out, name, labels(e), e.histograms.get(f.name)!, multiprocess, om ? e.created : undefined);
       if (created && !om) {
-        head(`${f.name}_created`, 'gauge');
-        for (const e of engines) out.push(`${f.name}_created{${labels(e)}} ${pyFloat(e.created)}`);
+        head(`${name}_created`, 'gauge');
+        for (const e of engines) out.push(`${name}_created{${labels(e)}} ${pyFloat(e.created)}`);
       }
     }
   }
 
-  // Info-style gauge: value 1, configuration as labels, one series per engine.
-  out.push('# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig', '# TYPE vllm:cache_config_info gauge');
-  const seen = new Set<string>();
-  for (const e of engines) {
-    if (seen.has(e.engine)) continue;
-    seen.add(e.engine);
-    const lbl = CACHE_CONFIG.map(([k, v]) => `${k}="${v}"`);
-    lbl.splice(5, 0, `engine="${e.engine}"`);
-    out.push(`vllm:cache_config_info{${lbl.join(',')}} 1.0`);
+  for (const g of d.extraGauges) {
+    out.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`);
+    for (const e of engines) {
+      const queries = e.counters.get('vllm:prefix_cache_queries') ?? 0;
+      const rate = queries > 0 ? (e.counters.get('vllm:prefix_cache_hits') ?? 0) / queries : g.value === 'prefix_hit_rate_or_minus_one' ? -1 : 0;
+      out.push(`${g.name}{${labels(e)}} ${pyFloat(g.value === 'zero' ? 0 : rate)}`);
+    }
+  }
+
+  if (d.cacheConfigInfo) {
+    // Info-style gauge: value 1, configuration as labels, one series per engine.
+    out.push('# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig', '# TYPE vllm:cache_config_info gauge');
+    const seen = new Set<string>();
+    for (const e of engines) {
+      if (seen.has(e.engine)) continue;
+      seen.add(e.engine);
+      const lbl = CACHE_CONFIG.map(([k, v]) => `${k}="${v}"`);
+      if (d.labels(e.engine, perModel) !== '') lbl.splice(5, 0, `engine="${e.engine}"`);
+      out.push(`vllm:cache_config_info{${lbl.join(',')}} 1.0`);
+    }
   }
   if (om) out.push('# EOF');
   return out.join('\n') + '\n';
-}
-
-function labels(e: EngineState): string {
-  return `model_name="${e.model}",engine="${e.engine}"`;
-}
-
-function engineOf(lbl: string, engines: EngineState[]): EngineState {
-  return engines.find((e) => lbl.startsWith(labels(e)))!;
 }
 
 function gaugeValue(name: string, e: EngineState): number {
@@ -117,13 +130,14 @@ function gaugeValue(name: string, e: EngineState): number {
   }
 }
 
-function counterSeries(f: FamilyDef, engines: EngineState[]): Array<[string, number]> {
-  const series: Array<[string, number]> = [];
+function counterSeries(f: FamilyDef, engines: EngineState[], labels: (e: EngineState) => string, d: Dialect): Array<[string, number, EngineState]> {
+  const series: Array<[string, number, EngineState]> = [];
   for (const e of engines) {
     if (f.name === 'vllm:request_success') {
-      for (const reason of FINISH_REASONS) series.push([`${labels(e)},finished_reason="${reason}"`, e.success[reason]]);
+      if (d.byFinishedReason) for (const reason of FINISH_REASONS) series.push([`${labels(e)},finished_reason="${reason}"`, e.success[reason], e]);
+      else series.push([labels(e), FINISH_REASONS.reduce((n, r) => n + e.success[r], 0), e]);
     } else {
-      series.push([labels(e), Math.round(e.counters.get(f.name) ?? 0)]);
+      series.push([labels(e), Math.round(e.counters.get(f.name) ?? 0), e]);
     }
   }
   return series;

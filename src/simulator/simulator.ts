@@ -1,4 +1,5 @@
 import { gzipSync } from 'node:zlib';
+import { dialect, type DialectId } from './dialects.js';
 import { EngineState, type EngineParams } from './engine.js';
 import { SPEC_DECODE_FAMILIES, vllmFamilies, type FamilyDef } from './families.js';
 import { Random } from './random.js';
@@ -17,6 +18,8 @@ export interface SimulatorOptions {
   specDecode: boolean;
   /** Served model names; defaults to realistic ones. */
   modelNames?: string[];
+  /** Whose names and labels the exposition has (dialects.ts). */
+  dialect: DialectId;
 }
 
 export const DEFAULT_SIMULATOR_OPTIONS: SimulatorOptions = {
@@ -28,6 +31,7 @@ export const DEFAULT_SIMULATOR_OPTIONS: SimulatorOptions = {
   multiprocess: false,
   maxModelLen: 32768,
   specDecode: false,
+  dialect: 'vllm-0.9',
 };
 
 const MODEL_NAMES = [
@@ -67,6 +71,8 @@ export class Simulator {
   constructor(options: Partial<SimulatorOptions> = {}, now = Date.now() / 1000) {
     this.options = { ...DEFAULT_SIMULATOR_OPTIONS, ...options };
     const o = this.options;
+    const d = dialect(o.dialect);
+    if (o.engines > d.maxEngines) throw new Error(`${o.dialect} has one engine per model (no data parallelism): not ${o.engines}`);
     this.families = o.specDecode ? [...vllmFamilies(o.maxModelLen), ...SPEC_DECODE_FAMILIES] : vllmFamilies(o.maxModelLen);
     this.startTime = now - 60;
     this.lastTick = now;
@@ -122,7 +128,12 @@ export class Simulator {
     const key = `${format}:${this.options.multiprocess}`;
     let r = this.rendered.get(key);
     if (!r) {
-      const text = renderExposition(this.families, this.engines, { format, multiprocess: this.options.multiprocess, startTime: this.startTime }, this.lastTick);
+      const text = renderExposition(
+        this.families,
+        this.engines,
+        { format, multiprocess: this.options.multiprocess, startTime: this.startTime, dialect: this.options.dialect },
+        this.lastTick,
+      );
       r = { text: Buffer.from(text, 'utf8') };
       this.rendered.set(key, r);
     }
