@@ -3,6 +3,7 @@ import { UpstreamGarbage, UpstreamTooLarge } from '../errors.js';
 import { FamilyFilter, type FamilySelection } from './family-filter.js';
 import { NameSanitizer, type Collision } from './sanitizer.js';
 import { ExpositionTrailer } from './trailer.js';
+import { TypeNameScanner } from './type-names.js';
 
 export interface SanitizeStreamOptions {
   /** Decoded bytes allowed through; beyond it the stream fails (nothing is buffered). */
@@ -14,6 +15,8 @@ export interface SanitizeStreamOptions {
   trailer?: () => string;
   /** `--keep`/`--drop`: only these families go on to the sanitizer. */
   families?: FamilySelection;
+  /** Collect the family names of the body's TYPE lines (the rename watch compares them). */
+  typeNames?: boolean;
 }
 
 /**
@@ -33,8 +36,11 @@ export class SanitizingWriter {
   private readonly maxBytes: number;
   private readonly onInput?: (bytes: number) => void;
   private readonly trailer: ExpositionTrailer | undefined;
+  /** With `typeNames`: the body's family names, as the upstream wrote them. */
+  readonly typeNames: TypeNameScanner | undefined;
 
   constructor(options: SanitizeStreamOptions) {
+    this.typeNames = options.typeNames ? new TypeNameScanner() : undefined;
     this.maxBytes = options.maxBytes;
     this.onInput = options.onInput;
     this.sanitizer = new NameSanitizer({ onCollision: options.onCollision });
@@ -53,6 +59,8 @@ export class SanitizingWriter {
       if (bad) return UpstreamGarbage(bad);
       this.sawContent = bad === ''; // null: only whitespace so far
     }
+    // Before the sanitizer, which rewrites the chunk in place.
+    this.typeNames?.write(chunk);
     const start = out.length;
     if (this.filter) {
       const kept: Buffer[] = [];
@@ -64,6 +72,7 @@ export class SanitizingWriter {
   }
 
   end(out: Buffer[]): void {
+    this.typeNames?.end();
     const start = out.length;
     if (this.filter) {
       const kept: Buffer[] = [];

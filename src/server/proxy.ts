@@ -15,6 +15,7 @@ import { SERVICE_NAME, targetAttributes, type ResourceAttributes } from '../otlp
 import { TargetSet, type Target } from '../targets/target-set.js';
 import { fetchSanitized } from '../upstream/sanitized-body.js';
 import { Upstream, type UpstreamOptions } from '../upstream/upstream.js';
+import { RenameWatch } from '../names/renames.js';
 import { checkProxyConfig, type ProxyConfig, type SpoolConfig } from './proxy-config.js';
 import { Spool } from '../spool/spool.js';
 import { ConfigError, SpoolError } from '../errors.js';
@@ -59,10 +60,20 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
   const gatewayClient = config.pushgateway ? new PushgatewayClient({ url: config.pushgateway.url, timeoutMs: config.pushgateway.timeoutMs }) : undefined;
 
   const metrics = new SelfMetrics({ processMetrics: config.processMetrics });
+  const renames = new RenameWatch();
   const upstreamOptions: UpstreamOptions = {
     ...config.upstream,
     onFetch: () => metrics.upstreamFetches.inc(),
     onFailure: (err) => metrics.upstreamErrors.inc({ kind: err.kind }),
+    onFamilies: (u, names) => {
+      for (const r of renames.observe(u.target.display, names)) {
+        metrics.familyRenames.inc({ target: r.target, from: r.from, to: r.to });
+        log.warn(
+          { event: 'family_renamed', target: r.target, family: r.family, from: r.from, to: r.to },
+          `${r.target} now serves ${r.to} in place of ${r.from} (an upgrade?): dashboards, queries and alerts on ${r.from} read nothing from now on (docs/names.md)`,
+        );
+      }
+    },
   };
   const health = new TargetHealth(log);
   const issues = new MergeIssueLog(log, metrics);

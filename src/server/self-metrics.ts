@@ -36,6 +36,7 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
   readonly collisions: Counter;
   readonly droppedLines: Counter;
   readonly renamedNames: Gauge;
+  readonly familyRenames: Counter<'target' | 'from' | 'to'>;
   readonly upstreamUp: Gauge;
   readonly lastSuccess: Gauge;
   readonly inFlight: Gauge;
@@ -119,6 +120,12 @@ export class SelfMetrics implements FleetMetrics, MergeIssueMetrics, PushMetrics
     this.renamedNames = new Gauge({
       name: `${p}renamed_names`,
       help: 'Distinct metric names rewritten in the last successful scrape.',
+      registers,
+    });
+    this.familyRenames = new Counter({
+      name: `${p}family_renames_total`,
+      help: 'Families a target now serves under another known name than in its previous answer (an upgrade): from the old name to the new (docs/names.md).',
+      labelNames: ['target', 'from', 'to'],
       registers,
     });
     this.upstreamUp = new Gauge({

@@ -10,14 +10,25 @@ import type { Upstream } from './upstream.js';
  * only copy is the final concatenation.
  */
 export function fetchSanitized(upstream: Upstream, onCollision?: (c: Collision) => void): Promise<ExpositionSnapshot> {
-  return readUpstream(upstream, undefined, async (res) => {
-    const writer = new SanitizingWriter({ maxBytes: upstream.options.maxBodyBytes, onCollision, families: upstream.options.families });
-    const out: Buffer[] = [];
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      const err = writer.write(chunk, out);
-      if (err) throw err;
-    }
-    writer.end(out);
-    return new ExpositionSnapshot(Buffer.concat(out), res.contentType ?? TEXT_CONTENT_TYPE, Date.now());
-  });
+  let writer: SanitizingWriter | undefined;
+  return readUpstream(
+    upstream,
+    undefined,
+    async (res) => {
+      writer = new SanitizingWriter({
+        maxBytes: upstream.options.maxBodyBytes,
+        onCollision,
+        families: upstream.options.families,
+        typeNames: upstream.wantsFamilies(),
+      });
+      const out: Buffer[] = [];
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        const err = writer.write(chunk, out);
+        if (err) throw err;
+      }
+      writer.end(out);
+      return new ExpositionSnapshot(Buffer.concat(out), res.contentType ?? TEXT_CONTENT_TYPE, Date.now());
+    },
+    () => writer?.typeNames?.names,
+  );
 }

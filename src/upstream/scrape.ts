@@ -1,4 +1,5 @@
 import { UpstreamGarbage, UpstreamTooLarge, type UpstreamError } from '../errors.js';
+import { typeNamesOfText } from '../exposition/type-names.js';
 import { formatOfContentType, type ExpositionFormat, type MetricFamily } from '../exposition/model.js';
 import { ExpositionParseError, parseExposition } from '../exposition/parser.js';
 import { firstContentProblem } from '../exposition/sanitize-stream.js';
@@ -28,27 +29,32 @@ export interface Scrape {
  * Failures are recorded on the upstream like the proxy's own scrapes.
  */
 export async function fetchText(upstream: Upstream, timeoutMs?: number): Promise<ExpositionText> {
-  return readUpstream(upstream, timeoutMs, async (res) => {
-    const timeMs = Date.now();
-    const max = upstream.options.maxBodyBytes;
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      bytes += chunk.length;
-      if (bytes > max) throw UpstreamTooLarge(max);
-      chunks.push(chunk);
-    }
-    const body = Buffer.concat(chunks, bytes);
-    const bad = firstContentProblem(body);
-    if (bad) throw UpstreamGarbage(bad);
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-    } catch {
-      throw UpstreamGarbage('the body is not UTF-8');
-    }
-    return { text, format: formatOfContentType(res.contentType), timeMs };
-  });
+  return readUpstream(
+    upstream,
+    timeoutMs,
+    async (res) => {
+      const timeMs = Date.now();
+      const max = upstream.options.maxBodyBytes;
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        bytes += chunk.length;
+        if (bytes > max) throw UpstreamTooLarge(max);
+        chunks.push(chunk);
+      }
+      const body = Buffer.concat(chunks, bytes);
+      const bad = firstContentProblem(body);
+      if (bad) throw UpstreamGarbage(bad);
+      let text: string;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+      } catch {
+        throw UpstreamGarbage('the body is not UTF-8');
+      }
+      return { text, format: formatOfContentType(res.contentType), timeMs };
+    },
+    (o) => typeNamesOfText(o.text),
+  );
 }
 
 /**
@@ -56,7 +62,13 @@ export async function fetchText(upstream: Upstream, timeoutMs?: number): Promise
  * failure, opening or reading, is mapped to an UpstreamError, recorded on the
  * upstream and thrown; a success is recorded once `read` is done.
  */
-export async function readUpstream<T>(upstream: Upstream, timeoutMs: number | undefined, read: (res: UpstreamResponse) => Promise<T>): Promise<T> {
+export async function readUpstream<T>(
+  upstream: Upstream,
+  timeoutMs: number | undefined,
+  read: (res: UpstreamResponse) => Promise<T>,
+  familiesOf?: (out: T) => ReadonlySet<string> | undefined,
+): Promise<T> {
+  const wantsFamilies = upstream.wantsFamilies();
   let res: UpstreamResponse;
   try {
     res = await upstream.open(CLASSIC_ACCEPT, timeoutMs);
@@ -73,7 +85,7 @@ export async function readUpstream<T>(upstream: Upstream, timeoutMs: number | un
     upstream.recordFailure(mapped);
     throw mapped;
   }
-  upstream.recordSuccess();
+  upstream.recordSuccess(wantsFamilies ? familiesOf?.(out) : undefined);
   return out;
 }
 

@@ -23,7 +23,12 @@ export interface UpstreamOptions {
   onFailure?: (err: UpstreamError) => void;
   /** `--keep`/`--drop`: the families of its body that are served (stream and poll mode; fleet mode filters each target's text). */
   families?: FamilySelection;
+  /** Told the family names (TYPE lines) of every whole answer: the rename watch. Asks the readers to collect them. */
+  onFamilies?: (upstream: Upstream, names: ReadonlySet<string>) => void;
 }
+
+/** How often an answer that follows a success is read for renames (docs/names.md). */
+export const FAMILIES_EVERY_MS = 30_000;
 
 /** One upstream /metrics endpoint: how to reach it and how it has been answering. */
 export class Upstream {
@@ -33,6 +38,8 @@ export class Upstream {
   lastSuccessAt = 0;
   lastError: UpstreamError | undefined;
   private probing: Promise<void> | undefined;
+  /** When the next answer's family names are wanted (renames are rare; reading TYPE lines costs a pass). */
+  private familiesDueAt = 0;
 
   constructor(options: UpstreamOptions) {
     this.options = options;
@@ -54,12 +61,28 @@ export class Upstream {
     });
   }
 
-  recordSuccess(): void {
+  /**
+   * Whether a reader should collect this answer's family names: the first answer after a
+   * failure (an upgrade restarts the server, and the scrapes in between fail), and otherwise
+   * one every FAMILIES_EVERY_MS, so that a rename is reported within that even when no
+   * scrape saw the restart.
+   */
+  wantsFamilies(): boolean {
+    return this.options.onFamilies !== undefined && Date.now() >= this.familiesDueAt;
+  }
+
+  /** A whole answer arrived; `families` are its TYPE names when wantsFamilies() asked for them. */
+  recordSuccess(families?: ReadonlySet<string>): void {
     this.lastSuccessAt = Date.now();
     this.lastError = undefined;
+    if (families && this.options.onFamilies) {
+      this.familiesDueAt = this.lastSuccessAt + FAMILIES_EVERY_MS;
+      this.options.onFamilies(this, families);
+    }
   }
 
   recordFailure(err: UpstreamError): void {
+    this.familiesDueAt = 0;
     this.lastError = err;
     this.options.onFailure?.(err);
   }

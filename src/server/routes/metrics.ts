@@ -64,6 +64,7 @@ function streamRoute(app: FastifyInstance, opts: MetricsRoutesOptions, upstream:
       onInput,
       trailer: opts.trailer,
       families: upstream.options.families,
+      typeNames: upstream.wantsFamilies(),
     });
     const relay: SharedRelay = new SharedRelay({
       open: (cancel) => upstream.open(accept, timeoutMs, cancel),
@@ -77,7 +78,7 @@ function streamRoute(app: FastifyInstance, opts: MetricsRoutesOptions, upstream:
         if (o.kind === 'ok') {
           metrics.droppedLines.inc(writer.sanitizer.droppedLines);
           metrics.renamedNames.set(writer.sanitizer.renamedNames);
-          upstream.recordSuccess();
+          upstream.recordSuccess(writer.typeNames?.names);
           metrics.upstreamUp.set(1);
           metrics.lastSuccess.set(Date.now() / 1000);
         } else if (o.kind === 'error') {
