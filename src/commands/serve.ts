@@ -1,3 +1,4 @@
+import { NAMES_MODES, type NamesMode } from '../exposition/canonical-names.js';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import {
@@ -32,6 +33,7 @@ import {
 interface ServeFlags extends TargetFlags {
   keep?: string[];
   enginePrefix?: string[];
+  names: string;
   drop?: string[];
   merge?: boolean;
   targetLabel: string;
@@ -110,6 +112,15 @@ export function serveCommand(program: Command): void {
       ),
     )
     .addOption(new Option('--drop <glob>', "leave out the families matching ('python_gc_*'), repeatable (env VLLM_METRICS_DROP=a,b)").argParser(collectValues))
+    .addOption(
+      new Option(
+        '--names <mode>',
+        "upstream: vLLM's names as the upstream serves them; canonical: the current vLLM names whatever the version (a deprecated family under its replacement, never twice); both: the deprecated ones kept beside (docs/names.md)",
+      )
+        .choices(NAMES_MODES)
+        .env('VLLM_METRICS_NAMES')
+        .default('upstream'),
+    )
     .addOption(enginePrefixOption())
     .option('--merge', 'fleet mode with a single --upstream: label its samples and add the target gauges (env VLLM_METRICS_MERGE=true)')
     .addOption(envOption('--target-label <name>', "label that names each sample's target in fleet mode", 'VLLM_METRICS_TARGET_LABEL', labelNameArg, 'instance'))
@@ -358,6 +369,7 @@ export function serveCommand(program: Command): void {
         upstream: {
           ...upstreamOptions(flags, specs[0]?.url ?? DEFAULT_UPSTREAM),
           families: families.keep.length || families.drop.length ? families : undefined,
+          names: flags.names as NamesMode,
         },
         api: apiUpstream
           ? {

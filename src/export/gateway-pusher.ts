@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { backoffDelay } from '../backoff.js';
 import { Every } from '../every.js';
 import type { FamilySelection } from '../exposition/family-filter.js';
+import type { NamesMode } from '../exposition/canonical-names.js';
 import { renderText } from '../exposition/render.js';
 import type { MergeIssueLog } from '../fleet/issue-log.js';
 import { mergeOutcomes, scrapeTarget, statusOf, targetMeta, type TargetHealth } from '../fleet/targets-scrape.js';
@@ -25,6 +26,8 @@ export interface GatewayPushMetrics {
 export interface GatewayPushOptions {
   /** `--keep`/`--drop`: the families of each target that are pushed. */
   families?: FamilySelection;
+  /** `--names`: deprecated vLLM names under their replacements. */
+  names?: NamesMode;
   client: PushgatewayClient;
   job: string;
   targets: () => Target[];
@@ -69,7 +72,7 @@ export class GatewayPusher {
     const { metrics, health, issues } = this.o;
     const outcome = await scrapeTarget(t, this.o.scrapeTimeoutMs);
     const merge = new TextMerge({ reserved: GROUPING_LABELS });
-    mergeOutcomes(merge, [outcome], this.o.families);
+    mergeOutcomes(merge, [outcome], this.o.families, this.o.names);
     health.observe(outcome);
     for (const issue of merge.issues) issues.report(issue);
     const body = renderText(targetMeta([statusOf(outcome)], undefined)) + merge.render();

@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { UpstreamGarbage, UpstreamTooLarge } from '../errors.js';
+import { CanonicalNames, type NamesMode } from './canonical-names.js';
 import { FamilyFilter, type FamilySelection } from './family-filter.js';
 import { NameSanitizer, type Collision } from './sanitizer.js';
 import { ExpositionTrailer } from './trailer.js';
@@ -15,6 +16,8 @@ export interface SanitizeStreamOptions {
   trailer?: () => string;
   /** `--keep`/`--drop`: only these families go on to the sanitizer. */
   families?: FamilySelection;
+  /** `--names canonical|both`: deprecated vLLM names under their replacements (canonical-names.ts). */
+  names?: NamesMode;
   /** Collect the family names of the body's TYPE lines (the rename watch compares them). */
   typeNames?: boolean;
 }
@@ -31,6 +34,8 @@ export class SanitizingWriter {
   readonly sanitizer: NameSanitizer;
   /** The family filter, with `families`. */
   readonly filter: FamilyFilter | undefined;
+  /** The renamer, with `names`. */
+  readonly canonical: CanonicalNames | undefined;
   /** A first non-whitespace byte that may start an exposition was seen. */
   sawContent = false;
   private readonly maxBytes: number;
@@ -46,6 +51,7 @@ export class SanitizingWriter {
     this.sanitizer = new NameSanitizer({ onCollision: options.onCollision });
     const f = options.families;
     this.filter = f && (f.keep.length > 0 || f.drop.length > 0) ? new FamilyFilter(f) : undefined;
+    this.canonical = options.names && options.names !== 'upstream' ? new CanonicalNames(options.names) : undefined;
     this.trailer = options.trailer ? new ExpositionTrailer(options.trailer) : undefined;
   }
 
@@ -62,10 +68,18 @@ export class SanitizingWriter {
     // Before the sanitizer, which rewrites the chunk in place.
     this.typeNames?.write(chunk);
     const start = out.length;
-    if (this.filter) {
-      const kept: Buffer[] = [];
-      this.filter.write(chunk, kept);
-      for (const k of kept) this.sanitizer.write(k, out);
+    if (this.filter || this.canonical) {
+      let parts: Buffer[] = [chunk];
+      if (this.filter) {
+        parts = [];
+        this.filter.write(chunk, parts);
+      }
+      if (this.canonical) {
+        const mapped: Buffer[] = [];
+        for (const p of parts) this.canonical.write(p, mapped);
+        parts = mapped;
+      }
+      for (const p of parts) this.sanitizer.write(p, out);
     } else this.sanitizer.write(chunk, out);
     this.trailer?.afterWrite(out, start);
     return undefined;
@@ -74,11 +88,15 @@ export class SanitizingWriter {
   end(out: Buffer[]): void {
     this.typeNames?.end();
     const start = out.length;
-    if (this.filter) {
-      const kept: Buffer[] = [];
-      this.filter.end(kept);
-      for (const k of kept) this.sanitizer.write(k, out);
+    let parts: Buffer[] = [];
+    if (this.filter) this.filter.end(parts);
+    if (this.canonical) {
+      const mapped: Buffer[] = [];
+      for (const p of parts) this.canonical.write(p, mapped);
+      this.canonical.end(mapped);
+      parts = mapped;
     }
+    for (const p of parts) this.sanitizer.write(p, out);
     this.sanitizer.end(out);
     this.trailer?.end(out, start);
   }

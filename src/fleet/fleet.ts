@@ -1,4 +1,5 @@
 import type { FamilySelection } from '../exposition/family-filter.js';
+import type { NamesMode } from '../exposition/canonical-names.js';
 import { renderText } from '../exposition/render.js';
 import type { Logger } from '../logger.js';
 import type { Gauge } from 'prom-client';
@@ -21,6 +22,8 @@ export interface FleetOptions {
   label: string;
   /** `--keep`/`--drop`: the families of each target that are merged. */
   families?: FamilySelection;
+  /** `--names`: deprecated vLLM names under their replacements. */
+  names?: NamesMode;
   /** Turn on the fleet aggregates, rated over this window. */
   aggregateWindowMs?: number;
   log: Logger;
@@ -67,7 +70,7 @@ export class Fleet {
     const merge = new TextMerge({ label, collect: this.aggregator ? aggregatedFamilies() : undefined });
     // Before the merge, which lets go of each target's text.
     this.options.onRound?.(outcomes, timeMs);
-    mergeOutcomes(merge, outcomes, this.options.families);
+    mergeOutcomes(merge, outcomes, this.options.families, this.options.names);
     for (const o of outcomes) this.options.health.observe(o);
     for (const issue of merge.issues) this.options.issues.report(issue);
     const upCount = outcomes.filter((o) => !o.error).length;

@@ -1,4 +1,5 @@
 import { UpstreamGarbage, type UpstreamError } from '../errors.js';
+import { canonicalText, type NamesMode } from '../exposition/canonical-names.js';
 import { filterText, type FamilySelection } from '../exposition/family-filter.js';
 import { newLabels, type MetricFamily } from '../exposition/model.js';
 import { ExpositionParseError, parseExposition } from '../exposition/parser.js';
@@ -38,11 +39,11 @@ export async function scrapeTarget(target: Target, timeoutMs: number): Promise<T
  * nothing. `families` (--keep/--drop) leaves out what is not served: after the saturation
  * sampler saw the whole answer, before the merge pays for it.
  */
-export function mergeOutcomes(merge: TextMerge, outcomes: TargetOutcome[], families?: FamilySelection): void {
+export function mergeOutcomes(merge: TextMerge, outcomes: TargetOutcome[], families?: FamilySelection, names: NamesMode = 'upstream'): void {
   for (const o of outcomes) {
     if (o.text === undefined) continue;
     try {
-      merge.add(o.target.name, families ? filterText(o.text, families) : o.text);
+      merge.add(o.target.name, canonicalText(families ? filterText(o.text, families) : o.text, names));
       o.samples = merge.samples.get(o.target.name);
     } catch (err) {
       if (!(err instanceof ExpositionParseError)) throw err;

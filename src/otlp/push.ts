@@ -18,6 +18,7 @@ import type { Logger } from '../logger.js';
 import type { Counter } from 'prom-client';
 import type { Target } from '../targets/target-set.js';
 import { selects, type FamilySelection } from '../exposition/family-filter.js';
+import { canonicalFamilies, type NamesMode } from '../exposition/canonical-names.js';
 import { sharedScrape } from '../upstream/scrape.js';
 import type { Destination } from './destination.js';
 import { StartTimes, toResourceMetrics } from './from-exposition.js';
@@ -41,6 +42,8 @@ export interface PushOptions {
   targets: () => Target[];
   /** `--keep`/`--drop`: the families pushed, by the names the upstream gives them. */
   families?: FamilySelection;
+  /** `--names`: deprecated vLLM names under their replacements (the parsed names are sanitized). */
+  names?: NamesMode;
   destination: Destination;
   intervalMs: number;
   timeoutMs: number;
@@ -98,7 +101,7 @@ export class OtlpPusher {
     scrapes.forEach((r, i) => {
       if (r.status === 'fulfilled') {
         const { starts, source } = this.#stateOf(targets[i]!);
-        const families = keeps ? r.value.families.filter((f) => keeps(f.name)) : r.value.families;
+        const families = canonicalFamilies(keeps ? r.value.families.filter((f) => keeps(f.name)) : r.value.families, this.#o.names ?? 'upstream');
         resources.push(...toResourceMetrics(families, r.value.timeMs, starts, { attributes: source }));
         return;
       }

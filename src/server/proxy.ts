@@ -100,6 +100,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
       targets,
       label: f.label,
       families: config.upstream.families,
+      names: config.upstream.names,
       aggregateWindowMs: f.aggregateWindowMs,
       log,
       metrics,
@@ -248,6 +249,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
       ? new OtlpPusher({
           targets: listTargets,
           families: config.upstream.families,
+          names: config.upstream.names,
           destination: pushTo,
           resource: otlp.resource,
           intervalMs: otlp.pushIntervalMs,
@@ -270,6 +272,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
     gateway = new GatewayPusher({
       client: gatewayClient,
       families: config.upstream.families,
+      names: config.upstream.names,
       job: g.job,
       targets: listTargets,
       intervalMs: g.intervalMs,

@@ -19,6 +19,7 @@ export function fetchSanitized(upstream: Upstream, onCollision?: (c: Collision) 
         maxBytes: upstream.options.maxBodyBytes,
         onCollision,
         families: upstream.options.families,
+        names: upstream.options.names,
         typeNames: upstream.wantsFamilies(),
       });
       const out: Buffer[] = [];

@@ -1,3 +1,4 @@
+import type { NamesMode } from '../exposition/canonical-names.js';
 import type { FamilySelection } from '../exposition/family-filter.js';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,6 +24,8 @@ export interface UpstreamOptions {
   onFailure?: (err: UpstreamError) => void;
   /** `--keep`/`--drop`: the families of its body that are served (stream and poll mode; fleet mode filters each target's text). */
   families?: FamilySelection;
+  /** `--names`: deprecated vLLM names under their replacements, in stream and poll mode. */
+  names?: NamesMode;
   /** Told the family names (TYPE lines) of every whole answer: the rename watch. Asks the readers to collect them. */
   onFamilies?: (upstream: Upstream, names: ReadonlySet<string>) => void;
 }

@@ -1,14 +1,20 @@
 import { rename, writeFile } from 'node:fs/promises';
 import type { FleetConfig, ProxyConfig } from '../../src/server/proxy.js';
+import type { UpstreamOptions } from '../../src/upstream/upstream.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/start.js';
 import type { SimulatorOptions } from '../../src/simulator/simulator.js';
 import { get } from './net.js';
 import { testProxy, type TestProxy } from './proxy.js';
 
 /** A proxy in fleet mode over `fleet.static` (and whatever else `fleet` names). */
-export function fleetProxy(fleet: Partial<FleetConfig>, extra: Partial<ProxyConfig> = {}, timeoutMs = 5_000): Promise<TestProxy> {
+export function fleetProxy(
+  fleet: Partial<FleetConfig>,
+  extra: Partial<ProxyConfig> = {},
+  timeoutMs = 5_000,
+  upstream: Partial<UpstreamOptions> = {},
+): Promise<TestProxy> {
   return testProxy(
-    { url: fleet.static?.[0]?.url ?? 'http://127.0.0.1:9/metrics', timeoutMs },
+    { url: fleet.static?.[0]?.url ?? 'http://127.0.0.1:9/metrics', timeoutMs, ...upstream },
     { ...extra, fleet: { static: [], label: 'instance', ...fleet } },
   );
 }

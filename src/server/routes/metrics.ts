@@ -64,6 +64,7 @@ function streamRoute(app: FastifyInstance, opts: MetricsRoutesOptions, upstream:
       onInput,
       trailer: opts.trailer,
       families: upstream.options.families,
+      names: upstream.options.names,
       typeNames: upstream.wantsFamilies(),
     });
     const relay: SharedRelay = new SharedRelay({
