@@ -1,3 +1,4 @@
+import { OTLP_NAMES, type OtlpNames } from '../otlp/genai-names.js';
 import { NAMES_MODES, type NamesMode } from '../exposition/canonical-names.js';
 import { Option, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
@@ -57,6 +58,7 @@ interface ServeFlags extends TargetFlags {
   otlpLogSource: string;
   otlpHeader: string[];
   otlpResource?: string[];
+  otlpNames: string;
   otlpRelayToken?: string;
   api?: boolean;
   apiUpstream?: string;
@@ -179,6 +181,15 @@ export function serveCommand(program: Command): void {
       new Option('--otlp-resource <key=value>', 'resource attribute on every OTLP resource (relay and push), repeatable (env OTLP_RESOURCE=a=1,b=2)').argParser(
         collectValues,
       ),
+    )
+    .addOption(
+      new Option(
+        '--otlp-names <names>',
+        "vllm: the metrics' own names; genai: OpenTelemetry's GenAI names where they match (gen_ai.server.time_to_first_token, ...), on the relay and the push",
+      )
+        .choices(OTLP_NAMES)
+        .env('OTLP_NAMES')
+        .default('vllm'),
     )
     .addOption(envOption('--otlp-timeout <duration>', 'deadline for one OTLP request', 'OTLP_TIMEOUT', durationArg, 10_000, '10s'))
     .addOption(
@@ -322,6 +333,7 @@ export function serveCommand(program: Command): void {
       applyEnginePrefixes(flags.enginePrefix);
       const otlpOn = flags.otlpForwardUrl || flags.otlpPushUrl;
       // A flag that would do nothing is refused, not ignored.
+      if (flags.otlpNames !== 'vllm' && !otlpOn) throw new ConfigError('--otlp-names', 'only applies with --otlp-forward-url or --otlp-push-url');
       if (flags.otlpRelayListen && !flags.otlpForwardUrl)
         throw new ConfigError('--otlp-relay-listen', 'only applies with --otlp-forward-url (the relay it gives its own address)');
       // A name only means something as a label value: naming a target asks for the labelled (fleet) output.
@@ -404,6 +416,7 @@ export function serveCommand(program: Command): void {
               relayToken: readSecret(flags.otlpRelayToken, flags.otlpRelayTokenFile, '--otlp-relay-token'),
               relayListen: flags.otlpRelayListen,
               resource: parseResourceAttributes(flags.otlpResource?.length ? flags.otlpResource : listFromEnv(process.env.OTLP_RESOURCE)),
+              names: flags.otlpNames as OtlpNames,
               destination: {
                 stream: flags.otlpStream,
                 logSource: flags.otlpLogSource,

@@ -10,6 +10,8 @@
  * - `vllm-test`: vLLM's tests/entrypoints/openai/test_metrics.py at commit 0419b117e532
  *   (2025, the 0.11 line): EXPECTED_METRICS_V1 and HIDDEN_DEPRECATED_METRICS, which list
  *   each deprecated name beside its replacement.
+ * - `vllm-usage`: the same page, "Custom Histogram Buckets": the histograms of vLLM today,
+ *   request_time_per_output_token_seconds among them.
  * - `vllm-v0-design`: vLLM's docs/design/v1/metrics.md, "v0 Metrics": the names of the V0
  *   engine (0.4 to 0.7), which had no `engine` label.
  * - `sglang-collector`: SGLang's python/sglang/srt/metrics/collector.py (main, 2026):
@@ -23,6 +25,7 @@ export type Engine = 'vllm' | 'sglang';
 export const SOURCES = {
   'vllm-policy': 'https://github.com/vllm-project/vllm/blob/main/docs/usage/metrics.md#deprecation-policy',
   'vllm-test': 'https://github.com/vllm-project/vllm/blob/0419b117e5324b6b9e7a744034cd4a355d613eac/tests/entrypoints/openai/test_metrics.py',
+  'vllm-usage': 'https://github.com/vllm-project/vllm/blob/main/docs/usage/metrics.md#custom-histogram-buckets',
   'vllm-v0-design': 'https://github.com/vllm-project/vllm/blob/main/docs/design/metrics.md',
   'sglang-collector': 'https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/metrics/collector.py',
   'sglang-capture': 'https://github.com/sgl-project/sglang/blob/00b08c497f0735678e084ae5e3dd88ca06b46627/docs/references/production_metrics.md',
@@ -185,6 +188,11 @@ export const KNOWN: readonly KnownFamily[] = [
       sglang('inter_token_latency_seconds'),
       sglang('time_per_output_token_seconds', 'older SGLang', ['sglang-capture']),
     ],
+  },
+  {
+    canonical: 'request_time_per_output_token_seconds',
+    type: 'histogram',
+    spellings: [current('request_time_per_output_token_seconds', '0.11 and later: one value per request, unlike inter_token_latency_seconds', ['vllm-usage'])],
   },
   {
     canonical: 'request_queue_time_seconds',

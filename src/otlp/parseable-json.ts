@@ -7,9 +7,11 @@
  * Points Parseable cannot store are left out and counted: a double that is NaN
  * or infinite has no JSON number (Prometheus uses NaN for staleness and for
  * empty summary quantiles). Metric names are rewritten like the exposition
- * transformer does, so the same series has the same name on every path.
+ * transformer does, so the same series has the same name on every path (but the
+ * GenAI conventions' names, which keep their dots).
  */
 import { sanitizeName } from '../exposition/sanitizer.js';
+import { GENAI_METRIC_NAMES } from './genai-names.js';
 import type {
   AnyValue,
   Exemplar,
@@ -90,7 +92,9 @@ interface Stats {
 }
 
 function metric(m: Metric, stats: Stats): object | undefined {
-  const head = { name: sanitizeName(m.name ?? ''), description: m.description ?? '', unit: m.unit ?? '' };
+  // The GenAI names asked for with --otlp-names genai are OpenTelemetry's, dots included.
+  const name = m.name ?? '';
+  const head = { name: GENAI_METRIC_NAMES.has(name) ? name : sanitizeName(name), description: m.description ?? '', unit: m.unit ?? '' };
   let data: Record<string, unknown> | undefined;
   let points = 0;
   const keep = <P, O>(list: P[] | undefined, map: (p: P) => O | undefined): O[] => {

@@ -9,6 +9,7 @@
  * handed to a forwarder that keeps it on disk until the destination took it,
  * across restarts: nothing is lost, resolution included.
  */
+import { applyGenaiNamesSdk, type OtlpNames } from './genai-names.js';
 import type { Attributes } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -44,6 +45,8 @@ export interface PushOptions {
   families?: FamilySelection;
   /** `--names`: deprecated vLLM names under their replacements (the parsed names are sanitized). */
   names?: NamesMode;
+  /** `--otlp-names genai`: the GenAI conventions' names where they match. */
+  otlpNames?: OtlpNames;
   destination: Destination;
   intervalMs: number;
   timeoutMs: number;
@@ -102,7 +105,8 @@ export class OtlpPusher {
       if (r.status === 'fulfilled') {
         const { starts, source } = this.#stateOf(targets[i]!);
         const families = canonicalFamilies(keeps ? r.value.families.filter((f) => keeps(f.name)) : r.value.families, this.#o.names ?? 'upstream');
-        resources.push(...toResourceMetrics(families, r.value.timeMs, starts, { attributes: source }));
+        const made = toResourceMetrics(families, r.value.timeMs, starts, { attributes: source });
+        resources.push(...(this.#o.otlpNames === 'genai' ? applyGenaiNamesSdk(made) : made));
         return;
       }
       // Counted per target; a push run is in trouble only when nothing could be scraped.

@@ -21,6 +21,7 @@
  * add up to its count, a point with a start time, a resource with attributes
  * (which only gains the `--otlp-resource` ones).
  */
+import { applyGenaiNames, type OtlpNames } from './genai-names.js';
 import { millisToHrTime } from '@opentelemetry/core';
 import type { Logger } from '../logger.js';
 import { createdOwnerNames } from './created.js';
@@ -41,6 +42,8 @@ export interface RelayRepairOptions {
   extra?: ResourceAttributes;
   /** A series not seen for this long is forgotten (its next point starts a new run). */
   forgetAfterMs?: number;
+  /** `--otlp-names genai`: the GenAI conventions' names where they match (genai-names.ts). */
+  names?: OtlpNames;
   log?: Logger;
 }
 
@@ -136,7 +139,8 @@ export class RelayRepair {
         'repairing OTLP histograms sent with cumulative bucket counts (Fluent Bit opentelemetry output, fluent/fluent-bit#8919): converted to per-bucket counts',
       );
     }
-    return { request: { resourceMetrics: out }, counts };
+    const request2: MetricsRequest = { resourceMetrics: out };
+    return { request: this.#o.names === 'genai' ? applyGenaiNames(request2) : request2, counts };
   }
 
   #repairMetric(m: Metric, resourceKey: string, created: Map<string, number> | undefined, counts: RepairCounts): void {

@@ -4,6 +4,7 @@
  * refuse too). An error names the option by its path (`saturation.intervalMs`);
  * `serve` maps the path to its flag (commands/serve.ts).
  */
+import type { OtlpNames } from '../otlp/genai-names.js';
 import type { ApiPassthroughConfig } from '../api/wiring.js';
 import { ConfigError } from '../errors.js';
 import type { DestinationOptions } from '../otlp/destination.js';
@@ -93,6 +94,8 @@ export interface OtlpConfig {
   relayToken?: string;
   /** `--otlp-relay-listen`: the relay on its own address instead of the proxy's port. */
   relayListen?: { host: string; port: number };
+  /** `--otlp-names genai`: OpenTelemetry's GenAI names where they match, on both paths. */
+  names?: OtlpNames;
 }
 
 /** The log levels pino takes. */

@@ -162,7 +162,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
           forwarder,
           maxRequestBytes: otlp.maxRequestBytes,
           token: otlp.relayToken ? new BearerToken(otlp.relayToken) : undefined,
-          repair: new RelayRepair({ sourceOf: scrapeSource(listTargets, targets, config.fleet?.label), extra: otlp.resource, log }),
+          repair: new RelayRepair({ sourceOf: scrapeSource(listTargets, targets, config.fleet?.label), extra: otlp.resource, names: otlp.names, log }),
         }
       : undefined;
   const requestSpool = config.api?.ship && config.spool ? await openSpool(config.spool, 'requests', 'request log', log) : undefined;
@@ -252,6 +252,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
           names: config.upstream.names,
           destination: pushTo,
           resource: otlp.resource,
+          otlpNames: otlp.names,
           intervalMs: otlp.pushIntervalMs,
           timeoutMs: otlp.timeoutMs,
           log,

@@ -367,3 +367,33 @@ t.test('--keep vllm:* through the real Fluent Bit: the rows of one scrape, befor
     t.comment(`${engines} engine(s): ${perScrape[0]! * 43_200} rows a day, ${perScrape[1]! * 43_200} with --keep 'vllm:*'`);
   }
 });
+
+t.test('--otlp-names genai and --names canonical through the real Fluent Bit: a vLLM 0.6 arrives under the current and the GenAI names', async (t) => {
+  const sims = await simulators([{ dialect: 'vllm-0.6' }]);
+  const parseable = await new ParseableStandIn().start();
+  const proxy = await testProxy({ url: `${sims[0]!.url}/metrics`, names: 'canonical' }, { otlp: { ...relayConfig(parseable), names: 'genai' } });
+  await withFluentBit(t, { proxies: [proxy], parseable, sims });
+  const rows = await deliveredScrape(parseable, 2);
+  const names = new Set(rows.map((r) => String(r.metric_name)));
+  for (const n of ['gen_ai.server.time_to_first_token', 'gen_ai.server.request.duration', 'vllm_kv_cache_usage_perc', 'vllm_inter_token_latency_seconds'])
+    t.ok(names.has(n), `${n} in Parseable`);
+  for (const n of ['vllm_time_to_first_token_seconds', 'vllm_e2e_request_latency_seconds', 'vllm_gpu_cache_usage_perc', 'vllm_time_per_output_token_seconds'])
+    t.notOk(names.has(n), `no ${n}`);
+  const ttft = rows.filter((r) => r.metric_name === 'gen_ai.server.time_to_first_token');
+  t.ok(ttft.length > 0);
+  for (const r of ttft) {
+    t.equal(r['gen_ai.request.model'], 'meta-llama/Llama-3.1-8B-Instruct', 'gen_ai.request.model from model_name');
+    t.equal(r['gen_ai.provider.name'], 'vllm');
+    t.equal(r.metric_unit, 's');
+    t.ok(Array.isArray(r.data_point_bucket_counts), 'still a histogram, per bucket');
+  }
+  // The histogram's numbers are vLLM's, whatever its name.
+  const served = parseExposition((await get(`${sims[0]!.url}/metrics`)).body.toString(), 'prometheus').find(
+    (f) => f.name === 'vllm:time_to_first_token_seconds',
+  )!;
+  const count = served.samples.find((s) => s.name.endsWith('_count'))!.value;
+  t.ok(
+    ttft.every((r) => Number(r.data_point_count) <= count),
+    'counts up to the server’s own',
+  );
+});
