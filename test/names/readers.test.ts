@@ -13,6 +13,7 @@ import { PrometheusClient } from '../../src/saturation/prometheus-client.js';
 import { PrometheusSaturation } from '../../src/saturation/prometheus-source.js';
 import type { SaturationReport } from '../../src/saturation/report.js';
 import type { DialectId } from '../../src/simulator/dialects.js';
+import { writeReport } from '../../src/report/report-file.js';
 import { totalsByModel } from '../../src/requests/server-view.js';
 import { runCliAsync } from '../helpers/cli.js';
 import { fleetProxy, simulators } from '../helpers/fleet.js';
@@ -139,6 +140,27 @@ t.test('saturation from Prometheus (PromQL on the names as each server writes th
     t.equal(row.signals.requests_running.value, sum(values(body, GAUGES[d].running)), `${d}: running from ${GAUGES[d].running}`);
     t.equal(row.signals.requests_waiting.value, sum(values(body, GAUGES[d].waiting)), `${d}: waiting`);
   }
+});
+
+t.test("the report on a run collected from SGLang's capture: its peaks are the capture's values", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmp-names-capture-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const upstream = await captureServer();
+  t.teardown(() => upstream.close());
+  const file = join(dir, 'capture.jsonl');
+  const c = await runCliAsync(['collect', '--upstream', `${upstream.url}/metrics`, '--interval', '200ms', '--duration', '700ms', '--output', file]);
+  t.equal(c.status, 0, c.stderr);
+  const r = await writeReport(file, { output: join(dir, 'capture.html') });
+  const summary = new Map(r.runs[0]!.summary.map((l) => [l.label, l.value]));
+  t.equal(summary.get('Peak running'), values(CAPTURE, 'sglang:num_running_reqs')[0]);
+  t.equal(summary.get('Peak waiting'), values(CAPTURE, 'sglang:num_queue_reqs')[0]);
+  t.equal(summary.get('Peak KV-cache usage'), 100 * values(CAPTURE, 'sglang:token_usage')[0]!);
+  t.same(
+    ['queue', 'kv'].filter((id) => !r.runs[0]!.found.get(id)),
+    [],
+    'the gauge charts found their SGLang families',
+  );
+  t.equal(r.runs[0]!.found.get('itl'), 'sglang_time_per_output_token_seconds', "older SGLang's inter-token histogram");
 });
 
 t.test('the report on a run collected from each server: every chart it can draw has data', async (t) => {
