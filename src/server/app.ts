@@ -5,7 +5,7 @@ import type { SaturationService } from '../saturation/wiring.js';
 import type { MetricsSource } from './metrics-source.js';
 import { apiRoutes, type ApiRoutesOptions } from './routes/api.js';
 import { healthRoutes } from './routes/health.js';
-import { metricsRoutes } from './routes/metrics.js';
+import { metricsRoutes, streamFastPath, streamHandler } from './routes/metrics.js';
 import { otlpRelayRoutes, type OtlpRelayRoutesOptions } from './routes/otlp.js';
 import { saturationRoutes } from './routes/saturation.js';
 import { selfMetricsRoutes } from './routes/self-metrics.js';
@@ -43,10 +43,18 @@ export async function buildRelayApp(relay: NonNullable<AppParts['relay']>, metri
 /** The proxy's HTTP face: one plugin per group of routes. */
 export async function buildApp(parts: AppParts): Promise<FastifyInstance> {
   const { source, metrics, log } = parts;
-  const app = createFastify(log, source.mode === 'poll' ? { path: polledFastPath(metrics, source.poller, source.maxStalenessMs) } : undefined);
+  const routeOptions = { coalesce: parts.coalesce, timeoutMs: parts.timeoutMs, trailer: parts.saturation?.trailer, metrics, log };
+  // Stream and poll mode answer GET /metrics before Fastify routes it (routes/metrics.ts says why).
+  const made: { app?: FastifyInstance } = {};
+  const stream = source.mode === 'stream' ? streamHandler(routeOptions, source.upstream, () => made.app!) : undefined;
+  const app = createFastify(
+    log,
+    source.mode === 'poll' ? { path: polledFastPath(metrics, source.poller, source.maxStalenessMs) } : stream ? { path: streamFastPath(stream) } : undefined,
+  );
+  made.app = app;
   // No compression plugin: /metrics gzips its own stream (routes/metrics.ts), the
   // other answers are a few KB, and the relay decompresses its requests itself.
-  await app.register(metricsRoutes, { source, coalesce: parts.coalesce, timeoutMs: parts.timeoutMs, trailer: parts.saturation?.trailer, metrics, log });
+  await app.register(metricsRoutes, { ...routeOptions, source, stream });
   await app.register(healthRoutes, { source, readyMaxAgeMs: parts.readyMaxAgeMs, timeoutMs: parts.timeoutMs, apiOwnsHealth: Boolean(parts.api), metrics });
   await app.register(selfMetricsRoutes, { registry: metrics.registry });
   if (parts.relay) await app.register(otlpRelayRoutes, { ...parts.relay, metrics, log });

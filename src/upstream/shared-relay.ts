@@ -103,6 +103,10 @@ export class SharedRelay {
     this.o.writer.end(this.out);
     this.broadcast(this.out);
     this.out.length = 0;
+    // Nobody can join a fetch that ended: the kept output goes now, unless a client told
+    // "ready" has yet to attach. Kept until the relay itself went, it outlived a scavenge
+    // or two and was promoted: a lone scraper's every chunk then cost a full collection.
+    this.releaseHistory();
     if (!this.started) this.start();
     for (const sub of this.subs) if (sub.sink) sub.sink.end();
     this.settle({ kind: 'ok' });
@@ -154,6 +158,7 @@ export class SharedRelay {
     if (this.history && !writeAll(sink, this.history)) this.block(sub);
     if (this.ended) sink.end();
     this.trimHistory();
+    if (this.ended) this.releaseHistory();
     this.maybeResume();
   }
 
@@ -164,6 +169,13 @@ export class SharedRelay {
    */
   private trimHistory(): void {
     if (!this.history || this.historyBytes <= this.o.joinWindowBytes) return;
+    for (const sub of this.subs) if (!sub.sink) return;
+    this.history = null;
+  }
+
+  /** Once no client can join any more and every one has attached, nothing needs the kept output. */
+  private releaseHistory(): void {
+    if (!this.history) return;
     for (const sub of this.subs) if (!sub.sink) return;
     this.history = null;
   }

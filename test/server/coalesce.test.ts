@@ -41,27 +41,41 @@ t.test('50 concurrent scrapes of one upstream: one upstream request, 50 whole an
   const proxy = await testProxy({ url: `${up.url}/metrics` });
   t.teardown(() => proxy.close());
 
-  const answers = Promise.all(Array.from({ length: 50 }, (_, i) => get(`${proxy.url}/metrics`, i % 2 ? { 'accept-encoding': 'gzip' } : {})));
-  // Every client is waiting on the proxy, and the upstream has seen one request.
-  await eventually('50 scrapes in flight', async () => ((await selfMetric(proxy, 'vllm_metrics_proxy_scrapes_in_flight')) === 50 ? true : undefined));
-  t.equal(up.hits, 1, 'one upstream request so far');
-  t.equal(held.length, 1);
-  release();
-  const done = await answers;
-  for (const [i, res] of done.entries()) {
-    t.equal(res.status, 200);
-    const body = i % 2 ? gunzipSync(res.body).toString() : res.body.toString();
-    if (body !== SANITIZED) t.fail(`answer ${i} differs from the sanitized body`);
-  }
-  t.pass('every answer is the whole sanitized body, joined early or late');
-  t.equal(up.hits, 1, 'the upstream answered once for all 50');
-  t.equal(await selfMetric(proxy, 'vllm_metrics_proxy_coalesced_scrapes_total'), 49);
-  t.equal(await selfMetric(proxy, 'vllm_metrics_proxy_upstream_fetches_total'), 1);
-  t.equal(await selfMetric(proxy, 'vllm_metrics_proxy_scrapes_total', 'outcome="ok"'), 50);
+  // A proxy that saw no overlap yet keeps no output for late joiners (a lone scraper's
+  // case): of a first storm, those arriving after the first byte share a second fetch.
+  const storm = async (first: boolean) => {
+    const before = up.hits;
+    const fetchesBefore = await selfMetric(proxy, 'vllm_metrics_proxy_upstream_fetches_total');
+    const coalescedBefore = await selfMetric(proxy, 'vllm_metrics_proxy_coalesced_scrapes_total');
+    const answers = Promise.all(Array.from({ length: 50 }, (_, i) => get(`${proxy.url}/metrics`, i % 2 ? { 'accept-encoding': 'gzip' } : {})));
+    // Every client is waiting on the proxy.
+    await eventually('50 scrapes in flight', async () => ((await selfMetric(proxy, 'vllm_metrics_proxy_scrapes_in_flight')) === 50 ? true : undefined));
+    // Each scrape joined a fetch or opened one before it counted as in flight; the upstream
+    // may not have seen the requests yet.
+    const fetches = (await selfMetric(proxy, 'vllm_metrics_proxy_upstream_fetches_total')) - fetchesBefore;
+    await eventually('the upstream requests arrived', async () => (up.hits - before === fetches ? true : undefined));
+    if (first) t.ok(fetches >= 1 && fetches <= 2, `a first storm: ${fetches} upstream request(s)`);
+    else t.equal(fetches, 1, 'once scrapes overlapped: one upstream request for all 50');
+    t.equal(held.length, fetches);
+    release();
+    const done = await answers;
+    for (const [i, res] of done.entries()) {
+      t.equal(res.status, 200);
+      const body = i % 2 ? gunzipSync(res.body).toString() : res.body.toString();
+      if (body !== SANITIZED) t.fail(`answer ${i} differs from the sanitized body`);
+    }
+    t.pass('every answer is the whole sanitized body, joined early or late');
+    t.equal(up.hits - before, fetches, 'no more upstream requests than that');
+    t.equal((await selfMetric(proxy, 'vllm_metrics_proxy_coalesced_scrapes_total')) - coalescedBefore, 50 - fetches, 'the others shared them');
+  };
+  await storm(true);
+  await storm(false);
+  t.equal(await selfMetric(proxy, 'vllm_metrics_proxy_scrapes_total', 'outcome="ok"'), 100);
 
   // The fetch is over: the next scrape makes a fresh one.
+  const hits = up.hits;
   const next = get(`${proxy.url}/metrics`);
-  await eventually('a second upstream request', async () => (up.hits === 2 ? true : undefined));
+  await eventually('another upstream request', async () => (up.hits === hits + 1 ? true : undefined));
   release();
   t.equal((await next).body.toString(), SANITIZED);
 });
@@ -176,4 +190,25 @@ t.test('a scrape arriving after the join window of a fetch has gone by starts it
   t.equal(await firstBody, want);
   t.equal((await second).body.toString(), want);
   t.equal(await selfMetric(proxy, 'vllm_metrics_proxy_coalesced_scrapes_total'), 0);
+});
+
+t.test('a lone scraper’s fetch keeps no output: a scrape after its first byte opens its own, and the next ones share that', async (t) => {
+  const { up, release } = await heldUpstream();
+  t.teardown(() => up.close());
+  const proxy = await testProxy({ url: `${up.url}/metrics` });
+  t.teardown(() => proxy.close());
+  const first = await request(`${proxy.url}/metrics`);
+  const firstBody = first.body.text();
+  await eventually('the first upstream request', async () => (up.hits === 1 ? true : undefined));
+  // The first client has its first bytes (the status came with them): past the first output.
+  const second = get(`${proxy.url}/metrics`);
+  await eventually('a second upstream request: nothing was kept to replay', async () => (up.hits === 2 ? true : undefined));
+  const third = get(`${proxy.url}/metrics`);
+  await eventually('three in flight', async () => ((await selfMetric(proxy, 'vllm_metrics_proxy_scrapes_in_flight')) === 3 ? true : undefined));
+  t.equal(up.hits, 2, 'the third shares the second fetch: scrapes overlapped, so it keeps its output');
+  t.equal(await selfMetric(proxy, 'vllm_metrics_proxy_coalesced_scrapes_total'), 1);
+  release();
+  t.equal(await firstBody, SANITIZED);
+  t.equal((await second).body.toString(), SANITIZED);
+  t.equal((await third).body.toString(), SANITIZED);
 });

@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { createGzip } from 'node:zlib';
@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { UpstreamError } from '../../errors.js';
 import { SanitizingWriter } from '../../exposition/sanitize-stream.js';
 import { TEXT_CONTENT_TYPE } from '../../exposition/snapshot.js';
-import { isClosing } from '../../http/fastify.js';
+import { isClosing, type FastPath } from '../../http/fastify.js';
 import { GcPacer } from '../../http/gc-pacer.js';
 import type { Logger } from '../../logger.js';
 import { SharedRelay } from '../../upstream/shared-relay.js';
@@ -25,6 +25,8 @@ export interface MetricsRoutesOptions {
   timeoutMs: number;
   /** Stream mode: text for the end of every answer (the saturation gauges). */
   trailer?: () => string;
+  /** Stream mode: the handler the fast path shares (made once per app, its fetches and state shared). */
+  stream?: StreamHandler;
   metrics: SelfMetrics;
   log: Logger;
 }
@@ -38,23 +40,59 @@ const GC_EVERY_BYTES = 8 * 1024 * 1024;
  * one, and 8 MiB here doubled the RSS growth of a 200 MB stream (bench/README.md).
  */
 export const JOIN_WINDOW_BYTES = 2 * 1024 * 1024;
+/**
+ * A fetch keeps its output for late joiners only when scrapes overlapped within this long.
+ * A lone scraper (Fluent Bit, Prometheus) never overlaps itself, and keeping the output it
+ * alone reads cost it a third of its scrapes per second (held chunks outlive young
+ * collections: bench/README.md, "One scraper"). Scrapes that arrive before the first byte
+ * still share the fetch; the first that finds a fetch past that starts its own and turns
+ * the keeping on for the next ones.
+ */
+export const OVERLAP_MEMORY_MS = 10_000;
 
 /** GET /metrics in the source's mode. */
 export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (app, opts) => {
   const { source } = opts;
   if (source.mode === 'poll') app.get('/metrics', polledHandler(opts.metrics, source.poller, source.maxStalenessMs));
   else if (source.mode === 'fleet') app.get('/metrics', fleetHandler(opts.metrics, source.fleet, opts.timeoutMs));
-  else streamRoute(app, opts, source.upstream);
+  else {
+    // The same handler as the fast path in front of Fastify (app.ts), for what it leaves to
+    // Fastify (HEAD, and every request while the server closes).
+    const serve = opts.stream ?? streamHandler(opts, source.upstream, () => app);
+    app.get('/metrics', async (request, reply) => {
+      reply.hijack();
+      await serve(request.raw, reply.raw);
+    });
+  }
 };
 
-/** One upstream, relayed through the sanitizer as it arrives; concurrent scrapes share a fetch. */
-function streamRoute(app: FastifyInstance, opts: MetricsRoutesOptions, upstream: Upstream): void {
+/** Stream mode's GET /metrics on the raw request and response. */
+export type StreamHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** The fast path for stream mode: a GET of /metrics answered before Fastify routes it. */
+export function streamFastPath(serve: StreamHandler): FastPath {
+  return (req, res) => {
+    if (req.method !== 'GET' || (req.url !== '/metrics' && !req.url?.startsWith('/metrics?'))) return false;
+    void serve(req, res);
+    return true;
+  };
+}
+
+/**
+ * One upstream, relayed through the sanitizer as it arrives; concurrent scrapes share a
+ * fetch. On the raw request and response, before Fastify routes anything: with one
+ * scraper, Fastify's routing and reply machinery were a large part of each scrape's own
+ * cost (bench/README.md, "One scraper").
+ */
+export function streamHandler(opts: Omit<MetricsRoutesOptions, 'source' | 'stream'>, upstream: Upstream, app: () => FastifyInstance): StreamHandler {
   const { metrics, log, coalesce } = opts;
   const pacer = new GcPacer(GC_EVERY_BYTES);
   const onInput = (bytes: number) => pacer.add(bytes);
   const onCollision = collisionReporter(opts);
   /** The fetch in flight per Accept header, while it still takes clients. */
   const inFlight = new Map<string, SharedRelay>();
+  /** When a scrape last arrived while another was in flight (joined or not). */
+  let lastOverlapAt = -Infinity;
 
   const newFetch = (key: string, accept: string | undefined, timeoutMs: number): SharedRelay => {
     const started = performance.now();
@@ -70,8 +108,9 @@ function streamRoute(app: FastifyInstance, opts: MetricsRoutesOptions, upstream:
     const relay: SharedRelay = new SharedRelay({
       open: (cancel) => upstream.open(accept, timeoutMs, cancel),
       writer,
-      // Nobody joins when coalescing is off: keep nothing past the first client's attach.
-      joinWindowBytes: coalesce ? JOIN_WINDOW_BYTES : 0,
+      // Nobody joins when coalescing is off, and a lone scraper has nobody to share with:
+      // keep nothing past the first client's attach.
+      joinWindowBytes: coalesce && performance.now() - lastOverlapAt < OVERLAP_MEMORY_MS ? JOIN_WINDOW_BYTES : 0,
       // Once per fetch, however many clients shared it.
       onSettled: (o) => {
         if (inFlight.get(key) === relay) inFlight.delete(key);
@@ -97,7 +136,7 @@ function streamRoute(app: FastifyInstance, opts: MetricsRoutesOptions, upstream:
     return relay;
   };
 
-  app.get('/metrics', async (request, reply) => {
+  return async (req, res) => {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     metrics.inFlight.inc();
@@ -114,20 +153,21 @@ function streamRoute(app: FastifyInstance, opts: MetricsRoutesOptions, upstream:
           { event: 'client_abort', upstream: upstream.target.display, ms: Math.round(seconds() * 1000) },
           'client went away before the end of the answer',
         );
-      if (o === 'ok' && isClosing(app)) setImmediate(() => app.server.closeIdleConnections());
+      if (o === 'ok' && isClosing(app())) setImmediate(() => app().server.closeIdleConnections());
     };
 
-    const accept = request.headers.accept;
+    const accept = req.headers.accept;
     const key = accept ?? '';
     let relay = coalesce ? inFlight.get(key) : undefined;
+    if (relay) lastOverlapAt = performance.now();
     if (relay?.joinable) metrics.coalescedScrapes.inc();
-    else relay = newFetch(key, accept, scrapeTimeout(upstream.options.timeoutMs, request.headers['x-prometheus-scrape-timeout-seconds']));
+    else relay = newFetch(key, accept, scrapeTimeout(upstream.options.timeoutMs, req.headers['x-prometheus-scrape-timeout-seconds']));
     const sub = relay.join(finish);
 
     // Listen from the start: a client can leave while the upstream is still
     // answering; the fetch is aborted when nobody else shares it.
-    reply.raw.once('close', () => {
-      if (reply.raw.writableFinished) return;
+    res.once('close', () => {
+      if (res.writableFinished) return;
       clientGone = true;
       sub.leave();
     });
@@ -135,29 +175,27 @@ function streamRoute(app: FastifyInstance, opts: MetricsRoutesOptions, upstream:
     try {
       await sub.ready;
     } catch (err) {
-      if (clientGone) return reply.hijack();
+      if (clientGone) return;
       const e = err as UpstreamError;
-      return reply.code(e.statusCode).type('text/plain; charset=utf-8').send(`${e.message}\n`);
+      res.writeHead(e.statusCode, { 'content-type': 'text/plain; charset=utf-8', ...(isClosing(app()) ? { connection: 'close' } : {}) }).end(`${e.message}\n`);
+      return;
     }
-    if (clientGone) return reply.hijack(); // nothing to answer, and nobody to answer it to
+    if (clientGone) return; // nothing to answer, and nobody to answer it to
     // Past this point the status is committed: a later failure cuts the
     // response short (the client sees an incomplete body, never a fake 200).
-    // The answer is written on the raw response, past Fastify's send path
-    // and its stream plumbing: see SharedRelay for the measured reason.
-    reply.hijack();
-    const raw = reply.raw;
+    // The answer is written on the raw response, past any stream plumbing: see
+    // SharedRelay for the measured reason.
     const headers: OutgoingHttpHeaders = { 'content-type': relay.contentType ?? TEXT_CONTENT_TYPE, 'cache-control': 'no-store', vary: 'accept-encoding' };
-    if (isClosing(app)) headers.connection = 'close';
-    let sink: Writable = raw;
-    if (acceptsGzip(request.headers['accept-encoding'])) {
+    if (isClosing(app())) headers.connection = 'close';
+    let sink: Writable = res;
+    if (acceptsGzip(req.headers['accept-encoding'])) {
       headers['content-encoding'] = 'gzip';
       // Level 1: expositions compress ~10x even so, and CPU stays with the work.
       const gzip = createGzip({ level: 1 });
-      pipeline(gzip, raw, () => {});
+      pipeline(gzip, res, () => {});
       sink = gzip;
     }
-    raw.writeHead(200, headers);
+    res.writeHead(200, headers);
     sub.attach(sink);
-    return reply;
-  });
+  };
 }
