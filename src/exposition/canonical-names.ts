@@ -16,6 +16,7 @@
 import { vocabulary } from '../names/vocabulary.js';
 import { KNOWN } from '../names/known.js';
 import { familyOf } from './family-filter.js';
+import { LineStage } from './line-stage.js';
 import type { MetricFamily } from './model.js';
 
 export const NAMES_MODES = ['upstream', 'canonical', 'both'] as const;
@@ -61,7 +62,7 @@ interface Held {
   lines: Buffer[];
 }
 
-export class CanonicalNames {
+export class CanonicalNames extends LineStage {
   readonly #mode: Exclude<NamesMode, 'upstream'>;
   readonly #renames: Map<string, string>;
   /** Bases of the families the body has (as typed), to know whether a replacement is there. */
@@ -73,9 +74,9 @@ export class CanonicalNames {
   #typed: string | undefined;
   #typedFrom: string | undefined;
   #typedBytes: Buffer | undefined;
-  #partial: Buffer[] = [];
 
   constructor(mode: Exclude<NamesMode, 'upstream'>, renames = deprecatedRenames()) {
+    super();
     this.#mode = mode;
     this.#renames = renames;
   }
@@ -120,8 +121,8 @@ export class CanonicalNames {
     return Buffer.concat([line.subarray(0, at), Buffer.from(to, 'latin1'), line.subarray(at + from.length)]);
   }
 
-  /** A complete line (newline included); true when it goes out where it is. */
-  #line(buf: Buffer, start: number, end: number, lineEnd: number): boolean {
+  /** A complete line; true when it goes out where it is. */
+  protected line(buf: Buffer, start: number, end: number, lineEnd: number): boolean {
     const from = this.#familyOfLine(buf, start, end);
     if (from === undefined) return true;
     if (from === 'eof') {
@@ -134,43 +135,9 @@ export class CanonicalNames {
     return this.#mode === 'both';
   }
 
-  write(chunk: Buffer, out: Buffer[]): void {
-    let from = 0;
-    if (this.#partial.length > 0) {
-      const nl = chunk.indexOf(NL);
-      if (nl < 0) {
-        this.#partial.push(chunk);
-        return;
-      }
-      const line = Buffer.concat([...this.#partial, chunk.subarray(0, nl + 1)]);
-      this.#partial = [];
-      if (this.#line(line, 0, line.length - 1, line.length)) out.push(line);
-      from = nl + 1;
-    }
-    let emit = from;
-    let at = from;
-    for (;;) {
-      const nl = chunk.indexOf(NL, at);
-      if (nl < 0) break;
-      if (!this.#line(chunk, at, nl, nl + 1)) {
-        if (at > emit) out.push(chunk.subarray(emit, at));
-        emit = nl + 1;
-      }
-      at = nl + 1;
-    }
-    if (at > emit) out.push(chunk.subarray(emit, at));
-    if (at < chunk.length) this.#partial.push(chunk.subarray(at));
-  }
-
   /** The last line, then the deprecated families whose replacement the body did not have, then `# EOF`. */
-  end(out: Buffer[]): void {
-    let last: Buffer | undefined;
-    if (this.#partial.length > 0) {
-      last = Buffer.concat(this.#partial);
-      this.#partial = [];
-      if (this.#line(last, 0, last.length, last.length)) out.push(last);
-      else last = undefined;
-    }
+  override end(out: Buffer[]): void {
+    const last = this.endLine(out);
     const tail: Buffer[] = [];
     for (const h of this.#held.values()) {
       if (this.#seen.has(h.to)) continue;

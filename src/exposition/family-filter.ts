@@ -13,6 +13,8 @@
  * OpenMetrics' `# EOF` are always kept.
  */
 
+import { LineStage } from './line-stage.js';
+
 export interface FamilySelection {
   keep: string[];
   drop: string[];
@@ -20,7 +22,6 @@ export interface FamilySelection {
 
 const SUFFIXES = new Set(['_bucket', '_sum', '_count', '_created', '_total', '_info', '_gsum', '_gcount']);
 const SUFFIX_BYTES = [...SUFFIXES].map((s) => Buffer.from(s, 'latin1'));
-const NL = 0x0a;
 /** buf[at, at + want.length) equals want (a loop: for a name's few bytes, cheaper than a native call). */
 function sameBytes(buf: Buffer, at: number, want: Buffer): boolean {
   for (let i = 0; i < want.length; i++) if (buf[at + i] !== want[i]) return false;
@@ -61,7 +62,7 @@ export function filterText(text: string, selection: FamilySelection): string {
   return Buffer.concat(out).toString('utf8');
 }
 
-export class FamilyFilter {
+export class FamilyFilter extends LineStage {
   /** Lines left out so far. */
   droppedLines = 0;
   readonly #keeps: (family: string) => boolean;
@@ -70,10 +71,8 @@ export class FamilyFilter {
   #typed: string | undefined;
   #typedBytes: Buffer | undefined;
   #typedKeep = true;
-  /** The start of an unfinished line, from earlier chunks. */
-  #held: Buffer[] = [];
-
   constructor(selection: FamilySelection) {
+    super();
     this.#keeps = selects(selection);
   }
 
@@ -86,8 +85,14 @@ export class FamilyFilter {
     return k;
   }
 
-  /** Whether the complete line buf[start, end) (its newline excluded) is kept. */
-  #line(buf: Buffer, start: number, end: number): boolean {
+  /** Whether the complete line buf[start, end) (its newline excluded) is kept; counts what is not. */
+  protected line(buf: Buffer, start: number, end: number): boolean {
+    const keep = this.#keepLine(buf, start, end);
+    if (!keep) this.droppedLines++;
+    return keep;
+  }
+
+  #keepLine(buf: Buffer, start: number, end: number): boolean {
     if (start === end) return true;
     if (buf[start] === HASH) {
       const text = buf.toString('latin1', start, Math.min(end, start + 512));
@@ -111,45 +116,5 @@ export class FamilyFilter {
     let i = start;
     while (i < end && buf[i] !== 0x7b && buf[i] !== 0x20 && buf[i] !== 0x09) i++;
     return this.#keep(familyOf(buf.toString('latin1', start, i), this.#typed));
-  }
-
-  /** The kept parts of `chunk` into `out`, as slices of it; an unfinished last line is held. */
-  write(chunk: Buffer, out: Buffer[]): void {
-    let from = 0;
-    if (this.#held.length > 0) {
-      const nl = chunk.indexOf(NL);
-      if (nl < 0) {
-        this.#held.push(chunk);
-        return;
-      }
-      const line = Buffer.concat([...this.#held, chunk.subarray(0, nl + 1)]);
-      this.#held = [];
-      if (this.#line(line, 0, line.length - 1)) out.push(line);
-      else this.droppedLines++;
-      from = nl + 1;
-    }
-    let emit = from;
-    let at = from;
-    for (;;) {
-      const nl = chunk.indexOf(NL, at);
-      if (nl < 0) break;
-      if (!this.#line(chunk, at, nl)) {
-        if (at > emit) out.push(chunk.subarray(emit, at));
-        emit = nl + 1;
-        this.droppedLines++;
-      }
-      at = nl + 1;
-    }
-    if (at > emit) out.push(chunk.subarray(emit, at));
-    if (at < chunk.length) this.#held.push(chunk.subarray(at));
-  }
-
-  /** The last line, when the body does not end with a newline. */
-  end(out: Buffer[]): void {
-    if (this.#held.length === 0) return;
-    const line = Buffer.concat(this.#held);
-    this.#held = [];
-    if (this.#line(line, 0, line.length)) out.push(line);
-    else this.droppedLines++;
   }
 }
