@@ -91,7 +91,10 @@ export function histogramWindows(points: readonly HistogramPoint[]): HistogramWi
 
 /** The interval from `a` to a later `b` of one histogram series. */
 export function histogramWindow(a: HistogramPoint, b: HistogramPoint): HistogramWindow {
-  const reset = b.count < a.count || [...b.buckets].some(([le, v]) => v < (a.buckets.get(le) ?? 0));
+  // Any cumulative part going down is a restart, as rate() of each series reads it: a server
+  // restarted with as many observations since as before has a count that did not drop, but
+  // a sum that did (observations of durations and sizes are never negative).
+  const reset = b.count < a.count || b.sum < a.sum || [...b.buckets].some(([le, v]) => v < (a.buckets.get(le) ?? 0));
   const buckets = new Map<number, number>();
   for (const [le, v] of b.buckets) buckets.set(le, reset ? v : v - (a.buckets.get(le) ?? 0));
   const count = reset ? b.count : b.count - a.count;

@@ -107,4 +107,8 @@ t.test('histogram windows: bucket deltas, mean and quantiles per interval; a res
   );
   t.equal(w[1]!.mean, 0.5);
   t.equal(w[1]!.seconds, 10);
+  // A restart with as many observations since as before: no count or bucket went down, the sum did.
+  const [same] = histogramWindows([point(0, [1, 2, 2], 2.6), point(10, [1, 2, 2], 0.4)]);
+  t.equal(same!.reset, true, 'a sum that went down is a restart too');
+  t.equal(same!.sum, 0.4, 'and the interval counts from zero, never negative');
 });
