@@ -78,6 +78,19 @@ export function streamFastPath(serve: StreamHandler): FastPath {
   };
 }
 
+/** A fault of the handler itself (a bug): a 500 if nothing was sent yet, else the answer cut short; never an unhandled rejection. */
+function guarded(serve: StreamHandler, log: Logger): StreamHandler {
+  return async (req, res) => {
+    try {
+      await serve(req, res);
+    } catch (err) {
+      log.error({ event: 'metrics_handler_failed', err }, `GET /metrics failed: ${(err as Error).message}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('internal error\n');
+      else res.destroy();
+    }
+  };
+}
+
 /**
  * One upstream, relayed through the sanitizer as it arrives; concurrent scrapes share a
  * fetch. On the raw request and response, before Fastify routes anything: with one
@@ -136,7 +149,7 @@ export function streamHandler(opts: Omit<MetricsRoutesOptions, 'source' | 'strea
     return relay;
   };
 
-  return async (req, res) => {
+  return guarded(async (req, res) => {
     const started = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     metrics.inFlight.inc();
@@ -197,5 +210,5 @@ export function streamHandler(opts: Omit<MetricsRoutesOptions, 'source' | 'strea
     }
     res.writeHead(200, headers);
     sub.attach(sink);
-  };
+  }, log);
 }
