@@ -203,8 +203,12 @@ t.test('the commands: postprocess in place and to another format; collect --auto
 
 t.test('a vLLM restarted mid-run: the interval across it counts from zero, marked as a reset, and no delta is negative', async (t) => {
   const [before] = await simulators([{ engines: 2 }]);
-  // Thirty seconds of load on the first process, so its counters stand above a fresh one's.
-  before!.sim.advance(Date.now() / 1000 + 30, 30);
+  // Thirty seconds of load on the first process, a second at a time as its ticks would go,
+  // so that every counter and histogram stands above a fresh one's (the same seed: the new
+  // process replays the first's first minute). One 30-second step left some unchanged, and
+  // then the restart did not show in them.
+  const now = Date.now() / 1000;
+  for (let s = 1; s <= 30; s++) before!.sim.advance(now + s, 1);
   const port = Number(new URL(before!.url).port);
   const base = join(dir, 'restart');
   const proc = spawnCli([
