@@ -13,7 +13,7 @@
  * lines are held (the few lines of a gauge or one histogram per engine) and go out at the
  * end, before an OpenMetrics `# EOF`; everything else stays byte for byte where it was.
  */
-import { vocabulary } from '../names/vocabulary.js';
+import { fromVocabulary } from '../names/vocabulary.js';
 import { KNOWN } from '../names/known.js';
 import { familyOf } from './family-filter.js';
 import { LineStage } from './line-stage.js';
@@ -37,18 +37,18 @@ const base = (name: string) => name.replace(/_total$/, '');
  * → `vllm:kv_cache_usage_perc`), under every vLLM prefix the vocabulary has. Only vLLM's own
  * deprecations: another engine's name is not vLLM's, even where the readers take it.
  */
-export function deprecatedRenames(): Map<string, string> {
+export const deprecatedRenames = fromVocabulary((v): ReadonlyMap<string, string> => {
   const out = new Map<string, string>();
-  for (const prefix of vocabulary().vllmPrefixes) {
+  for (const prefix of v.vllmPrefixes) {
     for (const f of KNOWN) {
       for (const s of f.spellings) if (s.engine === 'vllm' && s.status === 'deprecated') out.set(`${prefix}${base(s.name)}`, `${prefix}${base(f.canonical)}`);
     }
   }
   return out;
-}
+});
 
 /** A name's base if it is a deprecated family's (with one of its suffixes), else undefined. */
-function deprecatedBase(name: string, renames: Map<string, string>): string | undefined {
+function deprecatedBase(name: string, renames: ReadonlyMap<string, string>): string | undefined {
   for (const sfx of SUFFIXES) {
     if (!name.endsWith(sfx)) continue;
     const b = name.slice(0, name.length - sfx.length);
@@ -64,7 +64,7 @@ interface Held {
 
 export class CanonicalNames extends LineStage {
   readonly #mode: Exclude<NamesMode, 'upstream'>;
-  readonly #renames: Map<string, string>;
+  readonly #renames: ReadonlyMap<string, string>;
   /** Bases of the families the body has (as typed), to know whether a replacement is there. */
   readonly #seen = new Set<string>();
   /** Deprecated base → its renamed lines, in the order met. */

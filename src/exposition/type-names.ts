@@ -9,6 +9,9 @@ const NL = 0x0a;
 /** A TYPE line longer than this is not a family name the table knows: dropped, not carried. */
 const MAX_LINE = 512;
 
+/** The name at the start of what follows `# TYPE ` (Prometheus 3 quotes one: `"vllm:x"`). */
+const typedName = (rest: string) => (rest.startsWith('"') ? rest.slice(1, rest.indexOf('"', 1)) : rest.split(/[ \t]/, 1)[0]!);
+
 export class TypeNameScanner {
   readonly names = new Set<string>();
   /** The start of a line the previous chunk ended in, when it may be a TYPE line. */
@@ -54,7 +57,7 @@ export class TypeNameScanner {
     if (line.length <= TYPE.length || line.length > MAX_LINE || !line.subarray(0, TYPE.length).equals(TYPE)) return;
     const rest = line.toString('utf8', TYPE.length).trimStart();
     // Prometheus 3's quoted names: `# TYPE "vllm:x" gauge`.
-    const name = rest.startsWith('"') ? rest.slice(1, rest.indexOf('"', 1)) : rest.split(/[ \t]/, 1)[0]!;
+    const name = typedName(rest);
     if (name !== '') this.names.add(name);
   }
 }
@@ -68,7 +71,7 @@ export function typeNamesOfText(text: string): Set<string> {
     if (end === -1) end = text.length;
     if (end - from + 7 > MAX_LINE) continue;
     const rest = text.slice(from, end).trimStart();
-    const name = rest.startsWith('"') ? rest.slice(1, rest.indexOf('"', 1)) : rest.split(/[ \t]/, 1)[0]!;
+    const name = typedName(rest);
     if (name !== '') names.add(name);
   }
   return names;

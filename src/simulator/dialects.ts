@@ -86,17 +86,11 @@ const SGLANG_HELP: Record<string, string> = {
   'sglang:inter_token_latency_seconds': 'Histogram of inter-token latency in seconds.',
 };
 
+/** What every vLLM V1 dialect shares. */
+const VLLM_V1 = { labels: vllmLabels, byFinishedReason: true, extraGauges: [], http: true, cacheConfigInfo: true, maxEngines: Infinity };
+
 const DEFINITIONS: Record<DialectId, Dialect> = {
-  'vllm-0.9': {
-    id: 'vllm-0.9',
-    serve: (n) => n,
-    labels: vllmLabels,
-    byFinishedReason: true,
-    extraGauges: [],
-    http: true,
-    cacheConfigInfo: true,
-    maxEngines: Infinity,
-  },
+  'vllm-0.9': { ...VLLM_V1, id: 'vllm-0.9', serve: (n) => n },
   'vllm-0.6': {
     id: 'vllm-0.6',
     serve: (n) => (V0_DROPPED.has(n) ? undefined : n),
@@ -115,15 +109,10 @@ const DEFINITIONS: Record<DialectId, Dialect> = {
     maxEngines: 1,
   },
   'vllm-latest': {
+    ...VLLM_V1,
     id: 'vllm-latest',
     serve: (n) => (LATEST_DROPPED.has(n) ? undefined : n === 'vllm:time_per_output_token_seconds' ? 'vllm:inter_token_latency_seconds' : n),
     help: (n) => (n === 'vllm:inter_token_latency_seconds' ? 'Histogram of inter-token latency in seconds.' : undefined),
-    labels: vllmLabels,
-    byFinishedReason: true,
-    extraGauges: [],
-    http: true,
-    cacheConfigInfo: true,
-    maxEngines: Infinity,
   },
   sglang: {
     id: 'sglang',
