@@ -1,6 +1,7 @@
-// Run with --expose-gc (bench/run.js does): the heap the fleet path holds per
-// 100k series during one merged scrape (the targets' texts and the merge's
-// lines) and after it (the rendered answer, which poll mode keeps).
+// Run with --expose-gc (bench/run.js does): the memory the fleet path holds per
+// 100k series during one merged scrape (the targets' bodies and the merge's
+// pieces) and after it (the rendered answer, which poll mode keeps). The JS heap
+// and ArrayBuffers together: bodies, pieces and the answer live outside the heap.
 import { TextMerge } from '../dist/fleet/text-merge.js';
 import { Simulator } from '../dist/simulator/simulator.js';
 
@@ -8,19 +9,20 @@ const TARGETS = 16;
 const heap = () => {
   globalThis.gc();
   globalThis.gc();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 };
 
 const base = heap();
-// As fetched: one string per target (decoded from the body).
+// As fetched: one Buffer per target.
 let texts = Array.from({ length: TARGETS }, (_, i) =>
-  new Simulator({ engines: 8, models: 4, tickMs: 0, seed: i + 1 }, 1_760_000_000).exposition('text').toString(),
+  Buffer.from(new Simulator({ engines: 8, models: 4, tickMs: 0, seed: i + 1 }, 1_760_000_000).exposition('text')),
 );
 const withTexts = heap();
 let merge = new TextMerge({ label: 'instance' });
 texts.forEach((t, i) => merge.add(`gpu-${i}`, t));
 const withMerge = heap();
-const rendered = Buffer.from(merge.render());
+const rendered = merge.renderBytes();
 const series = [...merge.samples.values()].reduce((a, b) => a + b, 0);
 texts = undefined;
 merge = undefined;

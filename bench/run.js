@@ -43,6 +43,8 @@ const TARGETS = {
   pollVsDirect: 1,
   apiVsDirect: 0.9,
   apiAddedP50Ms: 1,
+  fleetMBps: 200,
+  fleetPeakOverMerged: 8,
 };
 const children = new Set();
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
@@ -56,7 +58,10 @@ async function child(args, pick = (l) => l.url) {
     c.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
     c.stdout.on('data', (d) => {
       buf += d;
-      for (const line of buf.split('\n')) {
+      // Whole lines only: a chunk can end inside one.
+      const lines = buf.split('\n');
+      buf = lines.pop();
+      for (const line of lines) {
         if (!line.startsWith('{')) continue;
         const v = pick(JSON.parse(line));
         if (v) resolve(v);
@@ -228,34 +233,103 @@ async function rssRun() {
   return { cold, warm };
 }
 
-/** 16 upstreams of the 8-engine exposition: one merged scrape beside the 16 direct fetches it replaces. */
-async function fleetRun() {
-  const N = 16;
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** A fleet of static upstreams in one process (the machine has two cores, not hundreds) and the proxy merging them. */
+async function fleetOf(targets, engines, extra = []) {
   const dir = mkdtempSync(join(tmpdir(), 'vmp-bench-'));
   const file = join(dir, 'fleet.prom');
-  const body = new Simulator({ engines: 8, tickMs: 0 }, 1_760_000_000).exposition('text');
+  const body = new Simulator({ engines, tickMs: 0 }, 1_760_000_000).exposition('text');
   writeFileSync(file, body);
-  const fleet = await child([join(here, 'servers.js'), 'static', file, Simulator.contentType('text'), String(N)], (l) => l.urls);
+  const fleet = await child([join(here, 'servers.js'), 'static', file, Simulator.contentType('text'), String(targets)], (l) => l.urls);
   const urls = fleet.url.map((u) => `${u}/metrics`);
-  const args = [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...urls.flatMap((u, i) => ['--upstream', `gpu-${i}=${u}`])];
-  const proxy = await child(args, listening);
-  const out = { targets: N, bytesPerTarget: body.length };
-  for (const connections of [1, CONNECTIONS]) {
-    const runs = { direct: [], merged: [] };
-    await sweeps(urls, { seconds: 1, connections });
-    await sweeps([`${proxy.url}/metrics`], { seconds: 1, connections });
-    for (let round = 0; round < ROUNDS; round++) {
-      runs.direct.push(await sweeps(urls, { seconds: SECONDS, connections }));
-      runs.merged.push(await sweeps([`${proxy.url}/metrics`], { seconds: SECONDS, connections }));
+  // A targets file rather than hundreds of --upstream flags.
+  const list = join(dir, 'targets.json');
+  writeFileSync(list, JSON.stringify(urls.map((url, i) => ({ name: `gpu-${i}`, url }))));
+  const proxy = await child([CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', '--targets-file', list, ...extra], listening);
+  return { urls, body, proxy, stop: () => (proxy.stop(), fleet.stop()) };
+}
+
+/**
+ * One merged scrape of N targets beside the N direct fetches it replaces (a sweep, same Node
+ * load generator on both sides), and the proxy's own CPU per merged scrape, from /proc: MB/s of
+ * merged output per core is what decides how large a fleet one proxy can merge.
+ */
+async function fleetRun() {
+  const shapes = [
+    { targets: 16, engines: 8, clients: [1, CONNECTIONS] },
+    { targets: 256, engines: 1, clients: [1] },
+  ];
+  const out = [];
+  for (const shape of shapes) {
+    const { urls, body, proxy, stop } = await fleetOf(shape.targets, shape.engines);
+    const row = { targets: shape.targets, engines: shape.engines, bytesPerTarget: body.length };
+    row.mergedBytes = (await (await request(`${proxy.url}/metrics`)).body.arrayBuffer()).byteLength;
+    for (const connections of shape.clients) {
+      const runs = { direct: [], merged: [], cpuMBps: [], cpuMs: [] };
+      await sweeps(urls, { seconds: 1, connections });
+      await sweeps([`${proxy.url}/metrics`], { seconds: 1, connections });
+      for (let round = 0; round < ROUNDS; round++) {
+        runs.direct.push(await sweeps(urls, { seconds: SECONDS, connections }));
+        const cpu0 = cpuOf(proxy.pid);
+        const merged = await sweeps([`${proxy.url}/metrics`], { seconds: SECONDS, connections });
+        const cpu = cpuOf(proxy.pid) - cpu0;
+        const scrapes = merged.rps * SECONDS;
+        runs.merged.push(merged);
+        runs.cpuMs.push((cpu * 1000) / scrapes);
+        runs.cpuMBps.push((row.mergedBytes * scrapes) / 1e6 / cpu);
+      }
+      const sum = (rs) => ({ rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)) });
+      row[`c${connections}`] = {
+        direct: sum(runs.direct),
+        merged: sum(runs.merged),
+        ratio: median(runs.merged.map((r, i) => r.rps / runs.direct[i].rps)),
+        cpuMsPerScrape: median(runs.cpuMs),
+        mbPerCpuSecond: median(runs.cpuMBps),
+      };
     }
-    const sum = (rs) => ({ rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)) });
-    out[`c${connections}`] = { direct: sum(runs.direct), merged: sum(runs.merged), ratio: median(runs.merged.map((r, i) => r.rps / runs.direct[i].rps)) };
+    stop();
+    out.push(row);
   }
-  const merged = (await (await request(`${proxy.url}/metrics`)).body.text()).length;
-  out.mergedBytes = merged;
-  proxy.stop();
-  fleet.stop();
   return out;
+}
+
+/**
+ * RSS of a proxy merging 1,000 targets (47 KB each, 47 MB merged): sampled every 5 ms over
+ * 10 merged scrapes, one client. What it holds at the peak is the targets' bodies, the merge's
+ * pieces and the answer: a bound in multiples of the merged size is what the docs state.
+ */
+async function fleetMemoryRun() {
+  const TARGETS = 1000;
+  const { proxy, stop } = await fleetOf(TARGETS, 1, ['--timeout', '30s']);
+  const idle = rssOf(proxy.pid);
+  let peak = idle;
+  const timer = setInterval(() => (peak = Math.max(peak, rssOf(proxy.pid))), 5);
+  let merged = 0;
+  let ms = 0;
+  for (let i = 0; i < 10; i++) {
+    const t0 = performance.now();
+    const res = await request(`${proxy.url}/metrics`, { bodyTimeout: 60_000, headersTimeout: 60_000 });
+    merged = (await res.body.arrayBuffer()).byteLength;
+    ms += performance.now() - t0;
+  }
+  clearInterval(timer);
+  const after = rssOf(proxy.pid);
+  stop();
+  return {
+    targets: TARGETS,
+    mergedBytes: merged,
+    idleMB: idle / 1e6,
+    peakMB: peak / 1e6,
+    afterMB: after / 1e6,
+    msPerScrape: ms / 10,
+    peakOverMerged: (peak - idle) / merged,
+  };
 }
 
 /** Poll mode serves from memory: held to the direct upstream of the same exposition. */
@@ -306,9 +380,9 @@ const started = new Date();
 console.log(
   `vllm-metrics-proxy bench, ${started.toISOString()}, node ${process.version}, load by ${haveWrk ? 'wrk -t1' : 'autocannon'} -c${CONNECTIONS}, ${ROUNDS} interleaved rounds of ${SECONDS}s, medians\n`,
 );
-const only = (process.env.BENCH_ONLY ?? 'http,single,transformer,rss,fleet,poll,memory,stores,api,spool').split(',');
+const only = (process.env.BENCH_ONLY ?? 'http,single,transformer,rss,fleet,fleetrss,poll,memory,stores,api,spool').split(',');
 let missed = false;
-let rows, single, tr, rss, fleet, poll, memory, stores, api, spool;
+let rows, single, tr, rss, fleet, fleetMerge, fleetMemory, poll, memory, stores, api, spool;
 if (only.includes('http')) {
   rows = await throughputRuns();
   console.log(
@@ -383,16 +457,41 @@ if (only.includes('rss')) {
 
 if (only.includes('fleet')) {
   fleet = await fleetRun();
+  fleetMerge = await childRun('merge.js');
+  console.log('\nfleet: one merged scrape of N static targets beside a sweep (the N direct fetches it replaces), same load generator; proxy CPU from /proc');
   console.log(
-    `\nfleet: ${fleet.targets} targets x 8 engines (${fmt(fleet.bytesPerTarget)} bytes each, ${fmt(fleet.mergedBytes)} bytes merged); a sweep = the 16 direct fetches, or one merged scrape`,
+    '| targets x engines | merged bytes | clients | direct sweeps/s (p50/p99 ms) | merged scrapes/s (p50/p99 ms) | merged / direct | proxy CPU ms per merged scrape | merged MB/s per core |',
   );
-  console.log('| clients | direct sweeps/s (p50/p99 ms) | merged scrapes/s (p50/p99 ms) | merged / direct |');
-  console.log('|---:|---:|---:|---:|');
-  for (const c of [1, CONNECTIONS]) {
-    const r = fleet[`c${c}`];
-    const cell = (m) => `${fmt(m.rps, 1)} (${fmt(m.p50, 1)} / ${fmt(m.p99, 1)})`;
-    console.log(`| ${c} | ${cell(r.direct)} | ${cell(r.merged)} | ${fmt(r.ratio, 2)}x |`);
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of fleet) {
+    for (const c of [1, CONNECTIONS]) {
+      const r = row[`c${c}`];
+      if (!r) continue;
+      const cell = (m) => `${fmt(m.rps, 1)} (${fmt(m.p50, 1)} / ${fmt(m.p99, 1)})`;
+      const ok = r.mbPerCpuSecond >= TARGETS.fleetMBps;
+      console.log(
+        `| ${row.targets} x ${row.engines} | ${fmt(row.mergedBytes)} | ${c} | ${cell(r.direct)} | ${cell(r.merged)} | ${fmt(r.ratio, 2)}x | ${fmt(r.cpuMsPerScrape, 1)} | ${fmt(r.mbPerCpuSecond)} ${c === 1 ? `${verdict(ok)} (target >= ${TARGETS.fleetMBps})` : ''} |`,
+      );
+      if (c === 1) missed ||= !ok;
+    }
   }
+  console.log('the merge alone (bench/merge.js: TextMerge.add of each body, then renderBytes, in one process; CPU from process.cpuUsage):');
+  for (const m of fleetMerge) {
+    const ok = m.mbPerCpuSecond >= TARGETS.fleetMBps;
+    console.log(
+      `  ${m.targets} x ${m.engines}: ${fmt(m.cpuMsPerMerge, 1)} ms of CPU per merge of ${fmt(m.mergedBytes)} bytes, ${fmt(m.mbPerCpuSecond)} MB/s per core ${verdict(ok)} (target >= ${TARGETS.fleetMBps})`,
+    );
+    missed ||= !ok;
+  }
+}
+if (only.includes('fleetrss')) {
+  fleetMemory = await fleetMemoryRun();
+  const m = fleetMemory;
+  const ok = m.peakOverMerged <= TARGETS.fleetPeakOverMerged;
+  console.log(
+    `\nfleet RSS, ${fmt(m.targets)} targets (${fmt(m.mergedBytes / 1e6, 1)} MB merged, ${fmt(m.msPerScrape)} ms a scrape): idle ${fmt(m.idleMB)} MB, peak ${fmt(m.peakMB)} MB, after ${fmt(m.afterMB)} MB; peak growth ${fmt(m.peakOverMerged, 1)}x the merged size ${verdict(ok)} (bound <= ${TARGETS.fleetPeakOverMerged}x)`,
+  );
+  missed ||= !ok;
 }
 if (only.includes('poll')) {
   poll = await pollRun();
@@ -455,6 +554,8 @@ writeFileSync(
       transformer: tr,
       rss,
       fleet,
+      fleetMerge,
+      fleetMemory,
       poll,
       memory,
       stores,

@@ -152,12 +152,17 @@ export class CanonicalNames extends LineStage {
 
 /** A whole exposition under canonical names (fleet mode and the Pushgateway push read each target's text). */
 export function canonicalText(text: string, mode: NamesMode): string {
-  if (mode === 'upstream') return text;
+  return mode === 'upstream' ? text : canonicalBytes(Buffer.from(text, 'utf8'), mode).toString('utf8');
+}
+
+/** A whole exposition's bytes under `mode`'s names (left as they are for `upstream`); the input is not modified. */
+export function canonicalBytes(body: Buffer, mode: NamesMode): Buffer {
+  if (mode === 'upstream') return body;
   const c = new CanonicalNames(mode);
   const out: Buffer[] = [];
-  c.write(Buffer.from(text, 'utf8'), out);
+  c.write(body, out);
   c.end(out);
-  return Buffer.concat(out).toString('utf8');
+  return Buffer.concat(out);
 }
 
 /** Parsed families under canonical names (the direct OTLP push). Names here are sanitized (`vllm_`). */

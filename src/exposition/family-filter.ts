@@ -54,12 +54,12 @@ export function familyOf(sample: string, typed: string | undefined): string {
 }
 
 /** A whole exposition, filtered (fleet mode and the Pushgateway push, which read each target's text). */
-export function filterText(text: string, selection: FamilySelection): string {
+export function filterBytes(body: Buffer, selection: FamilySelection): Buffer {
   const f = new FamilyFilter(selection);
   const out: Buffer[] = [];
-  f.write(Buffer.from(text, 'utf8'), out);
+  f.write(body, out);
   f.end(out);
-  return Buffer.concat(out).toString('utf8');
+  return Buffer.concat(out);
 }
 
 export class FamilyFilter extends LineStage {

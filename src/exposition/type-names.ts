@@ -62,17 +62,10 @@ export class TypeNameScanner {
   }
 }
 
-/** The TYPE names of a whole text (fleet mode holds each target's answer whole): string search, no copy. */
-export function typeNamesOfText(text: string): Set<string> {
-  const names = new Set<string>();
-  for (let at = text.startsWith('# TYPE ') ? 0 : text.indexOf('\n# TYPE '); at !== -1; at = text.indexOf('\n# TYPE ', at + 1)) {
-    const from = at === 0 && text.startsWith('# TYPE ') ? 7 : at + 8;
-    let end = text.indexOf('\n', from);
-    if (end === -1) end = text.length;
-    if (end - from + 7 > MAX_LINE) continue;
-    const rest = text.slice(from, end).trimStart();
-    const name = typedName(rest);
-    if (name !== '') names.add(name);
-  }
-  return names;
+/** The TYPE names of a whole body (fleet mode holds each target's answer whole): the scanner's one pass, no string of the body. */
+export function typeNamesOf(body: Buffer): Set<string> {
+  const s = new TypeNameScanner();
+  s.write(body);
+  s.end();
+  return s.names;
 }

@@ -1,18 +1,18 @@
 import { UpstreamGarbage, type UpstreamError } from '../errors.js';
-import { canonicalText, type NamesMode } from '../exposition/canonical-names.js';
-import { filterText, type FamilySelection } from '../exposition/family-filter.js';
+import { canonicalBytes, type NamesMode } from '../exposition/canonical-names.js';
+import { filterBytes, type FamilySelection } from '../exposition/family-filter.js';
 import { newLabels, type MetricFamily } from '../exposition/model.js';
 import { ExpositionParseError, parseExposition } from '../exposition/parser.js';
 import { renderText, toClassicFamilies } from '../exposition/render.js';
 import type { Logger } from '../logger.js';
 import type { Target } from '../targets/target-set.js';
-import { sharedText } from '../upstream/scrape.js';
+import { ExpositionText, sharedText } from '../upstream/scrape.js';
 import type { TextMerge } from './text-merge.js';
 
 export interface TargetOutcome {
   target: Target;
   /** The exposition in the classic format. */
-  text?: string;
+  exposition?: ExpositionText;
   error?: UpstreamError;
   seconds: number;
   /** Samples it gave the merge. */
@@ -24,9 +24,13 @@ export async function scrapeTarget(target: Target, timeoutMs: number): Promise<T
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
   try {
-    const { text, format } = await sharedText(target.upstream, timeoutMs);
+    let exposition = await sharedText(target.upstream, timeoutMs);
     // Asked for the classic format; an upstream that answers OpenMetrics anyway is reshaped into it.
-    return { target, text: format === 'openmetrics' ? renderText(parseExposition(text, format).flatMap(toClassicFamilies)) : text, seconds: seconds() };
+    if (exposition.format === 'openmetrics') {
+      const classic = renderText(parseExposition(exposition.text, 'openmetrics').flatMap(toClassicFamilies));
+      exposition = new ExpositionText(Buffer.from(classic), 'prometheus', exposition.timeMs);
+    }
+    return { target, exposition, seconds: seconds() };
   } catch (err) {
     const e = err instanceof ExpositionParseError ? UpstreamGarbage(err.message) : (err as UpstreamError);
     if (err instanceof ExpositionParseError) target.upstream.recordFailure(e);
@@ -41,16 +45,17 @@ export async function scrapeTarget(target: Target, timeoutMs: number): Promise<T
  */
 export function mergeOutcomes(merge: TextMerge, outcomes: TargetOutcome[], families?: FamilySelection, names: NamesMode = 'upstream'): void {
   for (const o of outcomes) {
-    if (o.text === undefined) continue;
+    if (o.exposition === undefined) continue;
     try {
-      merge.add(o.target.name, canonicalText(families ? filterText(o.text, families) : o.text, names));
+      const body = o.exposition.body;
+      merge.add(o.target.name, canonicalBytes(families ? filterBytes(body, families) : body, names));
       o.samples = merge.samples.get(o.target.name);
     } catch (err) {
       if (!(err instanceof ExpositionParseError)) throw err;
       o.error = UpstreamGarbage(err.message);
       o.target.upstream.recordFailure(o.error);
     }
-    o.text = undefined; // the merge holds what it needs
+    o.exposition = undefined; // the merge holds what it needs
   }
 }
 

@@ -47,7 +47,7 @@ export class SaturationSampler {
   observeOutcomes(outcomes: TargetOutcome[], timeMs: number): void {
     this.options.window.setTargets(this.options.targets().map((t) => t.name));
     for (const o of outcomes) {
-      if (o.text !== undefined && !o.error) this.observeText(o.target.name, o.text, 'prometheus', timeMs);
+      if (o.exposition !== undefined && !o.error) this.observeText(o.target.name, o.exposition.text, 'prometheus', timeMs);
       else this.failed(o.target.name, o.error?.message ?? 'no answer');
     }
   }

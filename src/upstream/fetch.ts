@@ -49,6 +49,8 @@ export class Cancellation extends EventEmitter {
 export interface UpstreamResponse {
   statusCode: number;
   contentType: string | undefined;
+  /** The decoded body's length when the upstream said it (no content-encoding), else undefined. */
+  contentLength: number | undefined;
   /** Decoded body. Errors on it are UpstreamErrors. */
   body: Readable;
   /** Stop the scrape: releases the upstream connection. */
@@ -149,6 +151,7 @@ export async function fetchUpstream(opts: FetchOptions): Promise<UpstreamRespons
   return {
     statusCode: res.statusCode,
     contentType: typeof res.headers['content-type'] === 'string' ? res.headers['content-type'] : undefined,
+    contentLength: body === res.body && Number.isSafeInteger(length) && length >= 0 ? length : undefined,
     body,
     abort() {
       clearTimeout(timer);

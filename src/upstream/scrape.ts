@@ -1,5 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import { UpstreamGarbage, UpstreamTooLarge, type UpstreamError } from '../errors.js';
-import { typeNamesOfText } from '../exposition/type-names.js';
+import { typeNamesOf } from '../exposition/type-names.js';
 import { formatOfContentType, type ExpositionFormat, type MetricFamily } from '../exposition/model.js';
 import { ExpositionParseError, parseExposition } from '../exposition/parser.js';
 import { firstContentProblem } from '../exposition/sanitize-stream.js';
@@ -9,11 +10,24 @@ import type { Upstream } from './upstream.js';
 /** What a parsing consumer asks for: the classic format, whose family names match what Fluent Bit sees. */
 export const CLASSIC_ACCEPT = 'text/plain;version=0.0.4;q=1,*/*;q=0.1';
 
-export interface ExpositionText {
-  text: string;
-  format: ExpositionFormat;
-  /** When the upstream answered. */
-  timeMs: number;
+/**
+ * A whole exposition as it arrived (checked to be UTF-8), with its text made
+ * on first use: the fleet merge reads the bytes, and a fleet of hundreds of
+ * targets should not pay for a string of each unless a reader wants one.
+ */
+export class ExpositionText {
+  #text: string | undefined;
+
+  constructor(
+    readonly body: Buffer,
+    readonly format: ExpositionFormat,
+    /** When the upstream answered. */
+    readonly timeMs: number,
+  ) {}
+
+  get text(): string {
+    return (this.#text ??= this.body.toString('utf8'));
+  }
 }
 
 export interface Scrape {
@@ -35,26 +49,50 @@ export async function fetchText(upstream: Upstream, timeoutMs?: number): Promise
     async (res) => {
       const timeMs = Date.now();
       const max = upstream.options.maxBodyBytes;
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        bytes += chunk.length;
-        if (bytes > max) throw UpstreamTooLarge(max);
-        chunks.push(chunk);
-      }
-      const body = Buffer.concat(chunks, bytes);
+      const body = await readWhole(res, max);
       const bad = firstContentProblem(body);
       if (bad) throw UpstreamGarbage(bad);
-      let text: string;
-      try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-      } catch {
-        throw UpstreamGarbage('the body is not UTF-8');
-      }
-      return { text, format: formatOfContentType(res.contentType), timeMs };
+      if (!isUtf8(body)) throw UpstreamGarbage('the body is not UTF-8');
+      return new ExpositionText(body, formatOfContentType(res.contentType), timeMs);
     },
-    (o) => typeNamesOfText(o.text),
+    (o) => typeNamesOf(o.body),
   );
+}
+
+/**
+ * The whole body, at most `max` bytes. With a Content-Length (the usual case) each
+ * chunk is copied into one Buffer as it arrives, so the socket reads it came in are
+ * not all held until the end: with a thousand targets fetched at once they were
+ * 64 KiB each, and the largest part of a merged round's memory.
+ */
+async function readWhole(res: UpstreamResponse, max: number): Promise<Buffer> {
+  const expected = res.contentLength;
+  if (expected !== undefined && expected <= max) {
+    const body = Buffer.allocUnsafe(expected);
+    let bytes = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      // More than it said: the rest is read as it comes (undici refuses a mismatch anyway).
+      if (bytes + chunk.length > expected) return readRest(res, body.subarray(0, bytes), chunk, max);
+      chunk.copy(body, bytes);
+      bytes += chunk.length;
+    }
+    return bytes === expected ? body : body.subarray(0, bytes);
+  }
+  return readRest(res, undefined, undefined, max);
+}
+
+async function readRest(res: UpstreamResponse, head: Buffer | undefined, next: Buffer | undefined, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const add = (chunk: Buffer) => {
+    bytes += chunk.length;
+    if (bytes > max) throw UpstreamTooLarge(max);
+    chunks.push(chunk);
+  };
+  if (head) add(head);
+  if (next) add(next);
+  for await (const chunk of res.body as AsyncIterable<Buffer>) add(chunk);
+  return Buffer.concat(chunks, bytes);
 }
 
 /**
