@@ -30,13 +30,38 @@ const TO_OBJECT = { longs: String, enums: Number, bytes: String, arrays: true };
 
 export { OtlpDecodeError };
 
+/**
+ * How deep objects and arrays may nest in a request: a real one is about 14 levels (request,
+ * resources, scopes, metrics, points, attributes, a value), and each kvlist or array inside
+ * an attribute value adds 4, so this leaves room for 16 such levels. The codec, the repair
+ * and the encoder for Parseable all recurse: a bound checked first, without recursion,
+ * refuses what would otherwise end in a stack overflow somewhere further in.
+ */
+export const MAX_NESTING = 80;
+
+const tooDeep = () => new OtlpDecodeError(`nested deeper than ${MAX_NESTING} levels (attribute values within values)`);
+
+/** Throws when objects and arrays nest deeper than MAX_NESTING; iterative, each node once. */
+function checkNesting(root: unknown): void {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== 'object' || node === null || ArrayBuffer.isView(node)) continue;
+    if (depth > MAX_NESTING) throw tooDeep();
+    for (const v of Array.isArray(node) ? node : Object.values(node)) if (typeof v === 'object' && v !== null) stack.push([v, depth + 1]);
+  }
+}
+
 export function decodeProtobuf(body: Uint8Array): MetricsRequest {
   let message: object;
   try {
     message = Request.decode(body);
   } catch (err) {
+    // protobufjs follows nested messages by recursion: past a few thousand levels the stack ends first.
+    if (err instanceof RangeError) throw tooDeep();
     throw new OtlpDecodeError(`not an OTLP ExportMetricsServiceRequest: ${(err as Error).message}`);
   }
+  checkNesting(message);
   return Request.toObject(message, TO_OBJECT) as MetricsRequest;
 }
 
@@ -54,6 +79,7 @@ export function decodeJson(body: string): MetricsRequest {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new OtlpDecodeError('body is not an OTLP/JSON ExportMetricsServiceRequest object');
   }
+  checkNesting(parsed);
   hexIdsToBase64(parsed);
   let message: object;
   try {

@@ -65,8 +65,31 @@ export async function sniffFormat(path: string): Promise<RowFormat> {
 export async function* readRows(path: string, format?: RowFormat): AsyncGenerator<Row[]> {
   const kind = format ?? (await sniffFormat(path));
   if (kind === 'sqlite') yield* sqliteRows(path);
-  else if (kind === 'csv') yield* csvRows(path);
-  else yield* jsonlRows(path);
+  else {
+    await checkWholeLines(path);
+    if (kind === 'csv') yield* csvRows(path);
+    else yield* jsonlRows(path);
+  }
+}
+
+/**
+ * The stores end every row with a newline. A text file that does not was cut short (a full
+ * disk, a copy stopped half way), and its last row may still read as a row with a shorter
+ * value: refused before anything is read, rather than read into a silently wrong result.
+ */
+async function checkWholeLines(path: string): Promise<void> {
+  const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    throw new DataFileError(path, err.code === 'ENOENT' ? 'no such file' : err.message, { cause: err });
+  });
+  try {
+    const { size } = await fh.stat();
+    if (size === 0) return;
+    const last = Buffer.alloc(1);
+    await fh.read(last, 0, 1, size - 1);
+    if (last[0] !== 0x0a) throw new DataFileError(path, 'the last line has no newline: the file was cut short (remove the partial last line to read the rest)');
+  } finally {
+    await fh.close();
+  }
 }
 
 function checkRow(path: string, where: string, r: Row): Row {
@@ -75,6 +98,7 @@ function checkRow(path: string, where: string, r: Row): Row {
     throw new DataFileError(path, `${where}: target, family and name must be text`);
   if (!TYPES.has(r.type)) throw new DataFileError(path, `${where}: "${String(r.type)}" is not a metric type`);
   if (typeof r.labels !== 'object' || r.labels === null || Array.isArray(r.labels)) throw new DataFileError(path, `${where}: labels must be an object`);
+  for (const v of Object.values(r.labels)) if (typeof v !== 'string') throw new DataFileError(path, `${where}: label values must be text`);
   return r;
 }
 
@@ -107,6 +131,7 @@ async function* jsonlRows(path: string): AsyncGenerator<Row[]> {
     } catch (err) {
       throw new DataFileError(path, `${where}: not JSON (${(err as Error).message})`, { cause: err });
     }
+    if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new DataFileError(path, `${where}: not a JSON object`);
     if (
       batch.add(
         checkRow(path, where, {
@@ -163,6 +188,20 @@ async function* csvRows(path: string): AsyncGenerator<Row[]> {
   if (!batch.empty) yield batch.take();
 }
 
+/** The rows of a statement, a damaged page (SQLite finds one only when it reads it) said as a DataFileError. */
+function* damaged(path: string, rows: IterableIterator<unknown>): Generator<unknown> {
+  for (;;) {
+    let next: IteratorResult<unknown>;
+    try {
+      next = rows.next();
+    } catch (err) {
+      throw new DataFileError(path, `the database is damaged: ${(err as Error).message}`, { cause: err });
+    }
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
 async function* sqliteRows(path: string): AsyncGenerator<Row[]> {
   // A reader of a WAL database creates its -wal and -shm files; those are removed again if they were not there before.
   const sidecars = walSidecars(path).filter((p) => !existsSync(p));
@@ -181,7 +220,7 @@ async function* sqliteRows(path: string): AsyncGenerator<Row[]> {
       throw new DataFileError(path, `not a database written by collect (${(err as Error).message})`, { cause: err });
     }
     const batch = new Batcher();
-    for (const raw of rows) {
+    for (const raw of damaged(path, rows)) {
       const r = raw as { ts: number; target: string; family: string; type: Row['type']; name: string; labels: string; value: number | null };
       const where = `series ${r.target} ${r.name}`;
       if (

@@ -100,7 +100,8 @@ export const otlpRelayRoutes: FastifyPluginAsync<OtlpRelayRoutesOptions> = async
         return text(reply, 413, `decompressed body exceeds --otlp-max-request-bytes (${relay.maxRequestBytes} bytes)`);
       }
       metrics.otlpRequests.inc({ outcome: 'invalid' });
-      const reason = err instanceof OtlpDecodeError ? err.message : `gzip: ${e.message}`;
+      // Only the decoders and gunzip can throw here; anything else is said as it is, not as gzip's.
+      const reason = err instanceof OtlpDecodeError ? err.message : e.code?.startsWith('Z_') ? `gzip: ${e.message}` : e.message;
       log.warn({ event: 'otlp_invalid', reason }, `rejected an OTLP request: ${reason}`);
       return text(reply, 400, reason);
     }

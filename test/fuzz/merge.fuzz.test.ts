@@ -1,0 +1,143 @@
+/**
+ * The exposition parser and the fleet merge under inputs nobody chose (fast-check;
+ * test/helpers/fuzz.ts says how to replay a seed or run longer).
+ * - The merge of generated valid expositions of several targets is exactly the text a
+ *   plain model of the merge writes (each family once, in order of first appearance, the
+ *   first target's type winning, `instance` added and an existing one moved to
+ *   `exported_instance`), and it parses, also for promtool.
+ * - On arbitrary bytes and damaged expositions the parser and the merge throw nothing but
+ *   ExpositionParseError, and a target that fails leaves nothing in the merge.
+ */
+import fc from 'fast-check';
+import t from 'tap';
+import { ExpositionParseError, parseExposition } from '../../src/exposition/parser.js';
+import { TextMerge } from '../../src/fleet/text-merge.js';
+import { escapeValue, families, fuzz, renderExposition, type GenFamily } from '../helpers/fuzz.js';
+import { promtoolCheck } from '../helpers/prometheus.js';
+
+const escapeHelp = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+const sanitized = (name: string) => name.replaceAll(':', '_');
+
+/** Label names as the merge writes them: `instance` (the target label) moved to `exported_instance`, more `exported_` while taken. */
+function outputKeys(keys: string[]): string[] {
+  const taken = new Set(keys);
+  return keys.map((k) => {
+    if (k !== 'instance') return k;
+    let key = `exported_${k}`;
+    while (taken.has(key)) key = `exported_${key}`;
+    taken.add(key);
+    return key;
+  });
+}
+
+/** What the merge must write for these targets, written plainly from the generator's model. */
+function modelMerge(targets: Array<[string, GenFamily[]]>): string {
+  const fams = new Map<string, { type: string; help?: string; lines: string[] }>();
+  for (const [target, gen] of targets) {
+    for (const f of gen) {
+      const name = sanitized(f.name);
+      const type = f.type ?? 'untyped';
+      let g = fams.get(name);
+      if (!g) fams.set(name, (g = { type, lines: [] }));
+      else if (g.type !== type) continue;
+      if (g.help === undefined && f.help !== undefined) g.help = escapeHelp(f.help);
+      f.samples.forEach((s, i) => {
+        const pairs: Array<[string, string]> = [['i', String(i)], ...s.labels];
+        const keys = outputKeys(pairs.map(([k]) => k));
+        const labels = pairs.map(([, v], n) => `${keys[n]}="${escapeValue(v)}"`).join(',');
+        g.lines.push(`${name}{instance="${target}",${labels}} ${s.value}${s.timestamp !== undefined ? ` ${s.timestamp}` : ''}`);
+      });
+    }
+  }
+  let out = '';
+  for (const [name, g] of fams) {
+    if (g.help !== undefined) out += `# HELP ${name} ${g.help}\n`;
+    out += `# TYPE ${name} ${g.type}\n`;
+    for (const l of g.lines) out += `${l}\n`;
+  }
+  return out;
+}
+
+const fleet = fc.array(fc.tuple(families, fc.boolean()), { minLength: 1, maxLength: 4 });
+
+t.test('valid expositions of several targets: the model’s merge, byte for byte, and it parses', async (t) => {
+  const samples: string[] = [];
+  fc.assert(
+    fc.property(fleet, (targets) => {
+      const named = targets.map(([fams], i) => [`gpu-${i}`, fams] as [string, GenFamily[]]);
+      const m = new TextMerge({ label: 'instance' });
+      targets.forEach(([fams, crlf], i) => m.add(`gpu-${i}`, Buffer.from(renderExposition(fams, { crlf }))));
+      const out = m.render();
+      if (out !== modelMerge(named)) return false;
+      parseExposition(out, 'prometheus');
+      if (samples.length < 8) samples.push(out);
+      return true;
+    }),
+    fuzz(t, 300),
+  );
+  // promtool reads a sample of them (a process each): its lint may remark on generated names, but it must parse.
+  for (const out of samples) {
+    t.same(
+      promtoolCheck(out).problems.filter((p) => /parsing error|error while/.test(p)),
+      [],
+      'promtool parses a merged exposition',
+    );
+  }
+});
+
+/** Arbitrary bytes, text made of the format's own characters, and valid expositions damaged. */
+const hostile = fc.oneof(
+  fc.uint8Array({ maxLength: 400 }).map((a) => Buffer.from(a)),
+  fc.string({ unit: fc.constantFrom(...'ab:{}"\\=, #\n\r\tHELPTYPE0123.+-eInfNa'), maxLength: 200 }).map((s) => Buffer.from(s)),
+  fc.tuple(families, fc.nat(), fc.nat(255), fc.constantFrom('truncate', 'flip', 'insert')).map(([fams, at, byte, how]) => {
+    const b = Buffer.from(renderExposition(fams));
+    const i = at % (b.length + 1);
+    if (how === 'truncate') return b.subarray(0, i);
+    if (how === 'flip' && i < b.length) b[i] = byte;
+    return how === 'insert' ? Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]) : b;
+  }),
+);
+
+const onlyParseErrors = (f: () => unknown) => {
+  try {
+    f();
+    return true;
+  } catch (err) {
+    return err instanceof ExpositionParseError && err.line >= 0;
+  }
+};
+
+t.test('hostile input: the parser throws only ExpositionParseError, in both formats', async (t) => {
+  fc.assert(
+    fc.property(hostile, (input) => {
+      const text = input.toString('utf8');
+      return onlyParseErrors(() => parseExposition(text, 'prometheus')) && onlyParseErrors(() => parseExposition(text, 'openmetrics'));
+    }),
+    fuzz(t, 800),
+  );
+  t.pass('held');
+});
+
+t.test('hostile input: the merge throws only ExpositionParseError and keeps nothing of a failed target', async (t) => {
+  fc.assert(
+    fc.property(hostile, fc.boolean(), (input, asText) => {
+      const m = new TextMerge({ label: 'instance' });
+      m.add('good', 'g{a="1"} 1\n');
+      const before = m.render();
+      let failed = false;
+      try {
+        m.add('bad', asText ? input.toString('utf8') : input);
+      } catch (err) {
+        if (!(err instanceof ExpositionParseError)) return false;
+        failed = true;
+      }
+      const after = m.render();
+      if (failed) return after === before && !m.samples.has('bad');
+      // Accepted: what it wrote must read back (the merged answer never breaks for the others).
+      parseExposition(after, 'prometheus');
+      return true;
+    }),
+    fuzz(t, 800),
+  );
+  t.pass('held');
+});

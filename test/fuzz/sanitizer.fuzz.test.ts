@@ -1,0 +1,81 @@
+/**
+ * The sanitizer under inputs nobody chose (fast-check; test/helpers/fuzz.ts says how to
+ * replay a seed or run longer): on generated valid expositions, classic and OpenMetrics,
+ * LF and CRLF, with every label-value escape and exemplars, the output at random chunk cuts
+ * is the line-by-line regex rewrite of test/helpers/oracle.ts; on arbitrary bytes and on
+ * damaged expositions it never throws, never gives more bytes than it got, and gives the
+ * same output however the input is cut.
+ */
+import fc from 'fast-check';
+import t from 'tap';
+import { NameSanitizer } from '../../src/exposition/sanitizer.js';
+import { cutsOf, families, fuzz, renderExposition } from '../helpers/fuzz.js';
+import { renameNames, underscore } from '../helpers/oracle.js';
+
+function run(input: Buffer, cuts: number[]): Buffer {
+  const s = new NameSanitizer();
+  const out: Buffer[] = [];
+  let from = 0;
+  // A copy per chunk: the sanitizer rewrites what it is given in place.
+  for (const cut of [...cuts, input.length]) {
+    s.write(Buffer.from(input.subarray(from, cut)), out);
+    from = cut;
+  }
+  s.end(out);
+  return Buffer.concat(out);
+}
+
+const cutSeeds = fc.array(fc.nat(), { maxLength: 12 });
+
+t.test('valid expositions at random cuts: the oracle’s rewrite, byte for byte', async (t) => {
+  fc.assert(
+    fc.property(families, fc.boolean(), fc.boolean(), cutSeeds, (fams, openMetrics, crlf, seeds) => {
+      const text = renderExposition(fams, { openMetrics, crlf });
+      const input = Buffer.from(text);
+      const got = run(input, cutsOf(seeds, input.length)).toString();
+      return got === renameNames(text, underscore);
+    }),
+    fuzz(t, 400),
+  );
+  t.pass('agrees');
+});
+
+/** Arbitrary bytes, and valid expositions damaged: truncated, a byte changed, bytes inserted. */
+const hostile = fc.oneof(
+  fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)),
+  fc.string({ unit: fc.constantFrom(...'ab:{}"\\=, #\n\r\tHELPTYPE0123.'), maxLength: 300 }).map((s) => Buffer.from(s)),
+  fc.tuple(families, fc.nat(), fc.nat(255), fc.constantFrom('truncate', 'flip', 'insert')).map(([fams, at, byte, how]) => {
+    const b = Buffer.from(renderExposition(fams));
+    const i = at % (b.length + 1);
+    if (how === 'truncate') return b.subarray(0, i);
+    if (how === 'flip' && i < b.length) b[i] = byte;
+    return how === 'insert' ? Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]) : b;
+  }),
+);
+
+t.test('hostile bytes: no exception, no growth, the same output at every cut', async (t) => {
+  fc.assert(
+    fc.property(hostile, cutSeeds, (input, seeds) => {
+      const whole = run(input, []);
+      const cut = run(input, cutsOf(seeds, input.length));
+      return whole.length <= input.length && whole.equals(cut);
+    }),
+    fuzz(t, 600),
+  );
+  t.pass('held');
+});
+
+t.test('one byte at a time is the same as all at once', async (t) => {
+  fc.assert(
+    fc.property(hostile, (input) =>
+      run(input, []).equals(
+        run(
+          input,
+          Array.from({ length: Math.max(0, input.length - 1) }, (_, i) => i + 1),
+        ),
+      ),
+    ),
+    fuzz(t, 150),
+  );
+  t.pass('held');
+});
