@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { loops } from './load.js';
+import { cpuOf, loops } from './load.js';
 
 const median = (xs) => {
   const v = [...xs].sort((a, b) => a - b);
@@ -27,7 +27,7 @@ async function streamLoad(base, model, { seconds, clients }) {
   return r;
 }
 
-export async function apiRun({ child, cli, seconds, rounds }) {
+export async function apiRun({ child, cli, seconds, rounds, servers }) {
   const dir = mkdtempSync(join(tmpdir(), 'vmp-bench-api-'));
   // No simulated load, and a fast decode (16 tokens in ~8 ms) so the proxy's share is visible.
   const sim = await child(
@@ -60,22 +60,29 @@ export async function apiRun({ child, cli, seconds, rounds }) {
   const proxy = await serve('--request-log', join(dir, 'requests.jsonl'));
   // The same without the server-side view: what the two /metrics reads around each request cost.
   const noView = await serve('--request-log', join(dir, 'requests-no-view.jsonl'), '--no-request-server-view');
+  // The baseline: reply-from relaying the same API untouched (bench/servers.js api-noop).
+  const noop = await child([servers, 'api-noop', sim.url]);
   const models = JSON.parse(await (await request(`${sim.url}/v1/models`)).body.text());
   const model = models.data[0].id;
   const out = [];
   for (const clients of [1, 64]) {
-    const runs = { direct: [], proxy: [], noView: [] };
+    const runs = { direct: [], proxy: [], noView: [], noop: [] };
+    // CPU seconds per request of the process in the middle (none for direct).
+    const cpu = { proxy: [], noView: [], noop: [] };
     const modes = [
       ['direct', sim.url],
-      ['proxy', proxy.url],
-      ['noView', noView.url],
+      ['proxy', proxy.url, proxy.pid],
+      ['noView', noView.url, noView.pid],
+      ['noop', noop.url, noop.pid],
     ];
     for (const [, base] of modes) await streamLoad(base, model, { seconds: 1, clients }); // warm-up
     for (let round = 0; round < rounds; round++) {
-      for (const [mode, base] of modes) {
+      for (const [mode, base, pid] of modes) {
+        const cpu0 = pid ? cpuOf(pid) : 0;
         const r = await streamLoad(base, model, { seconds, clients });
         if (r.errors) throw new Error(`API ${mode} at ${clients} clients: ${r.errors} errors`);
         runs[mode].push(r);
+        if (pid) cpu[mode].push((cpuOf(pid) - cpu0) / (r.rps * seconds));
       }
     }
     const m = (mode) => ({ rps: median(runs[mode].map((r) => r.rps)), p50: median(runs[mode].map((r) => r.p50)), p99: median(runs[mode].map((r) => r.p99)) });
@@ -88,10 +95,18 @@ export async function apiRun({ child, cli, seconds, rounds }) {
       addedP50Ms: median(runs.proxy.map((r, i) => r.p50 - runs.direct[i].p50)),
       ratioNoView: median(runs.noView.map((r, i) => r.rps / runs.direct[i].rps)),
       addedP50MsNoView: median(runs.noView.map((r, i) => r.p50 - runs.direct[i].p50)),
+      noop: m('noop'),
+      ratioNoop: median(runs.noop.map((r, i) => r.rps / runs.direct[i].rps)),
+      addedP50MsNoop: median(runs.noop.map((r, i) => r.p50 - runs.direct[i].p50)),
+      // The proxy's own cost, apart from the machine's: its CPU per request over the baseline's.
+      cpuUsPerRequest: { proxy: median(cpu.proxy) * 1e6, noView: median(cpu.noView) * 1e6, noop: median(cpu.noop) * 1e6 },
+      cpuVsNoop: median(cpu.proxy.map((c, i) => c / cpu.noop[i])),
+      cpuVsNoopNoView: median(cpu.noView.map((c, i) => c / cpu.noop[i])),
     });
   }
   proxy.stop();
   noView.stop();
+  noop.stop();
   sim.stop();
   rmSync(dir, { recursive: true, force: true });
   return out;

@@ -1,6 +1,7 @@
 // HTTP load: wrk when installed (C, one thread, so the generator takes one
 // core at most), else autocannon. Both report requests/s and p50/p99 in ms.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
 export const haveWrk = spawnSync('wrk', ['--version']).error === undefined;
@@ -84,4 +85,10 @@ export async function sweeps(urls, { seconds, connections }) {
   const r = await loops(sweep, { seconds, connections });
   await dispatcher.close();
   return r;
+}
+
+/** CPU seconds (user + system, every thread) a process has used so far, from /proc. */
+export function cpuOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
 }

@@ -2,6 +2,7 @@
 // thing measured and the load generator do not share an event loop.
 //   node bench/servers.js static <file> <content-type> [n]  serve a file from memory (on n ports)
 //   node bench/servers.js passthrough <upstream-url>     no-op undici passthrough
+//   node bench/servers.js api-noop <origin>              no-op @fastify/reply-from passthrough of a whole API
 //   node bench/servers.js stream <bytes>                 generate a huge exposition
 // Each prints {"url": ...} on its first stdout line when listening ({"urls": [...]}
 // for static on several ports).
@@ -55,6 +56,18 @@ if (role === 'static') {
       }
     }),
   );
+} else if (role === 'api-noop') {
+  // What the API passthrough costs with no records, no views and no inspection: Fastify and
+  // @fastify/reply-from (what the proxy uses) relaying every request and answer untouched.
+  const { default: Fastify } = await import('fastify');
+  const { default: replyFrom } = await import('@fastify/reply-from');
+  const app = Fastify({ keepAliveTimeout: 60_000 });
+  await app.register(replyFrom, { base: arg, undici: { connections: 1024, pipelining: 1 } });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+  app.all('/*', (req, reply) => reply.from(req.url));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${app.server.address().port}` })}\n`);
 } else if (role === 'stream') {
   // A huge exposition made on the fly (never held whole): copies of the
   // one-engine exposition, each under its own model name.

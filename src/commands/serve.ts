@@ -13,8 +13,10 @@ import {
   listenArg,
   logLevelArg,
   portArg,
+  positiveIntArg,
   positiveNumberArg,
 } from './options.js';
+import type { ClientLimits } from '../http/fastify.js';
 import { readSecret } from '../secret.js';
 import { createLogger } from '../logger.js';
 import { parseResourceAttributes } from '../otlp/resource.js';
@@ -50,6 +52,10 @@ interface ServeFlags extends TargetFlags {
   host: string;
   port: number;
   readyMaxAge: number;
+  clientHeaderTimeout: number;
+  clientRequestTimeout: number;
+  clientIdleTimeout: number;
+  maxConnections: number;
   logLevel: string;
   otlpForwardUrl?: string;
   otlpPushUrl?: string;
@@ -146,6 +152,37 @@ export function serveCommand(program: Command): void {
     .addOption(
       envOption('--ready-max-age <duration>', '/ready answers from memory if the upstream answered this recently', 'READY_MAX_AGE', durationArg, 30_000, '30s'),
     )
+    .addOption(
+      envOption(
+        '--client-header-timeout <duration>',
+        "a client's request headers must be complete within this (slow clients)",
+        'CLIENT_HEADER_TIMEOUT',
+        durationArg,
+        30_000,
+        '30s',
+      ),
+    )
+    .addOption(
+      envOption(
+        '--client-request-timeout <duration>',
+        "a client's whole request, body included, within this",
+        'CLIENT_REQUEST_TIMEOUT',
+        durationArg,
+        120_000,
+        '2m',
+      ),
+    )
+    .addOption(
+      envOption(
+        '--client-idle-timeout <duration>',
+        'close a connection that sent and read nothing for this long (a client that stopped reading its answer)',
+        'CLIENT_IDLE_TIMEOUT',
+        durationArg,
+        120_000,
+        '2m',
+      ),
+    )
+    .addOption(envOption('--max-connections <n>', 'open client connections per port; more are closed as they come', 'MAX_CONNECTIONS', positiveIntArg, 10_000))
     .addOption(envOption('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'LOG_LEVEL', logLevelArg, 'info'))
     .addOption(
       envOption(
@@ -355,6 +392,7 @@ export function serveCommand(program: Command): void {
         host: flags.host,
         port: flags.port,
         readyMaxAgeMs: flags.readyMaxAge,
+        clientLimits: clientLimits(flags),
         logLevel: flags.logLevel,
         fleet: fleetMode
           ? {
@@ -500,6 +538,18 @@ function saturationConfig(flags: ServeFlags): SaturationConfig | undefined {
       namespace: flags.saturationNamespace,
       flags: { url: '--saturation-from-prometheus', caFile: '--prometheus-ca-file', bearerTokenFile: '--prometheus-bearer-token-file' },
     },
+  };
+}
+
+/** The bounds on clients; a header deadline past the whole request's would never apply (Node refuses it too). */
+function clientLimits(flags: ServeFlags): ClientLimits {
+  if (flags.clientHeaderTimeout > flags.clientRequestTimeout)
+    throw new ConfigError('--client-header-timeout', `must not be longer than --client-request-timeout (${flags.clientRequestTimeout / 1000}s)`);
+  return {
+    headerTimeoutMs: flags.clientHeaderTimeout,
+    requestTimeoutMs: flags.clientRequestTimeout,
+    idleTimeoutMs: flags.clientIdleTimeout,
+    maxConnections: flags.maxConnections,
   };
 }
 

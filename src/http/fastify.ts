@@ -6,27 +6,63 @@ import type { Logger } from '../logger.js';
 export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /**
+ * What a client may take of a port before it is cut off: the bounds on slow and
+ * idle clients (docs/reliability.md). Node's own defaults are looser: headers may
+ * take 60 s and are only checked every 30 s, a request may take 5 min, a client
+ * that stops reading holds its connection and the answer queued for it forever,
+ * and connections are unbounded.
+ */
+export interface ClientLimits {
+  /** Request headers complete within this, or the connection is closed (a scraper's arrive in milliseconds). */
+  headerTimeoutMs: number;
+  /** The whole request, body included, within this. */
+  requestTimeoutMs: number;
+  /** Nothing sent or received for this long: the connection is closed (a client that stopped reading its answer). */
+  idleTimeoutMs: number;
+  /** Open connections per port; more are closed as they arrive. */
+  maxConnections: number;
+}
+
+export const DEFAULT_CLIENT_LIMITS: ClientLimits = {
+  headerTimeoutMs: 30_000,
+  requestTimeoutMs: 120_000,
+  idleTimeoutMs: 120_000,
+  maxConnections: 10_000,
+};
+
+/**
  * A Fastify instance that logs through our pino logger but not per request:
  * the routes log one line per event that matters, not two lines per scrape.
  * `fast` may answer requests first (poll mode's /metrics from memory, where
- * Fastify's request handling was most of the cost).
+ * Fastify's request handling was most of the cost). The server is ours in
+ * either case, so that `limits` apply (Fastify sets none on a server it is given).
  */
-export function createFastify(log?: Logger, fast?: { path: FastPath }): FastifyInstance {
+export function createFastify(log?: Logger, fast?: { path: FastPath }, limits: ClientLimits = DEFAULT_CLIENT_LIMITS): FastifyInstance {
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger | undefined,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     keepAliveTimeout: KEEP_ALIVE_MS,
-    serverFactory: fast
-      ? (handler) => {
-          const server = createServer((req, res) => {
-            if (!CLOSING.has(app) && fast.path(req, res)) return;
-            handler(req, res);
-          });
-          server.keepAliveTimeout = KEEP_ALIVE_MS;
-          return server;
-        }
-      : undefined,
+    serverFactory: (handler) => {
+      const server = createServer(
+        {
+          headersTimeout: limits.headerTimeoutMs,
+          requestTimeout: limits.requestTimeoutMs,
+          // How often Node looks for requests past those two: its default, 30 s, would let a slow client stay that much longer.
+          connectionsCheckingInterval: Math.min(1_000, limits.headerTimeoutMs),
+        },
+        fast
+          ? (req, res) => {
+              if (!CLOSING.has(app) && fast.path(req, res)) return;
+              handler(req, res);
+            }
+          : handler,
+      );
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      server.setTimeout(limits.idleTimeoutMs);
+      server.maxConnections = limits.maxConnections;
+      return server;
+    },
   });
   drainKeepAliveOnClose(app);
   return app;

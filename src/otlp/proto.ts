@@ -57,8 +57,9 @@ export function decodeProtobuf(body: Uint8Array): MetricsRequest {
   try {
     message = Request.decode(body);
   } catch (err) {
-    // protobufjs follows nested messages by recursion: past a few thousand levels the stack ends first.
-    if (err instanceof RangeError) throw tooDeep();
+    // protobufjs follows nested messages by recursion: past a few thousand levels the stack ends
+    // first. (Its own "index out of range" is a RangeError too: the message tells them apart.)
+    if (err instanceof RangeError && /call stack/i.test(err.message)) throw tooDeep();
     throw new OtlpDecodeError(`not an OTLP ExportMetricsServiceRequest: ${(err as Error).message}`);
   }
   checkNesting(message);

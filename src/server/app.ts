@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { createFastify } from '../http/fastify.js';
+import { createFastify, type ClientLimits } from '../http/fastify.js';
 import type { Logger } from '../logger.js';
 import type { SaturationService } from '../saturation/wiring.js';
 import type { MetricsSource } from './metrics-source.js';
@@ -28,14 +28,16 @@ export interface AppParts {
   api?: ApiRoutesOptions;
   /** Saturation (--saturation, --saturation-from-prometheus). */
   saturation?: SaturationService;
+  /** Bounds on slow and idle clients (--client-*-timeout, --max-connections). */
+  limits?: ClientLimits;
 }
 
 /**
  * The relay alone, for `--otlp-relay-listen`: on its own address (loopback in a pod), only what
  * can reach that address writes into Parseable, whoever reaches the proxy's main port.
  */
-export async function buildRelayApp(relay: NonNullable<AppParts['relay']>, metrics: SelfMetrics, log: Logger): Promise<FastifyInstance> {
-  const app = createFastify(log);
+export async function buildRelayApp(relay: NonNullable<AppParts['relay']>, metrics: SelfMetrics, log: Logger, limits?: ClientLimits): Promise<FastifyInstance> {
+  const app = createFastify(log, undefined, limits);
   await app.register(otlpRelayRoutes, { ...relay, metrics, log });
   return app;
 }
@@ -50,6 +52,7 @@ export async function buildApp(parts: AppParts): Promise<FastifyInstance> {
   const app = createFastify(
     log,
     source.mode === 'poll' ? { path: polledFastPath(metrics, source.poller, source.maxStalenessMs) } : stream ? { path: streamFastPath(stream) } : undefined,
+    parts.limits,
   );
   made.app = app;
   // No compression plugin: /metrics gzips its own stream (routes/metrics.ts), the

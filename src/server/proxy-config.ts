@@ -1,3 +1,4 @@
+import type { ClientLimits } from '../http/fastify.js';
 /**
  * What startProxy takes, and the checks it makes before anything starts: every
  * value in range, and the rules between options (those the CLI's flags would
@@ -28,6 +29,8 @@ export interface ProxyConfig {
   coalesce?: boolean;
   pushgateway?: PushgatewayConfig;
   readyMaxAgeMs: number;
+  /** Bounds on slow and idle clients of every port (default DEFAULT_CLIENT_LIMITS). */
+  clientLimits?: ClientLimits;
   logLevel?: string;
   /** Register process_* self-metrics (off in tests that start many proxies). */
   processMetrics?: boolean;

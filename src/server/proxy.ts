@@ -21,6 +21,7 @@ import { Spool } from '../spool/spool.js';
 import { ConfigError, SpoolError } from '../errors.js';
 import { join } from 'node:path';
 import { buildApp, buildRelayApp } from './app.js';
+import { DEFAULT_CLIENT_LIMITS } from '../http/fastify.js';
 import type { MetricsSource } from './metrics-source.js';
 import { Poller } from './poller.js';
 import { collisionReporter } from './collision-reporter.js';
@@ -179,6 +180,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
     : fleet
       ? { mode: 'fleet', fleet, targets: targets! }
       : { mode: 'stream', upstream: upstream! };
+  const limits = config.clientLimits ?? DEFAULT_CLIENT_LIMITS;
   const app = await buildApp({
     source,
     coalesce: config.coalesce ?? true,
@@ -187,8 +189,9 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
     metrics,
     log,
     relay: otlp?.relayListen ? undefined : relay,
-    api: api && { config: config.api!, context: api.context },
+    api: api && { config: config.api!, context: api.context, idleTimeoutMs: limits.idleTimeoutMs },
     saturation,
+    limits,
   });
   if (config.upstream.insecure) {
     log.warn({ event: 'tls_verification_off' }, 'upstream TLS certificates are NOT verified (--insecure)');
@@ -196,7 +199,7 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
   if (poller) await poller.start();
   // Not awaited: a Prometheus that is down must not hold up the start (/saturation says so).
   void saturation?.start();
-  const relayApp = relay && otlp?.relayListen ? await buildRelayApp(relay, metrics, log) : undefined;
+  const relayApp = relay && otlp?.relayListen ? await buildRelayApp(relay, metrics, log, limits) : undefined;
   if (relayApp) await relayApp.listen(otlp!.relayListen!);
   await app.listen({ host: config.host, port: config.port }).catch(async (err: unknown) => {
     await relayApp?.close();

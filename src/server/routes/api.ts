@@ -5,6 +5,8 @@ import { createPassthrough, type ApiConfig, type ApiContext } from '../../api/pa
 export interface ApiRoutesOptions {
   config: ApiConfig;
   context: ApiContext;
+  /** The port's idle bound (--client-idle-timeout), which an API request may outlast. */
+  idleTimeoutMs?: number;
 }
 
 /**
@@ -12,8 +14,15 @@ export interface ApiRoutesOptions {
  * the API passed through, /health is vLLM's too (clients of the API check it);
  * the proxy's own liveness is /proxy/health (routes/health.ts).
  */
-export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (scope, { config, context }) => {
+export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (scope, { config, context, idleTimeoutMs = 0 }) => {
   const passthrough = createPassthrough(config, context);
+  // vLLM may be silent for --api-timeout (a long queue before the first token): the client's
+  // connection is not idle then. The passthrough's own deadline ends such a request first.
+  const apiIdleMs = Math.max(idleTimeoutMs, config.timeoutMs + 30_000);
+  scope.addHook('onRequest', (request, _reply, done) => {
+    request.raw.socket.setTimeout(apiIdleMs);
+    done();
+  });
   await scope.register(replyFrom, { base: passthrough.origin, disableRequestLogging: true, undici: passthrough.undici });
   scope.removeAllContentTypeParsers();
   scope.addContentTypeParser('*', passthrough.parseBody);
