@@ -361,6 +361,9 @@ async function childRun(script, nodeFlags = []) {
 /** The collector's stores (bench/stores.js). */
 const storesRun = () => childRun('stores.js');
 
+/** A compressed day (bench/soak.js, SOAK_SECONDS): only when asked for, BENCH_ONLY=soak. */
+const soakRun = () => childRun('soak.js');
+
 /** A scraper's latency under slow and idle clients (bench/hostile.js). */
 const hostileRun = () => childRun('hostile.js');
 
@@ -379,7 +382,7 @@ console.log(
 );
 const only = (process.env.BENCH_ONLY ?? 'http,single,transformer,rss,fleet,fleetrss,poll,memory,stores,api,spool,hostile').split(',');
 let missed = false;
-let rows, single, tr, rss, fleet, fleetMerge, fleetMemory, hostile, poll, memory, stores, api, spool;
+let rows, single, tr, rss, fleet, fleetMerge, fleetMemory, hostile, soak, poll, memory, stores, api, spool;
 if (only.includes('http')) {
   rows = await throughputRuns();
   console.log(
@@ -556,6 +559,20 @@ if (only.includes('hostile')) {
   console.log(`the same with ${fmt(hostile.attackers)} hostile connections (slowloris, silent, never reading): ${cell(hostile.attacked)}`);
 }
 
+if (only.includes('soak')) {
+  soak = await soakRun();
+  const [r0, r1] = soak.rssMB;
+  const [h0, h1] = soak.heapMB;
+  const [f0, f1] = soak.fds;
+  console.log(
+    `\nsoak, ${fmt(soak.seconds)} s (${soak.outages} Parseable outages): RSS ${fmt(r0)}–${fmt(r1)} MB (${fmt(soak.slopePerHour.rssMB, 1)} MB/h over the second half), heap ${fmt(h0)}–${fmt(h1)} MB (${fmt(soak.slopePerHour.heapMB, 1)} MB/h), fds ${f0}–${f1} (${fmt(soak.slopePerHour.fds, 1)}/h)`,
+  );
+  console.log(
+    `  ${fmt(soak.sent.scrapes)} scrapes (${soak.sent.scrapeErrors} not 200), ${fmt(soak.sent.points)} OTLP points taken, ${fmt(soak.got.points)} delivered (${fmt(soak.lostPoints)} lost); ${fmt(soak.sent.requests)} API requests (${soak.sent.requestErrors} not 200), ${fmt(soak.got.records)} records delivered (${fmt(soak.lostRecords)} lost)`,
+  );
+  missed ||= soak.lostPoints !== 0 || soak.lostRecords !== 0;
+}
+
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(
   join(here, 'results', 'latest.json'),
@@ -574,6 +591,7 @@ writeFileSync(
       fleetMerge,
       fleetMemory,
       hostile,
+      soak,
       poll,
       memory,
       stores,
