@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { ExpositionParseError, parseExposition } from '../../src/exposition/parser.js';
 import { TextMerge } from '../../src/fleet/text-merge.js';
-import { escapeValue, families, fuzz, renderExposition, type GenFamily } from '../helpers/fuzz.js';
+import { escapeValue, families, fuzz, hostileExposition, renderExposition, type GenFamily } from '../helpers/fuzz.js';
 import { promtoolCheck } from '../helpers/prometheus.js';
 
 const escapeHelp = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
@@ -86,17 +86,7 @@ t.test('valid expositions of several targets: the model’s merge, byte for byte
 });
 
 /** Arbitrary bytes, text made of the format's own characters, and valid expositions damaged. */
-const hostile = fc.oneof(
-  fc.uint8Array({ maxLength: 400 }).map((a) => Buffer.from(a)),
-  fc.string({ unit: fc.constantFrom(...'ab:{}"\\=, #\n\r\tHELPTYPE0123.+-eInfNa'), maxLength: 200 }).map((s) => Buffer.from(s)),
-  fc.tuple(families, fc.nat(), fc.nat(255), fc.constantFrom('truncate', 'flip', 'insert')).map(([fams, at, byte, how]) => {
-    const b = Buffer.from(renderExposition(fams));
-    const i = at % (b.length + 1);
-    if (how === 'truncate') return b.subarray(0, i);
-    if (how === 'flip' && i < b.length) b[i] = byte;
-    return how === 'insert' ? Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]) : b;
-  }),
-);
+const hostile = hostileExposition(400);
 
 const onlyParseErrors = (f: () => unknown) => {
   try {

@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { NameSanitizer } from '../../src/exposition/sanitizer.js';
-import { cutsOf, families, fuzz, renderExposition } from '../helpers/fuzz.js';
+import { cutsOf, families, fuzz, hostileExposition, renderExposition } from '../helpers/fuzz.js';
 import { renameNames, underscore } from '../helpers/oracle.js';
 
 function run(input: Buffer, cuts: number[]): Buffer {
@@ -41,17 +41,7 @@ t.test('valid expositions at random cuts: the oracle’s rewrite, byte for byte'
 });
 
 /** Arbitrary bytes, and valid expositions damaged: truncated, a byte changed, bytes inserted. */
-const hostile = fc.oneof(
-  fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)),
-  fc.string({ unit: fc.constantFrom(...'ab:{}"\\=, #\n\r\tHELPTYPE0123.'), maxLength: 300 }).map((s) => Buffer.from(s)),
-  fc.tuple(families, fc.nat(), fc.nat(255), fc.constantFrom('truncate', 'flip', 'insert')).map(([fams, at, byte, how]) => {
-    const b = Buffer.from(renderExposition(fams));
-    const i = at % (b.length + 1);
-    if (how === 'truncate') return b.subarray(0, i);
-    if (how === 'flip' && i < b.length) b[i] = byte;
-    return how === 'insert' ? Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]) : b;
-  }),
-);
+const hostile = hostileExposition(600);
 
 t.test('hostile bytes: no exception, no growth, the same output at every cut', async (t) => {
   fc.assert(

@@ -120,3 +120,17 @@ export function renderExposition(fams: GenFamily[], how: Rendering = {}): string
 /** Cut points inside `length` from arbitrary numbers, sorted and distinct. */
 export const cutsOf = (seeds: number[], length: number) =>
   [...new Set(seeds.map((s) => (length > 1 ? 1 + (s % (length - 1)) : 0)).filter((c) => c > 0))].sort((a, b) => a - b);
+
+/** Arbitrary bytes, text of the format's own characters, and valid expositions truncated, with a byte changed or one inserted. */
+export const hostileExposition = (maxBytes: number) =>
+  fc.oneof(
+    fc.uint8Array({ maxLength: maxBytes }).map((a) => Buffer.from(a)),
+    fc.string({ unit: fc.constantFrom(...'ab:{}"\\=, #\n\r\tHELPTYPE0123.+-eInfNa'), maxLength: maxBytes / 2 }).map((s) => Buffer.from(s)),
+    fc.tuple(families, fc.nat(), fc.nat(255), fc.constantFrom('truncate', 'flip', 'insert')).map(([fams, at, byte, how]) => {
+      const b = Buffer.from(renderExposition(fams));
+      const i = at % (b.length + 1);
+      if (how === 'truncate') return b.subarray(0, i);
+      if (how === 'flip' && i < b.length) b[i] = byte;
+      return how === 'insert' ? Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]) : b;
+    }),
+  );
