@@ -14,6 +14,7 @@
  */
 
 import { LineStage } from './line-stage.js';
+import { sameBytes } from './bytes.js';
 
 export interface FamilySelection {
   keep: string[];
@@ -22,11 +23,6 @@ export interface FamilySelection {
 
 const SUFFIXES = new Set(['_bucket', '_sum', '_count', '_created', '_total', '_info', '_gsum', '_gcount']);
 const SUFFIX_BYTES = [...SUFFIXES].map((s) => Buffer.from(s, 'latin1'));
-/** buf[at, at + want.length) equals want (a loop: for a name's few bytes, cheaper than a native call). */
-function sameBytes(buf: Buffer, at: number, want: Buffer): boolean {
-  for (let i = 0; i < want.length; i++) if (buf[at + i] !== want[i]) return false;
-  return true;
-}
 /** Ends a metric name: `{`, space, tab. */
 const nameEnd = (c: number | undefined) => c === 0x7b || c === 0x20 || c === 0x09;
 const HASH = 0x23;
@@ -108,10 +104,11 @@ export class FamilyFilter extends LineStage {
     // The fast way, for nearly every sample: its name is the typed family's, or that and a
     // suffix of its type, compared as bytes with nothing decoded.
     const tb = this.#typedBytes;
-    if (tb && end - start > tb.length && sameBytes(buf, start, tb)) {
+    if (tb && end - start > tb.length && sameBytes(buf, start, tb, 0, tb.length)) {
       const at = start + tb.length;
       if (nameEnd(buf[at])) return this.#typedKeep;
-      for (const sfx of SUFFIX_BYTES) if (end - at > sfx.length && nameEnd(buf[at + sfx.length]) && sameBytes(buf, at, sfx)) return this.#typedKeep;
+      for (const sfx of SUFFIX_BYTES)
+        if (end - at > sfx.length && nameEnd(buf[at + sfx.length]) && sameBytes(buf, at, sfx, 0, sfx.length)) return this.#typedKeep;
     }
     let i = start;
     while (i < end && buf[i] !== 0x7b && buf[i] !== 0x20 && buf[i] !== 0x09) i++;

@@ -12,6 +12,8 @@
  * the sanitizer's string path, which is slower but equally correct.
  */
 
+import { sameBytes } from './bytes.js';
+
 /** One spelling of a name as it appears in the input (colons included). */
 export interface NameEntry {
   /** Index in the table. */
@@ -73,7 +75,7 @@ class NameTable {
       const v = this.index[at];
       if (v === 0) break;
       const e = this.entries[v - 1];
-      if (e.len === len && sameBytes(e.bytes, src, len)) return e;
+      if (e.len === len && sameBytes(e.bytes, 0, src, 0, len)) return e;
       at = (at + 1) & mask;
     }
     if (this.entries.length >= MAX_ENTRIES) return undefined;
@@ -99,11 +101,6 @@ class NameTable {
     this.entries.push(e);
     return e;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array, len: number): boolean {
-  for (let j = 0; j < len; j++) if (a[j] !== b[j]) return false;
-  return true;
 }
 
 export const NAMES = new NameTable();

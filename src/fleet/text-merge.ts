@@ -16,6 +16,7 @@
  * format, as leniently as Prometheus reads it, so one target's garbage makes
  * that target fail instead of breaking the merged exposition for all.
  */
+import { sameBytes } from '../exposition/bytes.js';
 import { newLabels, type Labels, type MetricFamily, type Sample } from '../exposition/model.js';
 import { ExpositionParseError, isLabelChar, isNameChar, parseNumber } from '../exposition/parser.js';
 import { escapeLabelValue, legacyLabelName } from '../exposition/render.js';
@@ -742,11 +743,6 @@ function typeAt(b: Buffer, i: number, stop: number): string | undefined {
 
 const HELP = Buffer.from('HELP');
 const TYPE = Buffer.from('TYPE');
-
-function sameBytes(a: Buffer, as: number, b: Buffer, bs: number, length: number): boolean {
-  for (let k = 0; k < length; k++) if (a[as + k] !== b[bs + k]) return false;
-  return true;
-}
 
 const wordAt = (b: Buffer, i: number, word: Buffer) => i + word.length <= b.length && sameBytes(b, i, word, 0, word.length);
 

@@ -12,6 +12,7 @@ import { startSimulator } from '../../src/simulator/start.js';
 import { spawnCli } from '../helpers/cli.js';
 import { loadConformance } from '../helpers/conformance.js';
 import { promtoolCheck } from '../helpers/prometheus.js';
+import { throughChunks } from '../helpers/chunks.js';
 
 /** The reference: split into lines, decide each as the module's header says, join. */
 function reference(text: string, selection: FamilySelection): string {
@@ -33,16 +34,7 @@ function reference(text: string, selection: FamilySelection): string {
 }
 
 function filtered(input: Buffer, selection: FamilySelection, cuts: number[]): string {
-  const f = new FamilyFilter(selection);
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const c of [...cuts, input.length]) {
-    // A copy per chunk: the filter's output is slices of what it was given.
-    f.write(Buffer.from(input.subarray(from, c)), out);
-    from = c;
-  }
-  f.end(out);
-  return Buffer.concat(out).toString('latin1');
+  return throughChunks(new FamilyFilter(selection), input, cuts).toString('latin1');
 }
 
 const VLLM = `# HELP vllm:num_requests_running Number of requests in model execution batches.

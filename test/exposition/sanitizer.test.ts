@@ -2,19 +2,12 @@ import t, { type Test } from 'tap';
 import { NameSanitizer, sanitizeBuffer, sanitizeName, toLegacyName, type Collision } from '../../src/exposition/sanitizer.js';
 import { loadConformance } from '../helpers/conformance.js';
 import { renameNames, underscore } from '../helpers/oracle.js';
+import { throughChunks } from '../helpers/chunks.js';
 
 /** Run the sanitizer over `input` cut into the given pieces (each a fresh buffer, as sockets deliver). */
 function run(input: string | Buffer, cuts: number[] = [], collisions?: Collision[]): string {
   const src = Buffer.isBuffer(input) ? input : Buffer.from(input, 'utf8');
-  const s = new NameSanitizer({ onCollision: (c) => collisions?.push(c) });
-  const out: Buffer[] = [];
-  let from = 0;
-  for (const cut of [...cuts, src.length]) {
-    s.write(Buffer.from(src.subarray(from, cut)), out);
-    from = cut;
-  }
-  s.end(out);
-  return Buffer.concat(out).toString('utf8');
+  return throughChunks(new NameSanitizer({ onCollision: (c) => collisions?.push(c) }), src, cuts).toString('utf8');
 }
 
 /** Assert the result for every single split point and for byte-by-byte delivery. */

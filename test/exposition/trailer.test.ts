@@ -3,21 +3,13 @@ import { parseExposition } from '../../src/exposition/parser.js';
 import { SanitizingWriter } from '../../src/exposition/sanitize-stream.js';
 import { withTrailer } from '../../src/exposition/trailer.js';
 import { loadConformance } from '../helpers/conformance.js';
+import { throughChunks } from '../helpers/chunks.js';
 
 const LINES = '# TYPE vllm_metrics_proxy_saturation_x gauge\nvllm_metrics_proxy_saturation_x 1\n';
 
 /** The body through the sanitizer with a trailer, cut into chunks at the given points. */
 function relay(body: Buffer, cuts: number[], lines = LINES): Buffer {
-  const w = new SanitizingWriter({ maxBytes: 1 << 30, trailer: () => lines });
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const c of [...cuts, body.length]) {
-    // The sanitizer works in place: give it copies, as a socket would.
-    w.write(Buffer.from(body.subarray(at, c)), out);
-    at = c;
-  }
-  w.end(out);
-  return Buffer.concat(out);
+  return throughChunks(new SanitizingWriter({ maxBytes: 1 << 30, trailer: () => lines }), body, cuts);
 }
 
 t.test('OpenMetrics: the lines go before # EOF, wherever the chunks are cut', async (t) => {

@@ -11,19 +11,9 @@ import t from 'tap';
 import { NameSanitizer } from '../../src/exposition/sanitizer.js';
 import { cutsOf, families, fuzz, hostileExposition, renderExposition } from '../helpers/fuzz.js';
 import { renameNames, underscore } from '../helpers/oracle.js';
+import { throughChunks } from '../helpers/chunks.js';
 
-function run(input: Buffer, cuts: number[]): Buffer {
-  const s = new NameSanitizer();
-  const out: Buffer[] = [];
-  let from = 0;
-  // A copy per chunk: the sanitizer rewrites what it is given in place.
-  for (const cut of [...cuts, input.length]) {
-    s.write(Buffer.from(input.subarray(from, cut)), out);
-    from = cut;
-  }
-  s.end(out);
-  return Buffer.concat(out);
-}
+const run = (input: Buffer, cuts: number[]): Buffer => throughChunks(new NameSanitizer(), input, cuts);
 
 const cutSeeds = fc.array(fc.nat(), { maxLength: 12 });
 
