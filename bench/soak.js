@@ -89,25 +89,37 @@ const proxyProc = spawn(
     sims[0].url,
     '--request-log-url',
     `http://127.0.0.1:${parseablePort}/api/v1/ingest`,
-    '--log-level',
-    'warn',
   ],
-  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'info' } },
+  { stdio: ['ignore', 'pipe', 'inherit'] },
 );
-const url = await new Promise((resolve) => {
+// The proxy's log: its address, and the warnings and errors it wrote, counted by event.
+const logged = {};
+const url = await new Promise((resolve, reject) => {
   let buf = '';
+  proxyProc.once('exit', (code) => reject(new Error(`the proxy exited (${code}) before listening`)));
   proxyProc.stdout.on('data', (d) => {
     buf += d;
     const lines = buf.split('\n');
     buf = lines.pop();
-    for (const l of lines) if (l.includes('"listening"')) resolve(JSON.parse(l).url);
+    for (const l of lines) {
+      const e = JSON.parse(l);
+      if (e.event === 'listening') resolve(e.url);
+      if (e.level < 40) continue;
+      const key = `${e.level >= 50 ? 'error' : 'warn'} ${e.event ?? e.msg}`;
+      logged[key] = (logged[key] ?? 0) + 1;
+    }
   });
 });
 const pid = proxyProc.pid;
 
 const sent = { scrapes: 0, scrapeErrors: 0, points: 0, otlpRefused: 0, requests: 0, requestErrors: 0 };
+// A load's own failures (a refused connection, say), counted by load: none is expected.
+const failed = {};
 const every = (ms, f) => {
-  const timer = setInterval(() => void f().catch(() => {}), ms);
+  const timer = setInterval(
+    () => void f().catch((err) => (failed[`${f.name}: ${err.code ?? err.message}`] = (failed[`${f.name}: ${err.code ?? err.message}`] ?? 0) + 1)),
+    ms,
+  );
   return () => clearInterval(timer);
 };
 const scrape = async () => {
@@ -213,6 +225,29 @@ function slopePerHour(points, key) {
   return den ? (num / den) * 3600 : 0;
 }
 const range = (key) => [Math.min(...samples.map((s) => s[key])), Math.max(...samples.map((s) => s[key]))];
+// The proxy's own count of the same things: each must agree with the loads' and the stand-in's.
+const self = await (await request(`${url}/proxy/metrics`)).body.text();
+const sumOf = (name, labels = '') =>
+  self
+    .split('\n')
+    .filter(
+      (l) =>
+        l.startsWith(`vllm_metrics_proxy_${name}`) &&
+        /^[^{ ]+(\{[^}]*\})? /.test(l) &&
+        l.split(/[{ ]/)[0] === `vllm_metrics_proxy_${name}` &&
+        l.includes(labels),
+    )
+    .reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+const proxyCounted = {
+  scrapesOk: sumOf('scrapes_total', 'outcome="ok"'),
+  otlpReceivedPoints: sumOf('otlp_received_points_total'),
+  otlpForwardedPoints: sumOf('otlp_forwarded_points_total'),
+  otlpDroppedPoints: sumOf('otlp_dropped_points_total'),
+  apiRequests: sumOf('api_requests_total'),
+  recordsShipped: sumOf('request_records_shipped_total'),
+  recordsDropped: sumOf('request_records_dropped_total'),
+  targets: sumOf('targets'),
+};
 proxyProc.kill('SIGTERM');
 await once(proxyProc, 'exit');
 await parseableDown();
@@ -231,6 +266,9 @@ process.stdout.write(
     fds: range('fds'),
     slopePerHour: { rssMB: slopePerHour(samples, 'rssMB'), heapMB: slopePerHour(samples, 'heapMB'), fds: slopePerHour(samples, 'fds') },
     samples: samples.length,
+    proxyCounted,
+    logged,
+    failed,
   }),
 );
 process.exit(0);

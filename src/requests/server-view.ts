@@ -78,10 +78,16 @@ export function totalsByModel(text: string): Map<string, Totals> {
   return out;
 }
 
+/** One read of /metrics: when its fetch started (performance.now()), and what it counted. */
+export interface Snapshot {
+  startedAt: number;
+  totals: Map<string, Totals>;
+}
+
 /** Coalesced /metrics snapshots: at most one fetch in flight, shared by whoever may use it. */
 export class Snapshots {
   readonly #fetch: () => Promise<Map<string, Totals>>;
-  #inFlight: { startedAt: number; result: Promise<Map<string, Totals>> } | undefined;
+  #inFlight: { startedAt: number; result: Promise<Snapshot> } | undefined;
   /** Fetches made (for tests and self-metrics). */
   fetches = 0;
 
@@ -89,8 +95,8 @@ export class Snapshots {
     this.#fetch = fetch;
   }
 
-  /** Totals from a fetch that started at or after `notBefore` (performance.now()). */
-  async after(notBefore: number): Promise<Map<string, Totals>> {
+  /** A snapshot whose fetch started at or after `notBefore` (performance.now()). */
+  async after(notBefore: number): Promise<Snapshot> {
     for (;;) {
       const current = this.#inFlight;
       if (current && current.startedAt >= notBefore) return current.result;
@@ -101,7 +107,7 @@ export class Snapshots {
       }
       const startedAt = performance.now();
       this.fetches++;
-      const result = this.#fetch();
+      const result = this.#fetch().then((totals) => ({ startedAt, totals }));
       const entry = { startedAt, result };
       this.#inFlight = entry;
       result
@@ -132,16 +138,32 @@ export interface ServerSide {
 
 interface Active {
   overlaps: Set<Active>;
-  before: Promise<Map<string, Totals>>;
+  before: Promise<Snapshot>;
 }
 
 /** vLLM logs a request's histograms a little after its last byte: how long the end snapshot waits for it. */
 const SETTLE_TRIES = 20;
 const SETTLE_STEP_MS = 50;
 
+/**
+ * How soon after a request that ended alone the next may start from that request's "after"
+ * snapshot instead of a fetch of its own. One client sending request after request then
+ * costs one /metrics fetch a request, not two (bench/README.md, "API passthrough").
+ */
+const REUSE_MS = 200;
+
 export class ServerView {
   readonly #snapshots: Snapshots;
   readonly #active = new Set<Active>();
+  /** Requests whose end() is still reading the "after" snapshot. */
+  #settling = 0;
+  /**
+   * The last request to end, if it ended alone (none running, none settling): the snapshot
+   * that settles it counts every request through the proxy, so it can be the next one's
+   * "before". A request the server finished in the gap (sent to vLLM past the proxy) is
+   * then in the next delta and makes it `shared`, never a wrong `exact`.
+   */
+  #alone: { endedAt: number; settled: Promise<Snapshot | undefined> } | undefined;
 
   constructor(snapshots: Snapshots) {
     this.#snapshots = snapshots;
@@ -151,9 +173,20 @@ export class ServerView {
     return this.#snapshots;
   }
 
-  /** A request starts: its "before" snapshot is taken now, alongside it (nothing waits for it). */
+  /**
+   * A request starts: its "before" snapshot is taken now, alongside it (nothing waits for
+   * it), or is the one that settled the request just before it, if that one ended alone,
+   * moments ago, and its snapshot was under way before this request began.
+   */
   begin(): Active {
-    const a: Active = { overlaps: new Set(), before: this.#snapshots.after(performance.now()) };
+    const now = performance.now();
+    const alone = this.#alone;
+    this.#alone = undefined;
+    const before =
+      alone && this.#active.size === 0 && now - alone.endedAt <= REUSE_MS
+        ? alone.settled.then((s) => (s && s.startedAt <= now ? s : this.#snapshots.after(now)))
+        : this.#snapshots.after(now);
+    const a: Active = { overlaps: new Set(), before };
     a.before.catch(() => {});
     for (const other of this.#active) {
       other.overlaps.add(a);
@@ -166,23 +199,42 @@ export class ServerView {
   /** The request ended (its last byte went out): the "after" snapshot, and the delta for `model`. */
   async end(a: Active, model: string | undefined): Promise<ServerSide> {
     this.#active.delete(a);
+    let settled: ((s: Snapshot | undefined) => void) | undefined;
+    if (this.#active.size === 0 && this.#settling === 0) this.#alone = { endedAt: performance.now(), settled: new Promise((r) => (settled = r)) };
+    else this.#alone = undefined; // its count may land after the other's snapshot
+    this.#settling++;
+    let after: Snapshot | undefined;
+    try {
+      const side = await this.#settle(a, model, (s) => (after = s));
+      return side;
+    } finally {
+      this.#settling--;
+      settled?.(after);
+    }
+  }
+
+  /** The delta for `a`; `settledBy` gets the snapshot in which the server had counted it. */
+  async #settle(a: Active, model: string | undefined, settledBy: (s: Snapshot) => void): Promise<ServerSide> {
     const overlap = a.overlaps.size;
     let before: Map<string, Totals>;
     try {
-      before = await a.before;
+      before = (await a.before).totals;
     } catch (err) {
       return { attribution: 'unavailable', overlap, error: (err as Error).message };
     }
     let delta: Totals | undefined;
     for (let i = 0; i < SETTLE_TRIES; i++) {
-      let after: Map<string, Totals>;
+      let after: Snapshot;
       try {
         after = await this.#snapshots.after(performance.now());
       } catch (err) {
         return { attribution: 'unavailable', overlap, error: (err as Error).message };
       }
-      delta = subtract(after, before, model);
-      if (delta.e2e.count >= 1) break;
+      delta = subtract(after.totals, before, model);
+      if (delta.e2e.count >= 1) {
+        settledBy(after);
+        break;
+      }
       await new Promise((r) => setTimeout(r, SETTLE_STEP_MS));
     }
     const requests = delta!.e2e.count;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseExposition } from '../../src/exposition/parser.js';
 import { renameNames, underscore } from '../helpers/oracle.js';
-import { SERVER_HISTOGRAMS, Snapshots, totalsByModel, type Totals } from '../../src/requests/server-view.js';
+import { SERVER_HISTOGRAMS, ServerView, Snapshots, totalsByModel, type Totals } from '../../src/requests/server-view.js';
 import { Simulator } from '../../src/simulator/simulator.js';
 
 /** The same totals from the full parser, the slow and sure way. */
@@ -54,4 +54,56 @@ t.test('snapshots: concurrent callers share one fetch; a fetch started before a 
   release();
   await late;
   t.equal(snapshots.fetches, 2);
+});
+
+/** A server that counts finished requests as told, read through Snapshots. */
+function countingServer() {
+  let finished = 0;
+  const totals = () => {
+    const t = Object.fromEntries(Object.keys(SERVER_HISTOGRAMS).map((p) => [p, { sum: finished * 0.5, count: finished }])) as Totals;
+    return new Map([['m', t]]);
+  };
+  const snapshots = new Snapshots(async () => totals());
+  return { view: new ServerView(snapshots), snapshots, finish: () => finished++ };
+}
+
+t.test('one request after another: the next starts from the snapshot that settled the last, and each is still exact', async (t) => {
+  const s = countingServer();
+  for (let i = 0; i < 5; i++) {
+    const a = s.view.begin();
+    s.finish();
+    const side = await s.view.end(a, 'm');
+    t.equal(side.attribution, 'exact', `request ${i}`);
+    t.equal(side.requests, 1);
+  }
+  t.equal(s.snapshots.fetches, 6, 'one fetch a request, and the first one’s before');
+});
+
+t.test('a request the server finished in the gap (past the proxy) makes the next one shared, not a wrong exact', async (t) => {
+  const s = countingServer();
+  const a = s.view.begin();
+  s.finish();
+  t.equal((await s.view.end(a, 'm')).attribution, 'exact');
+  s.finish(); // someone else's, straight to vLLM
+  const b = s.view.begin();
+  s.finish();
+  const side = await s.view.end(b, 'm');
+  t.equal(side.attribution, 'shared');
+  t.equal(side.requests, 2);
+});
+
+t.test('a request that ended beside another is not a starting point: the next one fetches its own', async (t) => {
+  const s = countingServer();
+  const [a, c] = [s.view.begin(), s.view.begin()];
+  await new Promise((r) => setImmediate(r)); // both "before" snapshots read (the second waits for the first)
+  s.finish();
+  const endA = s.view.end(a, 'm');
+  s.finish();
+  const endC = s.view.end(c, 'm');
+  await Promise.all([endA, endC]);
+  const before = s.snapshots.fetches;
+  const b = s.view.begin();
+  t.equal(s.snapshots.fetches, before + 1, 'its own before');
+  s.finish();
+  t.equal((await s.view.end(b, 'm')).attribution, 'exact');
 });
