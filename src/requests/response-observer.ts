@@ -8,8 +8,8 @@
  *
  * With `stripUsageChunk` (the proxy asked vLLM for `include_usage` on the
  * client's behalf), the usage-only chunk is read and taken out of the stream, so
- * the client sees what it asked for; that mode re-frames events, the only one
- * that copies bytes.
+ * the client sees what it asked for; that mode passes on the bytes of the events
+ * it keeps, as they came.
  */
 export interface Usage {
   prompt_tokens?: number;
@@ -36,18 +36,25 @@ export interface Observation {
 
 /** Largest non-streaming answer read for its id, usage and finish reason; past it the answer only passes. */
 const MAX_READ_BYTES = 4 * 1024 * 1024;
+const LF = 0x0a;
+const CR = 0x0d;
 
 /**
  * Not a Transform: the answer is written from a `data` handler onto the raw
  * response, as /metrics does, because a Transform in a pipe cost the small-body
  * path about half its throughput there (bench/README.md).
+ *
+ * Events are found on the bytes (a blank line ends one) and only their `data:`
+ * payload is decoded, for JSON.parse: the answer itself is never turned into text.
  */
 export class ResponseObserver {
   readonly observation: Observation = { gapsMs: [], contentChunks: 0, contentChars: 0 };
   readonly #sse: boolean;
   readonly #strip: boolean;
-  #partial = '';
-  #event: string[] = [];
+  /** The bytes of an event not ended yet (a view of the chunk it came in, or a copy across chunks). */
+  #pending: Buffer | undefined;
+  /** An event longer than MAX_READ_BYTES: the rest of the answer passes unread. */
+  #unread = false;
   #body: Buffer[] | null = [];
   #bodyBytes = 0;
   #lastContentAt = 0;
@@ -71,55 +78,74 @@ export class ResponseObserver {
       }
       return chunk;
     }
-    const out: string[] | null = this.#strip ? [] : null;
-    const text = this.#partial + chunk.toString('utf8');
-    let start = 0;
-    for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
-      const line = text.slice(start, nl).replace(/\r$/, '');
-      start = nl + 1;
-      if (line === '') {
-        const keep = this.#endEvent();
-        if (out && keep !== null) out.push(keep);
-      } else this.#event.push(line);
+    if (this.#unread) return chunk;
+    const out: Buffer[] | null = this.#strip ? [] : null;
+    const buf = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
+    this.#pending = undefined;
+    let event = 0;
+    let line = 0;
+    for (let nl = buf.indexOf(LF, line); nl !== -1; nl = buf.indexOf(LF, line)) {
+      // A blank line (LF or CRLF) ends the event.
+      if (nl === line || (nl === line + 1 && buf[line] === CR)) {
+        const keep = this.#endEvent(buf, event, line);
+        if (out && keep) out.push(buf.subarray(event, nl + 1));
+        event = nl + 1;
+      }
+      line = nl + 1;
     }
-    this.#partial = text.slice(start);
+    if (event < buf.length) {
+      if (buf.length - event > MAX_READ_BYTES) {
+        // No event is this long: stop reading, and hold nothing back.
+        this.#unread = true;
+        if (out) out.push(buf.subarray(event));
+      } else this.#pending = buf.subarray(event);
+    }
     if (!out) return chunk;
-    return out.length > 0 ? Buffer.from(out.join('')) : null;
+    return out.length === 0 ? null : out.length === 1 ? out[0]! : Buffer.concat(out);
   }
 
   /** The answer ended: what is left to pass on (when stripping), and a non-streaming answer read whole. */
   end(): Buffer | null {
-    let tail: Buffer | null = null;
     if (this.#sse) {
-      if (this.#partial !== '') this.#event.push(this.#partial);
-      const keep = this.#event.length > 0 ? this.#endEvent() : null;
-      if (this.#strip && keep) tail = Buffer.from(keep);
-    } else if (this.#body) {
+      const rest = this.#pending;
+      this.#pending = undefined;
+      if (!rest) return null;
+      const keep = this.#endEvent(rest, 0, rest.length);
+      return this.#strip && keep ? rest : null;
+    }
+    if (this.#body) {
       try {
         this.#read(JSON.parse(Buffer.concat(this.#body).toString('utf8')) as Record<string, unknown>, performance.now());
       } catch {
         // Not JSON (an error page): nothing to read.
       }
     }
-    return tail;
+    return null;
   }
 
-  /** One SSE event ended: read it; returns its text to pass on, or null to leave it out. */
-  #endEvent(): string | null {
-    const lines = this.#event;
-    this.#event = [];
-    const framed = `${lines.join('\n')}\n\n`;
-    const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(l.startsWith('data: ') ? 6 : 5));
-    if (data.length === 0 || data[0] === '[DONE]') return framed;
+  /** The event in buf[from, to) (its lines, the blank one not included): read it; false to leave it out. */
+  #endEvent(buf: Buffer, from: number, to: number): boolean {
+    let data: string | undefined;
+    for (let line = from; line < to;) {
+      let nl = buf.indexOf(LF, line);
+      if (nl === -1 || nl > to) nl = to;
+      const end = nl > line && buf[nl - 1] === CR ? nl - 1 : nl;
+      if (end - line >= 5 && isData(buf, line)) {
+        const payload = buf.toString('utf8', line + (buf[line + 5] === 0x20 ? 6 : 5), end);
+        data = data === undefined ? payload : `${data}\n${payload}`;
+      }
+      line = nl + 1;
+    }
+    if (data === undefined || data === '[DONE]') return true;
     let event: Record<string, unknown>;
     try {
-      event = JSON.parse(data.join('\n')) as Record<string, unknown>;
+      event = JSON.parse(data) as Record<string, unknown>;
     } catch {
-      return framed;
+      return true;
     }
     const usageOnly = Array.isArray(event.choices) && event.choices.length === 0 && event.usage !== undefined;
     this.#read(event, performance.now());
-    return this.#strip && usageOnly ? null : framed;
+    return !(this.#strip && usageOnly);
   }
 
   #read(event: Record<string, unknown>, now: number): void {
@@ -140,6 +166,9 @@ export class ResponseObserver {
     }
   }
 }
+
+/** The line at `i` starts with `data:`. */
+const isData = (b: Buffer, i: number) => b[i] === 0x64 && b[i + 1] === 0x61 && b[i + 2] === 0x74 && b[i + 3] === 0x61 && b[i + 4] === 0x3a;
 
 /** The generated text of a choice: a chat delta (content, reasoning, tool calls) or a completion's text. */
 function contentOf(choice: Record<string, unknown>): string {
