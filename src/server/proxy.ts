@@ -201,8 +201,10 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
   void saturation?.start();
   const relayApp = relay && otlp?.relayListen ? await buildRelayApp(relay, metrics, log, limits) : undefined;
   if (relayApp) await relayApp.listen(otlp!.relayListen!);
+  const spools = [relaySpool, pushSpool, requestSpool];
   await app.listen({ host: config.host, port: config.port }).catch(async (err: unknown) => {
     await relayApp?.close();
+    await Promise.all(spools.map((s) => s?.close()));
     throw err;
   });
   const url = listeningUrl(app, config.host);
@@ -318,6 +320,8 @@ export async function startProxy(config: ProxyConfig, log?: Logger): Promise<Run
         await api?.close();
         await upstream?.close();
         await targets?.close();
+        // Last: the senders above have written what they still held.
+        await Promise.all(spools.map((s) => s?.close()));
       })();
       return closing;
     },

@@ -14,10 +14,19 @@
  * read back one at a time when their turn comes, so memory stays bounded
  * however much the spool holds. The bound in bytes is the caller's to enforce
  * (it chooses what to drop: the oldest).
+ *
+ * One process at a time: two proxies on one spool would each send the other's
+ * batches and remove files under it. The spool holds a lock beside it
+ * (`<dir>.lock`, proper-lockfile: a directory whose mtime it renews every 5 s),
+ * which a second process finds fresh and is refused, naming the directory. A
+ * holder that was killed stops renewing it: after 10 s it counts as stale and
+ * is taken over, and a start waits that long and 2 s more before refusing, so a
+ * restarted pod or container gets its spool back on its own.
  */
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { lock } from 'proper-lockfile';
 import { SpoolError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -77,6 +86,8 @@ export interface SpoolOptions {
   log: Logger;
   /** Names the spool in log lines (`OTLP`, `request log`). */
   what: string;
+  /** How old a lock must be to count as a killed holder's (proper-lockfile's minimum is 2 s); 10 s. */
+  lockStaleMs?: number;
 }
 
 export class Spool {
@@ -87,6 +98,7 @@ export class Spool {
   readonly #index: SpooledBatch[] = [];
   #bytes = 0;
   #next = 1;
+  #release: (() => Promise<void>) | undefined;
 
   private constructor(options: SpoolOptions) {
     this.dir = options.dir;
@@ -106,6 +118,18 @@ export class Spool {
     } catch (err) {
       throw new SpoolError(options.dir, 'cannot create the spool directory', err);
     }
+    spool.#release = await lockSpool(options);
+    try {
+      await spool.#load(options);
+    } catch (err) {
+      await spool.close();
+      throw err;
+    }
+    return spool;
+  }
+
+  /** Index what the directory holds (see open). */
+  async #load(options: SpoolOptions): Promise<void> {
     const names = (await readdir(options.dir)).sort();
     for (const name of names) {
       const path = join(options.dir, name);
@@ -116,7 +140,7 @@ export class Spool {
       if (!name.endsWith(SUFFIX)) continue;
       const seq = Number(name.slice(0, -SUFFIX.length));
       if (!Number.isSafeInteger(seq)) continue;
-      const why = await spool.#indexFile(seq, name);
+      const why = await this.#indexFile(seq, name);
       if (why) {
         options.log.warn(
           { event: 'spool_file_skipped', spool: options.dir, file: name, reason: why },
@@ -124,9 +148,15 @@ export class Spool {
         );
         await unlink(path).catch(() => {});
       }
-      spool.#next = Math.max(spool.#next, seq + 1);
+      this.#next = Math.max(this.#next, seq + 1);
     }
-    return spool;
+  }
+
+  /** Let go of the directory (its lock); the batches stay for the next start. */
+  async close(): Promise<void> {
+    const release = this.#release;
+    this.#release = undefined;
+    await release?.().catch(() => {});
   }
 
   async #indexFile(seq: number, name: string): Promise<string | undefined> {
@@ -232,5 +262,30 @@ export class Spool {
     let total = 0;
     for (const name of await readdir(dir)) total += (await stat(join(dir, name))).size;
     return total;
+  }
+}
+
+/** The spool's lock, or a SpoolError saying who has it. */
+async function lockSpool(options: SpoolOptions): Promise<() => Promise<void>> {
+  const lockPath = `${options.dir}.lock`;
+  const stale = Math.max(2_000, options.lockStaleMs ?? 10_000);
+  try {
+    return await lock(options.dir, {
+      lockfilePath: lockPath,
+      stale,
+      // A killed holder's lock goes stale within `stale`: wait that long, and a little, before refusing.
+      retries: { retries: Math.ceil(stale / 1_000) + 2, factor: 1, minTimeout: 1_000, maxTimeout: 1_000 },
+      onCompromised: (err) =>
+        // Renewing failed (the disk went away, or another process took it over): say so, keep
+        // going; what is on disk stays checksummed, at worst a batch goes twice.
+        options.log.error(
+          { event: 'spool_lock_lost', spool: options.dir, err: err.message },
+          `${options.what} spool: lost the lock ${lockPath}: ${err.message}; another process may be using ${options.dir}`,
+        ),
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOCKED')
+      throw new SpoolError(options.dir, `in use by another process (it holds ${lockPath}); give each proxy its own --spool-dir`);
+    throw new SpoolError(options.dir, `cannot lock the spool (${lockPath})`, err);
   }
 }

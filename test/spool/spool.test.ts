@@ -4,7 +4,7 @@
  * that is full (a real tmpfs of 64 KiB, mounted for the test: root, as CI runs).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,6 +23,7 @@ t.test('batches come back in order, with their headers, after a reopen; sequence
   const spool = await Spool.open({ dir: at, log: logs.log, what: 'test' });
   for (let i = 0; i < 5; i++) await spool.append(Buffer.from(`{"batch":${i}}`), i + 1, i % 2 ? { 'x-p-stream': `s${i}` } : {});
   await spool.remove(spool.index[1]!);
+  await spool.close();
   const again = await Spool.open({ dir: at, log: logs.log, what: 'test' });
   t.same(
     again.index.map((b) => [b.points, b.headers]),
@@ -38,6 +39,7 @@ t.test('batches come back in order, with their headers, after a reopen; sequence
   const next = await again.append(Buffer.from('x'), 1, {});
   t.ok(next.seq > again.index[again.index.length - 2]!.seq, 'a new batch sorts after the old ones');
   t.same(logs.lines(), [], 'nothing to say');
+  await again.close();
 });
 
 t.test('SIGKILL mid-run: every batch whose write was acknowledged is there and whole, and nothing else is left', async (t) => {
@@ -46,7 +48,7 @@ t.test('SIGKILL mid-run: every batch whose write was acknowledged is there and w
   const script = `
     import { Spool } from ${JSON.stringify(new URL('../../dist/spool/spool.js', import.meta.url).href)};
     import pino from 'pino';
-    const spool = await Spool.open({ dir: ${JSON.stringify(at)}, log: pino({ level: 'silent' }), what: 'kill' });
+    const spool = await Spool.open({ dir: ${JSON.stringify(at)}, log: pino({ level: 'silent' }), what: 'kill', lockStaleMs: 2000 });
     const body = Buffer.alloc(32 * 1024, 'x');
     for (;;) { const b = await spool.append(body, 1, {}); process.stdout.write(b.seq + '\\n'); }
   `;
@@ -67,7 +69,10 @@ t.test('SIGKILL mid-run: every batch whose write was acknowledged is there and w
   );
   await new Promise((resolve) => child.once('exit', resolve));
   const logs = captureLog('debug');
-  const spool = await Spool.open({ dir: at, log: logs.log, what: 'kill' });
+  // The killed writer's lock is left behind; it goes stale, and this open takes it over.
+  t.ok(existsSync(`${at}.lock`), 'the killed writer left its lock');
+  const spool = await Spool.open({ dir: at, log: logs.log, what: 'kill', lockStaleMs: 2000 });
+  t.teardown(() => spool.close());
   const kept = new Set(spool.index.map((b) => b.seq));
   for (const seq of acked) t.ok(kept.has(seq), `batch ${seq} kept`);
   for (const b of spool.index) t.equal((await spool.read(b)).length, 32 * 1024, `batch ${b.seq} whole`);
@@ -87,8 +92,10 @@ t.test('a file cut short, or not a batch at all, is named once and skipped; the 
   const [a, b, c, d] = spool.index.map((x) => x.file);
   truncateSync(join(at, b!), 50);
   writeFileSync(join(at, c!), 'garbage\n');
+  await spool.close();
   const reopened = captureLog('debug');
   const again = await Spool.open({ dir: at, log: reopened.log, what: 'test' });
+  t.teardown(() => again.close());
   t.same(
     again.index.map((x) => x.file),
     [a, d],
@@ -129,7 +136,44 @@ t.test('a full disk: the write fails with diskFull, leaves nothing behind, and w
     [],
     'no partial file',
   );
+  await spool.close();
   const again = await Spool.open({ dir: at, log: logs.log, what: 'test' });
+  t.teardown(() => again.close());
   t.equal(again.batches, spool.batches);
   for (const b of again.index) t.equal((await again.read(b)).length, body.length);
+});
+
+t.test('one process at a time: a second open is refused, naming the directory; once the first lets go it opens', async (t) => {
+  const at = join(dir, 'locked');
+  const logs = captureLog('debug');
+  const first = await Spool.open({ dir: at, log: logs.log, what: 'test', lockStaleMs: 2000 });
+  await first.append(Buffer.from('kept'), 1, {});
+  // In another process, as a second proxy on the same --spool-dir would be.
+  const script = `
+    import { Spool } from ${JSON.stringify(new URL('../../dist/spool/spool.js', import.meta.url).href)};
+    import pino from 'pino';
+    try { await Spool.open({ dir: ${JSON.stringify(at)}, log: pino({ level: 'silent' }), what: 'second', lockStaleMs: 2000 }); console.log('opened'); }
+    catch (err) { console.log(err.message); }
+  `;
+  const second = () =>
+    new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        cwd: new URL('../..', import.meta.url),
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.once('exit', () => resolve(out.trim()));
+    });
+  const refused = await second();
+  t.match(
+    refused,
+    new RegExp(`^${at.replace(/[/.]/g, '\\$&')}: in use by another process \\(it holds .*locked\\.lock\\); give each proxy its own --spool-dir$`),
+    refused,
+  );
+  t.equal(first.batches, 1, 'the holder is untouched');
+  t.equal((await first.read(first.index[0]!)).toString(), 'kept');
+  await first.close();
+  t.notOk(existsSync(`${at}.lock`), 'closing lets go of the lock');
+  t.equal(await second(), 'opened', 'then another process opens it');
 });
