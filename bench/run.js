@@ -570,7 +570,26 @@ if (only.includes('soak')) {
   console.log(
     `  ${fmt(soak.sent.scrapes)} scrapes (${soak.sent.scrapeErrors} not 200), ${fmt(soak.sent.points)} OTLP points taken, ${fmt(soak.got.points)} delivered (${fmt(soak.lostPoints)} lost); ${fmt(soak.sent.requests)} API requests (${soak.sent.requestErrors} not 200), ${fmt(soak.got.records)} records delivered (${fmt(soak.lostRecords)} lost)`,
   );
-  missed ||= soak.lostPoints !== 0 || soak.lostRecords !== 0;
+  // The proxy's own counters must tell the same story as the loads and the stand-in.
+  const c = soak.proxyCounted;
+  const agree =
+    c.scrapesOk === soak.sent.scrapes - soak.sent.scrapeErrors &&
+    c.otlpReceivedPoints === soak.sent.points &&
+    c.otlpForwardedPoints === soak.got.points &&
+    c.otlpDroppedPoints === 0 &&
+    c.apiRequests === soak.sent.requests &&
+    c.recordsShipped === soak.got.records &&
+    c.recordsDropped === 0;
+  console.log(
+    `  the proxy's own counters: ${fmt(c.scrapesOk)} scrapes served, ${fmt(c.otlpReceivedPoints)} points received, ${fmt(c.otlpForwardedPoints)} forwarded, ${fmt(c.otlpDroppedPoints)} dropped; ${fmt(c.apiRequests)} API requests, ${fmt(c.recordsShipped)} records shipped, ${fmt(c.recordsDropped)} dropped: ${agree ? 'they agree' : 'MISSED: they disagree'}`,
+  );
+  console.log(`  the proxy's warnings and errors: ${JSON.stringify(soak.logged)}; the loads' own failures: ${JSON.stringify(soak.failed)}`);
+  missed ||=
+    soak.lostPoints !== 0 ||
+    soak.lostRecords !== 0 ||
+    !agree ||
+    Object.keys(soak.failed).length > 0 ||
+    Object.keys(soak.logged).some((k) => k.startsWith('error'));
 }
 
 mkdirSync(join(here, 'results'), { recursive: true });

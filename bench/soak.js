@@ -224,6 +224,16 @@ function slopePerHour(points, key) {
   const den = xs.reduce((a, p) => a + (p.t - mx) ** 2, 0);
   return den ? (num / den) * 3600 : 0;
 }
+// Means per outage cycle (2 minutes): the cycle's own swing (a backlog held, then drained)
+// averages out, and what is left is the trend.
+const CYCLE_S = 120;
+const cycles = [];
+for (let k = 0; (k + 1) * CYCLE_S <= SECONDS; k++) {
+  const xs = samples.filter((p) => p.t >= k * CYCLE_S && p.t < (k + 1) * CYCLE_S);
+  if (xs.length === 0) continue;
+  const mean = (key) => xs.reduce((a, p) => a + p[key], 0) / xs.length;
+  cycles.push({ t: (k + 0.5) * CYCLE_S, rssMB: mean('rssMB'), heapMB: mean('heapMB'), fds: mean('fds') });
+}
 const range = (key) => [Math.min(...samples.map((s) => s[key])), Math.max(...samples.map((s) => s[key]))];
 // The proxy's own count of the same things: each must agree with the loads' and the stand-in's.
 const self = await (await request(`${url}/proxy/metrics`)).body.text();
@@ -264,6 +274,8 @@ process.stdout.write(
     rssMB: range('rssMB'),
     heapMB: range('heapMB'),
     fds: range('fds'),
+    cycleMeans: cycles.map((c) => ({ t: Math.round(c.t), rssMB: Math.round(c.rssMB), heapMB: Math.round(c.heapMB), fds: Math.round(c.fds) })),
+    slopePerHourOfCycleMeans: { rssMB: slopePerHour(cycles, 'rssMB'), heapMB: slopePerHour(cycles, 'heapMB'), fds: slopePerHour(cycles, 'fds') },
     slopePerHour: { rssMB: slopePerHour(samples, 'rssMB'), heapMB: slopePerHour(samples, 'heapMB'), fds: slopePerHour(samples, 'fds') },
     samples: samples.length,
     proxyCounted,
