@@ -11,6 +11,8 @@
  * the client sees what it asked for; that mode passes on the bytes of the events
  * it keeps, as they came.
  */
+import { sameBytes } from '../exposition/bytes.js';
+
 export interface Usage {
   prompt_tokens?: number;
   completion_tokens?: number;
@@ -38,6 +40,7 @@ export interface Observation {
 const MAX_READ_BYTES = 4 * 1024 * 1024;
 const LF = 0x0a;
 const CR = 0x0d;
+const DATA = Buffer.from('data:');
 
 /**
  * Not a Transform: the answer is written from a `data` handler onto the raw
@@ -130,8 +133,8 @@ export class ResponseObserver {
       let nl = buf.indexOf(LF, line);
       if (nl === -1 || nl > to) nl = to;
       const end = nl > line && buf[nl - 1] === CR ? nl - 1 : nl;
-      if (end - line >= 5 && isData(buf, line)) {
-        const payload = buf.toString('utf8', line + (buf[line + 5] === 0x20 ? 6 : 5), end);
+      if (end - line >= DATA.length && sameBytes(buf, line, DATA, 0, DATA.length)) {
+        const payload = buf.toString('utf8', line + DATA.length + (buf[line + DATA.length] === 0x20 ? 1 : 0), end);
         data = data === undefined ? payload : `${data}\n${payload}`;
       }
       line = nl + 1;
@@ -166,9 +169,6 @@ export class ResponseObserver {
     }
   }
 }
-
-/** The line at `i` starts with `data:`. */
-const isData = (b: Buffer, i: number) => b[i] === 0x64 && b[i + 1] === 0x61 && b[i + 2] === 0x74 && b[i + 3] === 0x61 && b[i + 4] === 0x3a;
 
 /** The generated text of a choice: a chat delta (content, reasoning, tool calls) or a completion's text. */
 function contentOf(choice: Record<string, unknown>): string {
