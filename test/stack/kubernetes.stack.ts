@@ -210,6 +210,27 @@ async function checkContainers(t: Test, pods: string[], limits: Record<string, n
   }
 }
 
+/** Wait as `eventually` does; if it fails, say first what the pods' containers and the stand-in did. */
+async function explained<T>(t: Test, pods: string[], wait: Promise<T>): Promise<T> {
+  try {
+    return await wait;
+  } catch (err) {
+    for (const pod of pods)
+      for (const c of ['proxy', 'fluent-bit']) {
+        const logs = await podman('logs', '--tail', '20', `${pod}-${c}`).catch((e: { stdout?: string; stderr?: string }) => e);
+        t.comment(`${pod}-${c}: ${String(logs.stdout ?? '').slice(-3000)} ${String(logs.stderr ?? '').slice(-3000)}`);
+      }
+    const said = (await standIn('/standin/requests').catch((e: Error) => [{ error: e.message }])) as Array<Record<string, unknown>>;
+    const tally = new Map<string, number>();
+    for (const r of said) {
+      const key = JSON.stringify([r.stream, r.status, String(r.answer ?? r.error ?? '').slice(0, 160)]);
+      tally.set(key, (tally.get(key) ?? 0) + 1);
+    }
+    t.comment(`the stand-in's answers (stream, status, answer: count): ${JSON.stringify([...tally])}`);
+    throw err;
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'vmp-kube-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -288,15 +309,20 @@ t.test('sidecar mode: two vLLM pods, each with the proxy and Fluent Bit beside v
     "vLLM's API through each pod's proxy",
   );
 
-  const got = await eventually(
-    'rows from both pods in vLLMmetrics',
-    async () => {
-      const list = await rows('vLLMmetrics');
-      const from = new Set(list.filter((r) => r.metric_name === 'vllm_num_requests_running').map((r) => String(r['k8s.pod.name'])));
-      return pods.every((p) => from.has(p)) ? list : undefined;
-    },
-    120_000,
-    1_000,
+  const got = await explained(
+    t,
+    pods,
+    eventually(
+      'rows from both pods in vLLMmetrics',
+      async () => {
+        const list = await rows('vLLMmetrics');
+        const from = new Set(list.filter((r) => r.metric_name === 'vllm_num_requests_running').map((r) => String(r['k8s.pod.name'])));
+        if (pods.every((p) => from.has(p))) return list;
+        throw new Error(`${list.length} rows, vllm_num_requests_running from ${JSON.stringify([...from])}`);
+      },
+      120_000,
+      1_000,
+    ),
   );
   t.ok(
     got.every((r) => !String(r.metric_name).includes(':')),
@@ -310,28 +336,36 @@ t.test('sidecar mode: two vLLM pods, each with the proxy and Fluent Bit beside v
     'its buckets per bucket (the relay repaired Fluent Bit’s cumulative ones)',
   );
   // The gauges appear once the window has samples, so a scrape or two after the first rows.
-  await eventually(
-    'the saturation gauges of both pods in vLLMmetrics',
-    async () => {
-      const list = (await rows('vLLMmetrics')).filter((r) => r.metric_name === 'vllm_metrics_proxy_saturation_kv_cache_usage');
-      return pods.every((p) => list.some((r) => r['k8s.pod.name'] === p)) ? true : undefined;
-    },
-    120_000,
-    1_000,
+  await explained(
+    t,
+    pods,
+    eventually(
+      'the saturation gauges of both pods in vLLMmetrics',
+      async () => {
+        const list = (await rows('vLLMmetrics')).filter((r) => r.metric_name === 'vllm_metrics_proxy_saturation_kv_cache_usage');
+        return pods.every((p) => list.some((r) => r['k8s.pod.name'] === p)) ? true : undefined;
+      },
+      120_000,
+      1_000,
+    ),
   );
   t.pass('the saturation gauges reach Parseable too');
   t.ok(
     got.every((r) => r['k8s.namespace.name'] === 'vllm'),
     'each row says its namespace',
   );
-  const records = await eventually(
-    'both request records in vLLMrequests',
-    async () => {
-      const list = await rows('vLLMrequests');
-      return calls.every((c) => list.some((r) => r.id === c.id)) ? list : undefined;
-    },
-    120_000,
-    1_000,
+  const records = await explained(
+    t,
+    pods,
+    eventually(
+      'both request records in vLLMrequests',
+      async () => {
+        const list = await rows('vLLMrequests');
+        return calls.every((c) => list.some((r) => r.id === c.id)) ? list : undefined;
+      },
+      120_000,
+      1_000,
+    ),
   );
   t.equal(records.filter((r) => calls.some((c) => c.id === r.id)).length, 2, 'each request recorded once');
 
@@ -398,24 +432,36 @@ t.test('fleet mode: the proxy pod discovers the vLLM pods through DNS, merges th
   const call = await chat(base, 'through the fleet proxy');
   t.equal(call.status, 200, "vLLM's API through the fleet proxy");
 
-  const got = await eventually(
-    'rows of both targets in vLLMmetrics',
-    async () => {
-      const list = (await rows('vLLMmetrics')).filter((r) => r['k8s.pod.name'] === 'vllm-metrics-proxy-0');
-      const from = new Set(list.filter((r) => r.metric_name === 'vllm_num_requests_running').map((r) => String(r['service.instance.id'])));
-      return from.size === 2 ? list : undefined;
-    },
-    120_000,
-    1_000,
+  const got = await explained(
+    t,
+    ['vllm-metrics-proxy-0'],
+    eventually(
+      'rows of both targets in vLLMmetrics',
+      async () => {
+        const list = (await rows('vLLMmetrics')).filter((r) => r['k8s.pod.name'] === 'vllm-metrics-proxy-0');
+        const from = new Set(list.filter((r) => r.metric_name === 'vllm_num_requests_running').map((r) => String(r['service.instance.id'])));
+        return from.size === 2 ? list : undefined;
+      },
+      120_000,
+      1_000,
+    ),
   );
   t.ok(got.length > 0, 'the fleet pod’s rows, each saying which vLLM pod it came from');
-  await eventually(
-    "the fleet's saturation gauges in vLLMmetrics",
-    async () => ((await rows('vLLMmetrics')).some((r) => r.metric_name === 'vllm_metrics_proxy_saturation_fleet_kv_cache_usage') ? true : undefined),
-    120_000,
-    1_000,
+  await explained(
+    t,
+    ['vllm-metrics-proxy-0'],
+    eventually(
+      "the fleet's saturation gauges in vLLMmetrics",
+      async () => ((await rows('vLLMmetrics')).some((r) => r.metric_name === 'vllm_metrics_proxy_saturation_fleet_kv_cache_usage') ? true : undefined),
+      120_000,
+      1_000,
+    ),
   );
-  await eventually('the request record', async () => ((await rows('vLLMrequests')).some((r) => r.id === call.id) ? true : undefined), 120_000, 1_000);
+  await explained(
+    t,
+    ['vllm-metrics-proxy-0'],
+    eventually('the request record', async () => ((await rows('vLLMrequests')).some((r) => r.id === call.id) ? true : undefined), 120_000, 1_000),
+  );
   const { stdout: vols } = await podman('volume', 'ls', '--format', '{{.Name}}');
   for (const claim of ['vllm-metrics-proxy-spool', 'vllm-metrics-proxy-requests', 'vllm-metrics-proxy-fluent-bit'])
     t.ok(vols.split('\n').includes(claim), `the claim ${claim} is a volume that outlives the pod`);
