@@ -150,6 +150,21 @@ t.test('production defaults on every container of ours, in every render', async 
   }
 });
 
+t.test('every container of every render pulls a fully named image; ours is always this version', async (t) => {
+  for (const [build, objs] of rendered)
+    for (const o of objs) {
+      const tmpl = (o.spec as { template?: { spec?: PodSpec } } | undefined)?.template?.spec;
+      for (const c of tmpl?.containers ?? []) {
+        // A bare `vllm-metrics-proxy` left unmapped is a short name: podman and CRI-O refuse it
+        // without a registries.conf alias, a cluster pulls it from Docker Hub. Kustomize's
+        // `images:` of a component reaches only what that build includes, so each is checked.
+        t.notMatch(c.image, /^vllm-metrics-proxy(:|$)/, `${build} ${o.kind}/${o.metadata.name} ${c.name}: the image name is mapped (${c.image})`);
+        if (c.image.includes('vllm-metrics-proxy'))
+          t.equal(c.image, `localhost/vllm-metrics-proxy:${version}`, `${build} ${o.kind}/${o.metadata.name} ${c.name}: this version`);
+      }
+    }
+});
+
 t.test("the relay is on the pod's loopback only, and Fluent Bit is told where everything is", async (t) => {
   for (const [build, objs] of rendered) {
     const list = ours(objs);
