@@ -210,10 +210,13 @@ async function checkContainers(t: Test, pods: string[], limits: Record<string, n
   }
 }
 
-/** Wait as `eventually` does; if it fails, say first what the pods' containers and the stand-in did. */
-async function explained<T>(t: Test, pods: string[], wait: Promise<T>): Promise<T> {
+/**
+ * Wait up to 2 minutes for what the pods deliver to Parseable (`check` as for `eventually`); if
+ * it never comes, say first what the pods' containers and the stand-in did.
+ */
+async function delivered<T>(t: Test, pods: string[], what: string, check: () => Promise<T | undefined>): Promise<T> {
   try {
-    return await wait;
+    return await eventually(what, check, 120_000, 1_000);
   } catch (err) {
     for (const pod of pods)
       for (const c of ['proxy', 'fluent-bit']) {
@@ -309,21 +312,12 @@ t.test('sidecar mode: two vLLM pods, each with the proxy and Fluent Bit beside v
     "vLLM's API through each pod's proxy",
   );
 
-  const got = await explained(
-    t,
-    pods,
-    eventually(
-      'rows from both pods in vLLMmetrics',
-      async () => {
-        const list = await rows('vLLMmetrics');
-        const from = new Set(list.filter((r) => r.metric_name === 'vllm_num_requests_running').map((r) => String(r['k8s.pod.name'])));
-        if (pods.every((p) => from.has(p))) return list;
-        throw new Error(`${list.length} rows, vllm_num_requests_running from ${JSON.stringify([...from])}`);
-      },
-      120_000,
-      1_000,
-    ),
-  );
+  const got = await delivered(t, pods, 'rows from both pods in vLLMmetrics', async () => {
+    const list = await rows('vLLMmetrics');
+    const from = new Set(list.filter((r) => r.metric_name === 'vllm_num_requests_running').map((r) => String(r['k8s.pod.name'])));
+    if (pods.every((p) => from.has(p))) return list;
+    throw new Error(`${list.length} rows, vllm_num_requests_running from ${JSON.stringify([...from])}`);
+  });
   t.ok(
     got.every((r) => !String(r.metric_name).includes(':')),
     'no colon in any metric name',
@@ -336,37 +330,19 @@ t.test('sidecar mode: two vLLM pods, each with the proxy and Fluent Bit beside v
     'its buckets per bucket (the relay repaired Fluent Bit’s cumulative ones)',
   );
   // The gauges appear once the window has samples, so a scrape or two after the first rows.
-  await explained(
-    t,
-    pods,
-    eventually(
-      'the saturation gauges of both pods in vLLMmetrics',
-      async () => {
-        const list = (await rows('vLLMmetrics')).filter((r) => r.metric_name === 'vllm_metrics_proxy_saturation_kv_cache_usage');
-        return pods.every((p) => list.some((r) => r['k8s.pod.name'] === p)) ? true : undefined;
-      },
-      120_000,
-      1_000,
-    ),
-  );
+  await delivered(t, pods, 'the saturation gauges of both pods in vLLMmetrics', async () => {
+    const list = (await rows('vLLMmetrics')).filter((r) => r.metric_name === 'vllm_metrics_proxy_saturation_kv_cache_usage');
+    return pods.every((p) => list.some((r) => r['k8s.pod.name'] === p)) ? true : undefined;
+  });
   t.pass('the saturation gauges reach Parseable too');
   t.ok(
     got.every((r) => r['k8s.namespace.name'] === 'vllm'),
     'each row says its namespace',
   );
-  const records = await explained(
-    t,
-    pods,
-    eventually(
-      'both request records in vLLMrequests',
-      async () => {
-        const list = await rows('vLLMrequests');
-        return calls.every((c) => list.some((r) => r.id === c.id)) ? list : undefined;
-      },
-      120_000,
-      1_000,
-    ),
-  );
+  const records = await delivered(t, pods, 'both request records in vLLMrequests', async () => {
+    const list = await rows('vLLMrequests');
+    return calls.every((c) => list.some((r) => r.id === c.id)) ? list : undefined;
+  });
   t.equal(records.filter((r) => calls.some((c) => c.id === r.id)).length, 2, 'each request recorded once');
 
   await checkContainers(t, pods, { proxy: 512, 'fluent-bit': 256 });
@@ -432,35 +408,17 @@ t.test('fleet mode: the proxy pod discovers the vLLM pods through DNS, merges th
   const call = await chat(base, 'through the fleet proxy');
   t.equal(call.status, 200, "vLLM's API through the fleet proxy");
 
-  const got = await explained(
-    t,
-    ['vllm-metrics-proxy-0'],
-    eventually(
-      'rows of both targets in vLLMmetrics',
-      async () => {
-        const list = (await rows('vLLMmetrics')).filter((r) => r['k8s.pod.name'] === 'vllm-metrics-proxy-0');
-        const from = new Set(list.filter((r) => r.metric_name === 'vllm_num_requests_running').map((r) => String(r['service.instance.id'])));
-        return from.size === 2 ? list : undefined;
-      },
-      120_000,
-      1_000,
-    ),
-  );
+  const got = await delivered(t, ['vllm-metrics-proxy-0'], 'rows of both targets in vLLMmetrics', async () => {
+    const list = (await rows('vLLMmetrics')).filter((r) => r['k8s.pod.name'] === 'vllm-metrics-proxy-0');
+    const from = new Set(list.filter((r) => r.metric_name === 'vllm_num_requests_running').map((r) => String(r['service.instance.id'])));
+    return from.size === 2 ? list : undefined;
+  });
   t.ok(got.length > 0, 'the fleet pod’s rows, each saying which vLLM pod it came from');
-  await explained(
-    t,
-    ['vllm-metrics-proxy-0'],
-    eventually(
-      "the fleet's saturation gauges in vLLMmetrics",
-      async () => ((await rows('vLLMmetrics')).some((r) => r.metric_name === 'vllm_metrics_proxy_saturation_fleet_kv_cache_usage') ? true : undefined),
-      120_000,
-      1_000,
-    ),
+  await delivered(t, ['vllm-metrics-proxy-0'], "the fleet's saturation gauges in vLLMmetrics", async () =>
+    (await rows('vLLMmetrics')).some((r) => r.metric_name === 'vllm_metrics_proxy_saturation_fleet_kv_cache_usage') ? true : undefined,
   );
-  await explained(
-    t,
-    ['vllm-metrics-proxy-0'],
-    eventually('the request record', async () => ((await rows('vLLMrequests')).some((r) => r.id === call.id) ? true : undefined), 120_000, 1_000),
+  await delivered(t, ['vllm-metrics-proxy-0'], 'the request record', async () =>
+    (await rows('vLLMrequests')).some((r) => r.id === call.id) ? true : undefined,
   );
   const { stdout: vols } = await podman('volume', 'ls', '--format', '{{.Name}}');
   for (const claim of ['vllm-metrics-proxy-spool', 'vllm-metrics-proxy-requests', 'vllm-metrics-proxy-fluent-bit'])
