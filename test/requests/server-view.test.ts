@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseExposition } from '../../src/exposition/parser.js';
 import { renameNames, underscore } from '../helpers/oracle.js';
-import { SERVER_HISTOGRAMS, ServerView, Snapshots, totalsByModel, type Totals } from '../../src/requests/server-view.js';
+import { SERVER_HISTOGRAMS, SHARED_GAP_MS, ServerView, Snapshots, totalsByModel, type Totals } from '../../src/requests/server-view.js';
 import { Simulator } from '../../src/simulator/simulator.js';
 
 /** The same totals from the full parser, the slow and sure way. */
@@ -106,4 +106,50 @@ t.test('a request that ended beside another is not a starting point: the next on
   t.equal(s.snapshots.fetches, before + 1, 'its own before');
   s.finish();
   t.equal((await s.view.end(b, 'm')).attribution, 'exact');
+});
+
+t.test('requests that overlap share snapshots: the "before" of one that starts beside another is the latest, its "after" waits out the gap', async (t) => {
+  let finished = 0;
+  const starts: number[] = [];
+  const snapshots = new Snapshots(async () => {
+    starts.push(performance.now());
+    const c = { sum: finished * 0.5, count: finished };
+    return new Map([['m', Object.fromEntries(Object.keys(SERVER_HISTOGRAMS).map((p) => [p, { ...c }])) as Totals]]);
+  });
+  const view = new ServerView(snapshots);
+  const a = view.begin();
+  const others = Array.from({ length: 20 }, () => view.begin());
+  t.equal(snapshots.fetches, 1, 'twenty requests beside the first start from its snapshot');
+  for (let i = 0; i < 21; i++) finished++;
+  const sides = await Promise.all([a, ...others].map((r) => view.end(r, 'm')));
+  t.equal(snapshots.fetches, 2, 'and all twenty-one end on one more');
+  t.ok(starts[1]! - starts[0]! >= SHARED_GAP_MS, `the second fetch began ${SHARED_GAP_MS} ms or more after the first`);
+  for (const side of sides) {
+    t.equal(side.attribution, 'shared');
+    t.equal(side.requests, 21, 'its window holds every request it overlapped, its own included');
+  }
+  // One that runs alone afterwards fetches at once, before and after, and is exact.
+  const lone = view.begin();
+  finished++;
+  t.equal((await view.end(lone, 'm')).attribution, 'exact');
+  t.equal(snapshots.fetches, 4);
+});
+
+t.test('a request beside another whose latest snapshot failed takes a fresh one', async (t) => {
+  let fail = true;
+  let finished = 0;
+  const snapshots = new Snapshots(async () => {
+    if (fail) throw new Error('refused');
+    const c = { sum: finished * 0.5, count: finished };
+    return new Map([['m', Object.fromEntries(Object.keys(SERVER_HISTOGRAMS).map((p) => [p, { ...c }])) as Totals]]);
+  });
+  const view = new ServerView(snapshots);
+  const b = view.begin(); // its "before" fetch fails
+  fail = false;
+  const c = view.begin(); // beside b: the latest snapshot is b's, which failed
+  await new Promise((r) => setImmediate(r)); // c's own "before" read
+  finished += 2;
+  const [sideB, sideC] = await Promise.all([view.end(b, 'm'), view.end(c, 'm')]);
+  t.match(sideB, { attribution: 'unavailable', error: 'refused' });
+  t.match(sideC, { attribution: 'shared', requests: 2 }, 'c started from a fresh snapshot, not the failure');
 });
