@@ -167,7 +167,9 @@ export interface ServerSide {
 }
 
 interface Active {
-  overlaps: Set<Active>;
+  /** Requests running when it began, and begin() calls before its own: with those at its end, how many it overlapped. */
+  runningAtBegin: number;
+  begunBefore: number;
   before: Promise<Snapshot>;
 }
 
@@ -194,6 +196,8 @@ export const SHARED_GAP_MS = 100;
 export class ServerView {
   readonly #snapshots: Snapshots;
   readonly #active = new Set<Active>();
+  /** begin() calls so far. */
+  #begun = 0;
   /** Requests whose end() is still reading the "after" snapshot. */
   #settling = 0;
   /**
@@ -227,12 +231,9 @@ export class ServerView {
         : alone && now - alone.endedAt <= REUSE_MS
           ? alone.settled.then((s) => (s && s.startedAt <= now ? s : this.#snapshots.after(now)))
           : this.#snapshots.after(now);
-    const a: Active = { overlaps: new Set(), before };
+    // Counts, not a set of the others: under load a set was a pass over every running request per request.
+    const a: Active = { runningAtBegin: this.#active.size, begunBefore: this.#begun++, before };
     a.before.catch(() => {});
-    for (const other of this.#active) {
-      other.overlaps.add(a);
-      a.overlaps.add(other);
-    }
     this.#active.add(a);
     return a;
   }
@@ -240,13 +241,15 @@ export class ServerView {
   /** The request ended (its last byte went out): the "after" snapshot, and the delta for `model`. */
   async end(a: Active, model: string | undefined): Promise<ServerSide> {
     this.#active.delete(a);
+    // Those running when it began, and those that began since (itself not counted).
+    const overlap = a.runningAtBegin + (this.#begun - a.begunBefore - 1);
     let settled: ((s: Snapshot | undefined) => void) | undefined;
     if (this.#active.size === 0 && this.#settling === 0) this.#alone = { endedAt: performance.now(), settled: new Promise((r) => (settled = r)) };
     else this.#alone = undefined; // its count may land after the other's snapshot
     this.#settling++;
     let after: Snapshot | undefined;
     try {
-      const side = await this.#settle(a, model, (s) => (after = s));
+      const side = await this.#settle(a, overlap, model, (s) => (after = s));
       return side;
     } finally {
       this.#settling--;
@@ -255,8 +258,7 @@ export class ServerView {
   }
 
   /** The delta for `a`; `settledBy` gets the snapshot in which the server had counted it. */
-  async #settle(a: Active, model: string | undefined, settledBy: (s: Snapshot) => void): Promise<ServerSide> {
-    const overlap = a.overlaps.size;
+  async #settle(a: Active, overlap: number, model: string | undefined, settledBy: (s: Snapshot) => void): Promise<ServerSide> {
     let before: Map<string, Totals>;
     try {
       before = (await a.before).totals;

@@ -126,6 +126,7 @@ t.test('requests that overlap share snapshots: the "before" of one that starts b
   t.ok(starts[1]! - starts[0]! >= SHARED_GAP_MS, `the second fetch began ${SHARED_GAP_MS} ms or more after the first`);
   for (const side of sides) {
     t.equal(side.attribution, 'shared');
+    t.equal(side.overlap, 20);
     t.equal(side.requests, 21, 'its window holds every request it overlapped, its own included');
   }
   // One that runs alone afterwards fetches at once, before and after, and is exact.
@@ -152,4 +153,22 @@ t.test('a request beside another whose latest snapshot failed takes a fresh one'
   const [sideB, sideC] = await Promise.all([view.end(b, 'm'), view.end(c, 'm')]);
   t.match(sideB, { attribution: 'unavailable', error: 'refused' });
   t.match(sideC, { attribution: 'shared', requests: 2 }, 'c started from a fresh snapshot, not the failure');
+});
+
+t.test('overlap counts each other request whose time crossed this one, however they were staggered', async (t) => {
+  const s = countingServer();
+  const a = s.view.begin();
+  const b = s.view.begin();
+  s.finish();
+  const endA = s.view.end(a, 'm'); // a saw b
+  const c = s.view.begin(); // b sees a and c; c sees b
+  s.finish();
+  const endB = s.view.end(b, 'm');
+  s.finish();
+  const endC = s.view.end(c, 'm');
+  const sides = await Promise.all([endA, endB, endC]);
+  t.same(
+    sides.map((x) => x.overlap),
+    [1, 2, 1],
+  );
 });
