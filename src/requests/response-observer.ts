@@ -54,8 +54,15 @@ export class ResponseObserver {
   readonly observation: Observation = { gapsMs: [], contentChunks: 0, contentChars: 0 };
   readonly #sse: boolean;
   readonly #strip: boolean;
-  /** The bytes of an event not ended yet (a view of the chunk it came in, or a copy across chunks). */
-  #pending: Buffer | undefined;
+  /**
+   * The bytes of an event not ended yet, as they came (views of the chunks): joined once, when
+   * it ends, so that an event over many chunks is not copied again with each.
+   */
+  #parts: Buffer[] = [];
+  #partBytes = 0;
+  /** Bytes of the line the parts end in, and whether its first is a CR (a blank CRLF line cut after the CR). */
+  #lineBytes = 0;
+  #lineCR = false;
   /** An event longer than MAX_READ_BYTES: the rest of the answer passes unread. */
   #unread = false;
   #body: Buffer[] | null = [];
@@ -83,25 +90,40 @@ export class ResponseObserver {
     }
     if (this.#unread) return chunk;
     const out: Buffer[] | null = this.#strip ? [] : null;
-    const buf = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
-    this.#pending = undefined;
     let event = 0;
     let line = 0;
-    for (let nl = buf.indexOf(LF, line); nl !== -1; nl = buf.indexOf(LF, line)) {
-      // A blank line (LF or CRLF) ends the event.
-      if (nl === line || (nl === line + 1 && buf[line] === CR)) {
-        const keep = this.#endEvent(buf, event, line);
-        if (out && keep) out.push(buf.subarray(event, nl + 1));
+    for (let nl = chunk.indexOf(LF); nl !== -1; nl = chunk.indexOf(LF, line)) {
+      // A blank line (LF or CRLF) ends the event; the first line here may have begun in an earlier chunk.
+      const carried = line === 0 ? this.#lineBytes : 0;
+      const blank = carried === 0 ? nl === line || (nl === line + 1 && chunk[line] === CR) : carried === 1 && nl === 0 && this.#lineCR;
+      if (blank) {
+        const tail = chunk.subarray(event, nl + 1);
+        const whole = this.#parts.length === 0 ? tail : Buffer.concat([...this.#parts, tail], this.#partBytes + tail.length);
+        this.#parts = [];
+        this.#partBytes = 0;
+        const crlf = nl === line + 1 || carried === 1;
+        const keep = this.#endEvent(whole, 0, whole.length - (crlf ? 2 : 1));
+        if (out && keep) out.push(whole);
         event = nl + 1;
       }
       line = nl + 1;
     }
-    if (event < buf.length) {
-      if (buf.length - event > MAX_READ_BYTES) {
+    if (line === 0) {
+      if (this.#lineBytes === 0) this.#lineCR = chunk[0] === CR;
+      this.#lineBytes += chunk.length;
+    } else {
+      this.#lineBytes = chunk.length - line;
+      this.#lineCR = chunk[line] === CR;
+    }
+    if (event < chunk.length) {
+      this.#parts.push(chunk.subarray(event));
+      this.#partBytes += chunk.length - event;
+      if (this.#partBytes > MAX_READ_BYTES) {
         // No event is this long: stop reading, and hold nothing back.
         this.#unread = true;
-        if (out) out.push(buf.subarray(event));
-      } else this.#pending = buf.subarray(event);
+        if (out) out.push(...this.#parts);
+        this.#parts = [];
+      }
     }
     if (!out) return chunk;
     return out.length === 0 ? null : out.length === 1 ? out[0]! : Buffer.concat(out);
@@ -110,9 +132,9 @@ export class ResponseObserver {
   /** The answer ended: what is left to pass on (when stripping), and a non-streaming answer read whole. */
   end(): Buffer | null {
     if (this.#sse) {
-      const rest = this.#pending;
-      this.#pending = undefined;
-      if (!rest) return null;
+      if (this.#parts.length === 0) return null;
+      const rest = Buffer.concat(this.#parts, this.#partBytes);
+      this.#parts = [];
       const keep = this.#endEvent(rest, 0, rest.length);
       return this.#strip && keep ? rest : null;
     }
