@@ -330,6 +330,15 @@ class Scan {
   private keyCount = 0;
   private quotedName = '';
   private rebuild = false;
+  /**
+   * The last label set parsed without a quoted key or a key that moves: where it opened,
+   * where its last key began, and how many keys it had. The next line's set very often
+   * starts with the same bytes (a histogram's buckets differ in `le` alone), and then its
+   * labels before the last are the same, already checked, at the same distance.
+   */
+  private prevAt = -1;
+  private prevLastKey = 0;
+  private prevCount = 0;
 
   constructor(
     private readonly target: string,
@@ -651,6 +660,22 @@ class Scan {
     this.rebuild = nameFirst;
     let i = at + 1;
     let first = true;
+    const prev = this.prevAt;
+    if (!nameFirst && prev >= 0 && this.prevCount > 1) {
+      const length = this.prevLastKey - prev;
+      if (at + length < b.length && this.sameRun(prev, at, length)) {
+        // The keys and values before the last are the previous line's (still in the scratch arrays), moved.
+        const shift = at - prev;
+        count = this.prevCount - 1;
+        for (let n = 0; n < 2 * count; n++) {
+          keys[n] += shift;
+          values[n] += shift;
+        }
+        this.keyCount = count;
+        i = at + length;
+        first = false;
+      }
+    }
     for (;;) {
       while (isWs(b[i])) i++;
       const c = b[i];
@@ -710,7 +735,22 @@ class Scan {
       i++;
     }
     if (nameFirst && this.quotedName === '') throw this.error('label set without a metric name');
+    this.prevAt = -1;
+    if (!this.rebuild && count > 1) {
+      this.prevAt = at;
+      this.prevLastKey = keys[2 * (count - 1)];
+      this.prevCount = count;
+    }
     return i;
+  }
+
+  /** b[a, a + length) equals b[c, c + length), four bytes at a time. */
+  private sameRun(a: number, c: number, length: number): boolean {
+    const dv = this.dv;
+    let j = 0;
+    for (; j + 4 <= length; j += 4) if (dv.getUint32(a + j) !== dv.getUint32(c + j)) return false;
+    for (; j < length; j++) if (dv.getUint8(a + j) !== dv.getUint8(c + j)) return false;
+    return true;
   }
 
   /** Past a quoted string at `at` (index after the closing quote), escapes skipped; it cannot span lines. */

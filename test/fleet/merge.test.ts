@@ -172,6 +172,46 @@ t.test('garbage is an error with a line number, and nothing of that target is ke
   }
 });
 
+t.test('lines whose label sets begin with the same bytes as the line before: the same merge as lines that do not', async (t) => {
+  // The merge reuses the checked labels of the line before when the next set begins with the
+  // same bytes; what follows them is checked in full, against them too.
+  const text = [
+    '# TYPE h histogram',
+    'h_bucket{engine="0",model_name="m",le="0.1"} 1',
+    'h_bucket{engine="0",model_name="m",le="+Inf"} 2',
+    'h_bucket{engine="0",model_name="m",instance="moved",le="2"} 2',
+    'h_bucket{engine="0",model_name="m" , le="1"} 2',
+    'h_bucket{engine="0",model_name="m",le="3",} 2',
+    'h_bucket{engine="0",model_name="m",} 2',
+    'h_bucket{engine="0",model_name="n",le="4"} 3',
+    'h_sum{engine="0",model_name="n"} 3',
+    'h_count{engine="0",model_name="n"} 3',
+    '',
+  ].join('\n');
+  const fromMerge = new Map(parseSamples(merge({ x: text }).render()).map((s) => [seriesKey(s), s.value]));
+  const fromModel = new Map(
+    parseSamples(renderText(prom(text.replace('instance="moved"', 'exported_instance="moved"')))).map((s) => [
+      seriesKey({ ...s, labels: { ...s.labels, instance: 'x' } }),
+      s.value,
+    ]),
+  );
+  t.same(fromMerge, fromModel);
+  const collected = merge({ x: text }, { label: 'instance', collect: new Set(['h']) }).collected()[0]!.samples;
+  t.same(
+    collected.map((c) => plain(c.labels)),
+    prom(text)[0]!.samples.map((c) => ({ instance: 'x', ...(c.labels.instance ? { exported_instance: 'moved' } : {}), ...plain(c.labels), instance: 'x' })),
+    'and the labels it collects',
+  );
+  for (const [bad, re] of [
+    ['x{a="1",b="2",c="3"} 1\nx{a="1",b="2",a="3"} 1\n', /^line 2: duplicate label a/],
+    ['x{a="1",b="2",c="3"} 1\nx{a="1",b="2",b="3"} 1\n', /^line 2: duplicate label b/],
+    ['x{a="1",b="2",c="3"} 1\nx{a="1",b="2",c=3} 1\n', /^line 2: label value of c must be quoted/],
+    ['x{a="1",b="2",c="3"} 1\nx{a="1",b="2",c="3 1\n', /^line 2: unterminated quoted string/],
+  ] as const) {
+    t.throws(() => merge({ bad }), re, JSON.stringify(bad));
+  }
+});
+
 t.test('conformance: what the parser reads in the classic shape, the merge reads to the same series', async (t) => {
   let compared = 0;
   for (const c of loadConformance().filter((c) => c.shouldParse)) {
