@@ -382,7 +382,7 @@ console.log(
 );
 const only = (process.env.BENCH_ONLY ?? 'http,single,transformer,rss,fleet,fleetrss,poll,memory,stores,api,spool,hostile').split(',');
 let missed = false;
-let rows, single, tr, rss, fleet, fleetMerge, fleetMemory, hostile, soak, poll, memory, stores, api, spool;
+let rows, single, tr, rss, fleet, fleetMerge, fleetFetches, fleetMemory, hostile, soak, poll, memory, stores, api, spool;
 if (only.includes('http')) {
   rows = await throughputRuns();
   console.log(
@@ -471,6 +471,7 @@ if (only.includes('rss')) {
 if (only.includes('fleet')) {
   fleet = await fleetRun();
   fleetMerge = await childRun('merge.js');
+  fleetFetches = await childRun('fetches.js');
   console.log('\nfleet: one merged scrape of N static targets beside a sweep (the N direct fetches it replaces), same load generator; proxy CPU from /proc');
   console.log(
     '| targets x engines | merged bytes | clients | direct sweeps/s (p50/p99 ms) | merged scrapes/s (p50/p99 ms) | merged / direct | proxy CPU ms per merged scrape | merged MB/s per core |',
@@ -495,6 +496,16 @@ if (only.includes('fleet')) {
       `  ${m.targets} x ${m.engines}: ${fmt(m.cpuMsPerMerge, 1)} ms of CPU per merge of ${fmt(m.mergedBytes)} bytes, ${fmt(m.mbPerCpuSecond)} MB/s per core ${verdict(ok)} (target >= ${TARGETS.fleetMBps})`,
     );
     missed ||= !ok;
+  }
+  console.log('the fetches alone (bench/fetches.js: every target at once per round, each its own keep-alive pool, in one process):');
+  for (const f of fleetFetches) {
+    const merged = fleetMerge.find((m) => m.targets === f.targets && m.engines === f.engines);
+    // What the target leaves the merge, serving and GC once the fetches are paid for.
+    const budget = merged ? (merged.mergedBytes / 1e6 / TARGETS.fleetMBps) * 1000 : undefined;
+    console.log(
+      `  ${f.targets} x ${f.engines}: undici request() and the whole body ${fmt(f.undiciMsPerRound, 1)} ms of CPU a round (${fmt(f.undiciUsPerFetch)} µs a fetch), the proxy's fetchText ${fmt(f.proxyMsPerRound, 1)} ms (${fmt(f.proxyUsPerFetch)} µs)` +
+        (budget ? `; ${TARGETS.fleetMBps} MB/s allows ${fmt(budget, 1)} ms a merged scrape, ${fmt(budget - f.proxyMsPerRound, 1)} ms after the fetches` : ''),
+    );
   }
 }
 if (only.includes('fleetrss')) {
@@ -608,6 +619,7 @@ writeFileSync(
       rss,
       fleet,
       fleetMerge,
+      fleetFetches,
       fleetMemory,
       hostile,
       soak,
