@@ -199,7 +199,7 @@ t.test('lines whose label sets begin with the same bytes as the line before: the
   const collected = merge({ x: text }, { label: 'instance', collect: new Set(['h']) }).collected()[0]!.samples;
   t.same(
     collected.map((c) => plain(c.labels)),
-    prom(text)[0]!.samples.map((c) => ({ instance: 'x', ...(c.labels.instance ? { exported_instance: 'moved' } : {}), ...plain(c.labels), instance: 'x' })),
+    prom(text)[0]!.samples.map((c) => ({ ...(c.labels.instance ? { exported_instance: 'moved' } : {}), ...plain(c.labels), instance: 'x' })),
     'and the labels it collects',
   );
   for (const [bad, re] of [
