@@ -587,12 +587,7 @@ class Scan {
   private matches(n: Name, i: number): boolean {
     const len = n.bytes.length;
     if (i + len > this.b.length) return false;
-    const dv = this.dv;
-    const nv = n.view;
-    let j = 0;
-    for (; j + 4 <= len; j += 4) if (dv.getUint32(i + j) !== nv.getUint32(j)) return false;
-    for (; j < len; j++) if (dv.getUint8(i + j) !== nv.getUint8(j)) return false;
-    return !isNameByte(this.b[i + len]);
+    return sameWords(this.dv, i, n.view, 0, len) && !isNameByte(this.b[i + len]);
   }
 
   /** The name `b[s..e)`, already checked, looked up; it becomes the prediction after the previous one. */
@@ -663,7 +658,7 @@ class Scan {
     const prev = this.prevAt;
     if (!nameFirst && prev >= 0 && this.prevCount > 1) {
       const length = this.prevLastKey - prev;
-      if (at + length < b.length && this.sameRun(prev, at, length)) {
+      if (at + length < b.length && sameWords(this.dv, prev, this.dv, at, length)) {
         // The keys and values before the last are the previous line's (still in the scratch arrays), moved.
         const shift = at - prev;
         count = this.prevCount - 1;
@@ -744,15 +739,6 @@ class Scan {
     return i;
   }
 
-  /** b[a, a + length) equals b[c, c + length), four bytes at a time. */
-  private sameRun(a: number, c: number, length: number): boolean {
-    const dv = this.dv;
-    let j = 0;
-    for (; j + 4 <= length; j += 4) if (dv.getUint32(a + j) !== dv.getUint32(c + j)) return false;
-    for (; j < length; j++) if (dv.getUint8(a + j) !== dv.getUint8(c + j)) return false;
-    return true;
-  }
-
   /** Past a quoted string at `at` (index after the closing quote), escapes skipped; it cannot span lines. */
   private skipQuoted(at: number): number {
     const b = this.b;
@@ -769,6 +755,14 @@ class Scan {
       } else i++;
     }
   }
+}
+
+/** a[as, as + length) equals b[bs, bs + length), four bytes at a time (names and label runs are too short for a native call). */
+function sameWords(a: DataView, as: number, b: DataView, bs: number, length: number): boolean {
+  let j = 0;
+  for (; j + 4 <= length; j += 4) if (a.getUint32(as + j) !== b.getUint32(bs + j)) return false;
+  for (; j < length; j++) if (a.getUint8(as + j) !== b.getUint8(bs + j)) return false;
+  return true;
 }
 
 const TYPE_WORDS = Object.keys(TYPES).map((t) => [t, Buffer.from(t)] as const);

@@ -56,14 +56,14 @@ t.test('snapshots: concurrent callers share one fetch; a fetch started before a 
   t.equal(snapshots.fetches, 2);
 });
 
+/** What a server that finished `finished` requests of model m, half a second each phase, reports. */
+const totalsAfter = (finished: number) =>
+  new Map([['m', Object.fromEntries(Object.keys(SERVER_HISTOGRAMS).map((p) => [p, { sum: finished * 0.5, count: finished }])) as Totals]]);
+
 /** A server that counts finished requests as told, read through Snapshots. */
 function countingServer() {
   let finished = 0;
-  const totals = () => {
-    const t = Object.fromEntries(Object.keys(SERVER_HISTOGRAMS).map((p) => [p, { sum: finished * 0.5, count: finished }])) as Totals;
-    return new Map([['m', t]]);
-  };
-  const snapshots = new Snapshots(async () => totals());
+  const snapshots = new Snapshots(async () => totalsAfter(finished));
   return { view: new ServerView(snapshots), snapshots, finish: () => finished++ };
 }
 
@@ -113,8 +113,7 @@ t.test('requests that overlap share snapshots: the "before" of one that starts b
   const starts: number[] = [];
   const snapshots = new Snapshots(async () => {
     starts.push(performance.now());
-    const c = { sum: finished * 0.5, count: finished };
-    return new Map([['m', Object.fromEntries(Object.keys(SERVER_HISTOGRAMS).map((p) => [p, { ...c }])) as Totals]]);
+    return totalsAfter(finished);
   });
   const view = new ServerView(snapshots);
   const a = view.begin();
@@ -142,8 +141,7 @@ t.test('a request beside another whose latest snapshot failed takes a fresh one'
   let finished = 0;
   const snapshots = new Snapshots(async () => {
     if (fail) throw new Error('refused');
-    const c = { sum: finished * 0.5, count: finished };
-    return new Map([['m', Object.fromEntries(Object.keys(SERVER_HISTOGRAMS).map((p) => [p, { ...c }])) as Totals]]);
+    return totalsAfter(finished);
   });
   const view = new ServerView(snapshots);
   const b = view.begin(); // its "before" fetch fails
