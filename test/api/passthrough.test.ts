@@ -13,7 +13,7 @@ import type { RequestRecord } from '../../src/requests/record.js';
 import type { ApiPassthroughConfig } from '../../src/server/proxy.js';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/start.js';
 import { spawnCli } from '../helpers/cli.js';
-import { rawServer } from '../helpers/net.js';
+import { gate, rawServer } from '../helpers/net.js';
 import { ParseableStandIn } from '../helpers/parseable.js';
 import { testProxy, type TestProxy } from '../helpers/proxy.js';
 import { eventually } from '../helpers/wait.js';
@@ -111,8 +111,13 @@ t.test('sequential requests: every record is exact, and matches what the simulat
 });
 
 t.test('concurrent requests: records are shared with their overlap, and the token totals add up', async (t) => {
-  const s = await setup(t);
   const n = 6;
+  // vLLM sees none of them until it has all six: each began at the proxy before any ended.
+  let origin = '';
+  const held = await gate(() => origin, n);
+  t.teardown(() => held.close());
+  const s = await setup(t, { upstream: held.url });
+  origin = s.sim.url;
   await Promise.all(
     Array.from({ length: n }, (_, i) =>
       chat(s.proxy.url, {

@@ -87,3 +87,31 @@ export async function get(url: string, headers: Record<string, string> = {}): Pr
   for await (const c of res.body) parts.push(c as Buffer);
   return { status: res.statusCode, headers: res.headers, body: Buffer.concat(parts) };
 }
+
+/**
+ * An HTTP relay in front of `origin()` that holds every request until `n` have arrived, then
+ * sends them all on: requests that must overlap do, however slow the machine (no timing).
+ */
+export async function gate(origin: () => string, n: number): Promise<RawServer> {
+  const held: Array<() => void> = [];
+  const server = await rawServer((req, res) => {
+    const go = () => {
+      const headers = { ...req.headers };
+      for (const h of ['host', 'connection', 'content-length', 'transfer-encoding']) delete headers[h];
+      const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+      request(`${origin()}${req.url}`, { method: req.method as 'POST', headers, body: hasBody ? req : undefined }).then(
+        (up) => {
+          const out: Record<string, string | string[]> = {};
+          for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !['connection', 'transfer-encoding', 'keep-alive'].includes(k)) out[k] = v;
+          res.writeHead(up.statusCode, out);
+          up.body.pipe(res);
+        },
+        () => res.destroy(),
+      );
+    };
+    held.push(go);
+    if (held.length === n) for (const f of held) f();
+    else if (held.length > n) go();
+  });
+  return server;
+}
