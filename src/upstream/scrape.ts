@@ -1,10 +1,11 @@
 import { isUtf8 } from 'node:buffer';
-import { UpstreamGarbage, UpstreamTooLarge, type UpstreamError } from '../errors.js';
+import { UpstreamGarbage, type UpstreamError } from '../errors.js';
 import { typeNamesOf } from '../exposition/type-names.js';
 import { formatOfContentType, type ExpositionFormat, type MetricFamily } from '../exposition/model.js';
 import { ExpositionParseError, parseExposition } from '../exposition/parser.js';
 import { firstContentProblem } from '../exposition/sanitize-stream.js';
 import type { UpstreamResponse } from './fetch.js';
+import type { WholeResponse } from './fetch-whole.js';
 import type { Upstream } from './upstream.js';
 
 /** What a parsing consumer asks for: the classic format, whose family names match what Fluent Bit sees. */
@@ -38,61 +39,28 @@ export interface Scrape {
 
 /**
  * The whole exposition as text, for consumers that need all of it at once (the
- * fleet merge, the pushes). Bounded by --max-body-bytes while it is read; a
- * body that is not UTF-8 or cannot start an exposition is an UpstreamGarbage.
- * Failures are recorded on the upstream like the proxy's own scrapes.
+ * fleet merge, the pushes, the API's server view). Bounded by --max-body-bytes
+ * while it is read; a body that is not UTF-8 or cannot start an exposition is an
+ * UpstreamGarbage. Failures are recorded on the upstream like the proxy's own scrapes.
  */
 export async function fetchText(upstream: Upstream, timeoutMs?: number): Promise<ExpositionText> {
-  return readUpstream(
-    upstream,
-    timeoutMs,
-    async (res) => {
-      const timeMs = Date.now();
-      const max = upstream.options.maxBodyBytes;
-      const body = await readWhole(res, max);
-      const bad = firstContentProblem(body);
-      if (bad) throw UpstreamGarbage(bad);
-      if (!isUtf8(body)) throw UpstreamGarbage('the body is not UTF-8');
-      return new ExpositionText(body, formatOfContentType(res.contentType), timeMs);
-    },
-    (o) => typeNamesOf(o.body),
-  );
-}
-
-/**
- * The whole body, at most `max` bytes. With a Content-Length (the usual case) each
- * chunk is copied into one Buffer as it arrives, so the socket reads it came in are
- * not all held until the end: with a thousand targets fetched at once they were
- * 64 KiB each, and the largest part of a merged round's memory.
- */
-async function readWhole(res: UpstreamResponse, max: number): Promise<Buffer> {
-  const expected = res.contentLength;
-  if (expected !== undefined && expected <= max) {
-    const body = Buffer.allocUnsafe(expected);
-    let bytes = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      // More than it said: the rest is read as it comes (undici refuses a mismatch anyway).
-      if (bytes + chunk.length > expected) return readRest(res, body.subarray(0, bytes), chunk, max);
-      chunk.copy(body, bytes);
-      bytes += chunk.length;
-    }
-    return bytes === expected ? body : body.subarray(0, bytes);
+  const wantsFamilies = upstream.wantsFamilies();
+  let res: WholeResponse;
+  try {
+    res = await upstream.readWhole(CLASSIC_ACCEPT, timeoutMs);
+  } catch (err) {
+    upstream.recordFailure(err as UpstreamError);
+    throw err;
   }
-  return readRest(res, undefined, undefined, max);
-}
-
-async function readRest(res: UpstreamResponse, head: Buffer | undefined, next: Buffer | undefined, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  const add = (chunk: Buffer) => {
-    bytes += chunk.length;
-    if (bytes > max) throw UpstreamTooLarge(max);
-    chunks.push(chunk);
-  };
-  if (head) add(head);
-  if (next) add(next);
-  for await (const chunk of res.body as AsyncIterable<Buffer>) add(chunk);
-  return Buffer.concat(chunks, bytes);
+  const bad = firstContentProblem(res.body) || (isUtf8(res.body) ? undefined : 'the body is not UTF-8');
+  if (bad) {
+    const err = UpstreamGarbage(bad);
+    upstream.recordFailure(err);
+    throw err;
+  }
+  const text = new ExpositionText(res.body, formatOfContentType(res.contentType), res.timeMs);
+  upstream.recordSuccess(wantsFamilies ? typeNamesOf(res.body) : undefined);
+  return text;
 }
 
 /**

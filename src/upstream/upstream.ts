@@ -7,6 +7,7 @@ import type { UpstreamError } from '../errors.js';
 import { SanitizeStream } from '../exposition/sanitize-stream.js';
 import { createDispatcher } from './dispatcher.js';
 import { fetchUpstream, type Cancellation, type UpstreamResponse } from './fetch.js';
+import { fetchWhole, type WholeResponse } from './fetch-whole.js';
 import { parseUpstream, type UpstreamTarget } from './target.js';
 
 export interface UpstreamOptions {
@@ -54,6 +55,20 @@ export class Upstream {
   open(accept?: string, timeoutMs = this.options.timeoutMs, cancel?: Cancellation): Promise<UpstreamResponse> {
     this.options.onFetch?.();
     return fetchUpstream({
+      cancel,
+      target: this.target,
+      dispatcher: this.dispatcher,
+      timeoutMs: Math.min(timeoutMs, this.options.timeoutMs),
+      maxBodyBytes: this.options.maxBodyBytes,
+      accept,
+      acceptGzip: this.options.gzip,
+    });
+  }
+
+  /** The whole answer in one Buffer (fetch-whole.ts): for readers that want all of it at once. */
+  readWhole(accept?: string, timeoutMs = this.options.timeoutMs, cancel?: Cancellation): Promise<WholeResponse> {
+    this.options.onFetch?.();
+    return fetchWhole({
       cancel,
       target: this.target,
       dispatcher: this.dispatcher,
