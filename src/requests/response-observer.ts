@@ -32,8 +32,6 @@ export interface Observation {
   gapsMs: number[];
   /** Content chunks seen (a token count estimate when vLLM sends no usage). */
   contentChunks: number;
-  /** Characters of content, for the estimate when chunks carry several tokens. */
-  contentChars: number;
 }
 
 /** Largest non-streaming answer read for its id, usage and finish reason; past it the answer only passes. */
@@ -51,7 +49,7 @@ const DATA = Buffer.from('data:');
  * payload is decoded, for JSON.parse: the answer itself is never turned into text.
  */
 export class ResponseObserver {
-  readonly observation: Observation = { gapsMs: [], contentChunks: 0, contentChars: 0 };
+  readonly observation: Observation = { gapsMs: [], contentChunks: 0 };
   readonly #sse: boolean;
   readonly #strip: boolean;
   /**
@@ -68,6 +66,13 @@ export class ResponseObserver {
   #body: Buffer[] | null = [];
   #bodyBytes = 0;
   #lastContentAt = 0;
+  /**
+   * The bytes around the text of the last plain content chunk read. vLLM's chunks of one
+   * answer differ in that text alone (the same id, created, model and shape), so an event
+   * that is these bytes around a well-formed JSON string is read without JSON.parse, which
+   * was nearly all of the observer's cost (bench/README.md, "API passthrough").
+   */
+  #template: { head: Buffer; tail: Buffer } | undefined;
 
   readonly #onBytes: ((n: number) => void) | undefined;
 
@@ -151,15 +156,42 @@ export class ResponseObserver {
   /** The event in buf[from, to) (its lines, the blank one not included): read it; false to leave it out. */
   #endEvent(buf: Buffer, from: number, to: number): boolean {
     let data: string | undefined;
+    /** The payload's range while the event has one `data:` line (the usual case), else -1. */
+    let payloadFrom = -1;
+    let payloadTo = -1;
+    let lines = 0;
     for (let line = from; line < to;) {
       let nl = buf.indexOf(LF, line);
       if (nl === -1 || nl > to) nl = to;
       const end = nl > line && buf[nl - 1] === CR ? nl - 1 : nl;
       if (end - line >= DATA.length && sameBytes(buf, line, DATA, 0, DATA.length)) {
-        const payload = buf.toString('utf8', line + DATA.length + (buf[line + DATA.length] === 0x20 ? 1 : 0), end);
-        data = data === undefined ? payload : `${data}\n${payload}`;
+        payloadFrom = line + DATA.length + (buf[line + DATA.length] === 0x20 ? 1 : 0);
+        payloadTo = end;
+        lines++;
       }
       line = nl + 1;
+    }
+    if (lines === 0) return true;
+    if (lines === 1 && this.#template) {
+      const match = this.#matches(buf, payloadFrom, payloadTo);
+      if (match !== -1) {
+        if (match === 1) this.#content(performance.now());
+        return true;
+      }
+    }
+    if (lines === 1) data = buf.toString('utf8', payloadFrom, payloadTo);
+    else {
+      // A payload over several data: lines: joined with newlines (the SSE rule).
+      for (let line = from; line < to;) {
+        let nl = buf.indexOf(LF, line);
+        if (nl === -1 || nl > to) nl = to;
+        const end = nl > line && buf[nl - 1] === CR ? nl - 1 : nl;
+        if (end - line >= DATA.length && sameBytes(buf, line, DATA, 0, DATA.length)) {
+          const payload = buf.toString('utf8', line + DATA.length + (buf[line + DATA.length] === 0x20 ? 1 : 0), end);
+          data = data === undefined ? payload : `${data}\n${payload}`;
+        }
+        line = nl + 1;
+      }
     }
     if (data === undefined || data === '[DONE]') return true;
     let event: Record<string, unknown>;
@@ -168,8 +200,11 @@ export class ResponseObserver {
     } catch {
       return true;
     }
+    // `null`, a number, a list: valid JSON, but no chunk (and nothing to read).
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) return true;
     const usageOnly = Array.isArray(event.choices) && event.choices.length === 0 && event.usage !== undefined;
     this.#read(event, performance.now());
+    if (lines === 1) this.#learn(event, buf, payloadFrom, payloadTo);
     return !(this.#strip && usageOnly);
   }
 
@@ -180,17 +215,125 @@ export class ResponseObserver {
     if (event.usage && typeof event.usage === 'object') o.usage = event.usage as Usage;
     if (event.metrics && typeof event.metrics === 'object') o.serverMetrics = event.metrics as Record<string, unknown>;
     for (const c of Array.isArray(event.choices) ? (event.choices as Array<Record<string, unknown>>) : []) {
+      if (typeof c !== 'object' || c === null) continue;
       if (typeof c.finish_reason === 'string') o.finishReason = c.finish_reason;
       const content = contentOf(c);
       if (!content || !this.#sse) continue;
-      o.contentChunks++;
-      o.contentChars += content.length;
-      if (o.firstContentAt === undefined) o.firstContentAt = now;
-      else o.gapsMs.push(now - this.#lastContentAt);
-      this.#lastContentAt = now;
+      this.#content(now);
     }
   }
+
+  /** A chunk with content, at `now`. */
+  #content(now: number): void {
+    const o = this.observation;
+    o.contentChunks++;
+    if (o.firstContentAt === undefined) o.firstContentAt = now;
+    else o.gapsMs.push(now - this.#lastContentAt);
+    this.#lastContentAt = now;
+  }
+
+  /**
+   * After `event` (the payload at buf[from, to), parsed) was read: if it is a plain content
+   * chunk (one choice, its text the only thing in it that is read), the bytes before and
+   * after that text become the template later events are matched against.
+   */
+  #learn(event: Record<string, unknown>, buf: Buffer, from: number, to: number): void {
+    this.#template = undefined;
+    if (event.usage || event.metrics !== undefined || !Array.isArray(event.choices) || event.choices.length !== 1) return;
+    const c = event.choices[0] as Record<string, unknown>;
+    if (typeof c !== 'object' || c === null || typeof c.finish_reason === 'string') return;
+    // As contentOf reads it: a delta (chat) when there is one, else the choice's text (completions).
+    let key: Buffer;
+    let text: unknown;
+    if (c.delta) {
+      const delta = c.delta as Record<string, unknown>;
+      if (typeof delta !== 'object') return;
+      for (const other of ['reasoning_content', 'reasoning', 'tool_calls']) if (delta[other] !== undefined) return;
+      key = CONTENT_KEY;
+      text = delta.content;
+    } else {
+      key = TEXT_KEY;
+      text = c.text;
+    }
+    if (typeof text !== 'string' || text === '') return;
+    const open = onlyStringValueOf(buf, from, to, key);
+    if (open === -1) return;
+    const close = stringEnd(buf, open + 1, to);
+    // The one string under that key is the text read (so the bytes between the two are it).
+    if (close === -1 || JSON.parse(buf.toString('utf8', open, close + 1)) !== text) return;
+    // Copies: the chunk these bytes are in is passed on and should not be kept alive by us.
+    this.#template = { head: Buffer.from(buf.subarray(from, open + 1)), tail: Buffer.from(buf.subarray(close, to)) };
+  }
+
+  /**
+   * Whether the payload at buf[from, to) is the template around a well-formed JSON string:
+   * then it is the same document as the one learned but for that text, and a content chunk
+   * when the text is not empty. Returns 1 for content, 0 for an empty text, -1 for no match.
+   */
+  #matches(buf: Buffer, from: number, to: number): number {
+    const t = this.#template!;
+    const start = from + t.head.length;
+    const end = to - t.tail.length;
+    if (end < start || !sameBytes(buf, from, t.head, 0, t.head.length) || !sameBytes(buf, end, t.tail, 0, t.tail.length)) return -1;
+    return isStringBody(buf, start, end) ? (end > start ? 1 : 0) : -1;
+  }
 }
+
+const CONTENT_KEY = Buffer.from('"content"');
+const TEXT_KEY = Buffer.from('"text"');
+
+/**
+ * Where the string value of `key` opens (its quote) in the JSON at buf[from, to), if it is
+ * the only string under that key there; else -1. The quoted key's bytes followed by a colon
+ * can only be structure (inside a string every quote is escaped); logprobs' "content" is an
+ * array, not a string.
+ */
+function onlyStringValueOf(buf: Buffer, from: number, to: number, key: Buffer): number {
+  let found = -1;
+  for (let at = buf.indexOf(key, from); at !== -1 && at < to; at = buf.indexOf(key, at + 1)) {
+    let i = at + key.length;
+    while (i < to && isJsonWs(buf[i]!)) i++;
+    if (buf[i] !== 0x3a) continue;
+    i++;
+    while (i < to && isJsonWs(buf[i]!)) i++;
+    if (i < to && buf[i] === 0x22) {
+      if (found !== -1) return -1;
+      found = i;
+    }
+  }
+  return found;
+}
+
+/** Whether buf[from, to) is the inside of a JSON string JSON.parse takes: no bare quote or control character, only the format's escapes. */
+function isStringBody(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    if (c === 0x22 || c < 0x20) return false;
+    if (c !== 0x5c) continue;
+    const e = buf[++i];
+    if (e === 0x75) {
+      if (i + 4 >= to) return false;
+      for (let k = 1; k <= 4; k++) if (!isHex(buf[i + k]!)) return false;
+      i += 4;
+    } else if (i >= to || !ESCAPES.has(e!)) return false;
+  }
+  return true;
+}
+
+const ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]);
+const isHex = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+
+/** The closing quote of a JSON string whose text starts at `from` (escapes skipped), before `to`; -1 if none. */
+function stringEnd(buf: Buffer, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    const c = buf[i];
+    if (c === 0x22) return i;
+    if (c === 0x5c) i++;
+  }
+  return -1;
+}
+
+const isJsonWs = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 
 /** The generated text of a choice: a chat delta (content, reasoning, tool calls) or a completion's text. */
 function contentOf(choice: Record<string, unknown>): string {
