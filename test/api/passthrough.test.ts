@@ -214,6 +214,24 @@ t.test('vLLM down: 502 with a vLLM-shaped JSON error, and a record; a vLLM that 
   t.match(l, { status: 504, error_kind: 'timeout' });
 });
 
+t.test('a stream of chunks that are JSON but no chunk (null, a list, a choice that is null): passed on whole, the proxy keeps serving', async (t) => {
+  const odd = ['null', '[1]', '{"choices":[null]}', '{"choices":[{"delta":"x"}]}', '{"id":"c1","choices":[{"index":0,"delta":{"content":"ok"}}]}'];
+  const body = `${odd.map((p) => `data: ${p}\n\n`).join('')}data: [DONE]\n\n`;
+  const upstream = await rawServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(body));
+  });
+  t.teardown(() => upstream.close());
+  const s = await setup(t, { upstream: upstream.url });
+  for (const n of [1, 2]) {
+    const res = await chat(s.proxy.url, { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    t.equal(res.status, 200);
+    t.equal(res.text, body, `answer ${n}: every byte passed on`);
+  }
+  const records = await eventually('both records', async () => (s.records().length === 2 ? s.records() : undefined));
+  t.match(records[1], { id: 'c1', completion_tokens: 1, tokens_source: 'estimated' }, 'the one real chunk read');
+});
+
 t.test('Authorization and other headers pass through; neither the token nor the prompt is logged', async (t) => {
   const seen: Array<Record<string, unknown>> = [];
   const upstream = await rawServer((req, res) => {
