@@ -7,7 +7,6 @@
  * its usage without holding it up. Every generation request (chat, completions)
  * ends in one RequestRecord. server/routes/api.ts registers it on the proxy's port.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 // reply.from's types (the plugin itself is registered by server/routes/api.ts).
@@ -161,7 +160,6 @@ export function createPassthrough(config: ApiConfig, ctx: ApiContext): Passthrou
         stream,
         status: status || reply.statusCode,
         requestId: String(reply.getHeader('x-request-id') ?? request.headers['x-request-id'] ?? '') || undefined,
-        generatedId: randomUUID(),
         headersAt,
         observation: observer?.observation,
         clientAbort,

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Bindings, ChildLoggerOptions } from 'fastify/types/logger.js';
 import type { Logger } from '../logger.js';
 
 /** Answers a request before Fastify sees it, or returns false to leave it to Fastify. */
@@ -41,6 +42,7 @@ export function createFastify(log?: Logger, fast?: { path: FastPath }, limits: C
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger | undefined,
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (parent, bindings, opts) => new LazyChild(parent, bindings, opts) as unknown as FastifyBaseLogger,
     return503OnClosing: true,
     keepAliveTimeout: KEEP_ALIVE_MS,
     serverFactory: (handler) => {
@@ -66,6 +68,68 @@ export function createFastify(log?: Logger, fast?: { path: FastPath }, limits: C
   });
   drainKeepAliveOnClose(app);
   return app;
+}
+
+type LogCall = (...args: unknown[]) => void;
+
+/**
+ * The logger Fastify gives each request (its id bound), made the first time something logs
+ * through it. pino's child() per request (bindings serialised, redaction set up) was ~2% of
+ * an API request's CPU (bench/README.md, "API passthrough"), and with request logging off
+ * nearly every request logs nothing.
+ */
+class LazyChild {
+  #made: FastifyBaseLogger | undefined;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+    private readonly opts: ChildLoggerOptions,
+  ) {}
+
+  get #log(): FastifyBaseLogger {
+    return (this.#made ??= this.parent.child(this.bindings, this.opts));
+  }
+
+  get level(): string {
+    return this.#log.level;
+  }
+
+  set level(level: string) {
+    this.#log.level = level;
+  }
+
+  fatal(...args: unknown[]): void {
+    (this.#log.fatal as LogCall)(...args);
+  }
+
+  error(...args: unknown[]): void {
+    (this.#log.error as LogCall)(...args);
+  }
+
+  warn(...args: unknown[]): void {
+    (this.#log.warn as LogCall)(...args);
+  }
+
+  info(...args: unknown[]): void {
+    (this.#log.info as LogCall)(...args);
+  }
+
+  debug(...args: unknown[]): void {
+    (this.#log.debug as LogCall)(...args);
+  }
+
+  trace(...args: unknown[]): void {
+    (this.#log.trace as LogCall)(...args);
+  }
+
+  silent(...args: unknown[]): void {
+    (this.#log.silent as LogCall)(...args);
+  }
+
+  child(bindings: Bindings, opts?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.#log.child(bindings, opts);
+  }
 }
 
 /** Fastify's own default, kept when the server is ours. */

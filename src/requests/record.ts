@@ -3,6 +3,7 @@
  * about itself in the response, and the server's histograms around it. Flat,
  * snake_case fields, so each is a column in Parseable and in the JSONL file.
  */
+import { randomUUID } from 'node:crypto';
 import type { Observation } from './response-observer.js';
 import type { ServerSide } from './server-view.js';
 
@@ -57,7 +58,8 @@ export interface RecordParts {
   stream?: boolean;
   status: number;
   requestId?: string;
-  generatedId: string;
+  /** The id when neither vLLM's answer nor X-Request-Id gives one; made here when absent (most answers have one). */
+  generatedId?: string;
   headersAt?: number;
   observation?: Observation;
   clientAbort: boolean;
@@ -82,7 +84,7 @@ export function buildRecord(p: RecordParts): RequestRecord {
   const m = o?.serverMetrics ?? {};
   const s = p.server;
   return {
-    id: o?.id ?? p.requestId ?? p.generatedId,
+    id: o?.id ?? p.requestId ?? p.generatedId ?? randomUUID(),
     id_source: o?.id ? 'response' : p.requestId ? 'x-request-id' : 'generated',
     start_time: p.startTime.toISOString(),
     endpoint: p.endpoint,

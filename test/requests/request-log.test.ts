@@ -44,3 +44,14 @@ t.test('the CLI refuses --request-log without the API passthrough, naming the fl
   const p = spawnCli(['serve', '--request-log', '/tmp/x.jsonl', '--port', '0']);
   t.equal(await p.exited, 2);
 });
+
+t.test("a record's id: vLLM's, else the X-Request-Id, else one made for it (a UUID, different each time)", async (t) => {
+  const base = { startedAt: 0, startTime: new Date(0), endedAt: 1, endpoint: '/v1/chat/completions', status: 200, clientAbort: false };
+  const observation = { id: 'chatcmpl-9', gapsMs: [], contentChunks: 0 };
+  t.match(buildRecord({ ...base, observation, requestId: 'req-1' }), { id: 'chatcmpl-9', id_source: 'response' });
+  t.match(buildRecord({ ...base, requestId: 'req-1' }), { id: 'req-1', id_source: 'x-request-id' });
+  const [a, b] = [buildRecord(base), buildRecord(base)];
+  t.equal(a.id_source, 'generated');
+  t.match(a.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  t.not(a.id, b.id);
+});
