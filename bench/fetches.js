@@ -1,9 +1,9 @@
 // The fetches a merged scrape makes, alone, in this process: every target of a fleet shape
 // fetched at once per round, each with its own keep-alive pool as the proxy has, by undici's
-// request() reading the whole body (the floor any Node fetcher pays) and by the proxy's own
-// fetchText (deadline, bounds, UTF-8 and content checks). Prints JSON: CPU ms per round and
-// µs per fetch (process.cpuUsage, so GC threads count). With bench/merge.js, it splits the
-// fleet section's end-to-end figure into its two parts.
+// request() reading the whole body (what a plain undici client pays) and by the proxy's own
+// fetchText (dispatch() into one Buffer; deadline, bounds, UTF-8 and content checks). Prints
+// JSON: CPU ms per round and µs per fetch (process.cpuUsage, so GC threads count). With
+// bench/merge.js, it splits the fleet section's end-to-end figure into its two parts.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
