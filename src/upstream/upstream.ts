@@ -6,7 +6,7 @@ import type { Agent } from 'undici';
 import type { UpstreamError } from '../errors.js';
 import { SanitizeStream } from '../exposition/sanitize-stream.js';
 import { createDispatcher } from './dispatcher.js';
-import { fetchUpstream, type Cancellation, type UpstreamResponse } from './fetch.js';
+import { fetchUpstream, type Cancellation, type FetchOptions, type UpstreamResponse } from './fetch.js';
 import { fetchWhole, type WholeResponse } from './fetch-whole.js';
 import { parseUpstream, type UpstreamTarget } from './target.js';
 
@@ -53,22 +53,18 @@ export class Upstream {
 
   /** Start a scrape (the deadline is the configured timeout unless a shorter one is given); `cancel` aborts it while the headers are awaited (the client left). */
   open(accept?: string, timeoutMs = this.options.timeoutMs, cancel?: Cancellation): Promise<UpstreamResponse> {
-    this.options.onFetch?.();
-    return fetchUpstream({
-      cancel,
-      target: this.target,
-      dispatcher: this.dispatcher,
-      timeoutMs: Math.min(timeoutMs, this.options.timeoutMs),
-      maxBodyBytes: this.options.maxBodyBytes,
-      accept,
-      acceptGzip: this.options.gzip,
-    });
+    return fetchUpstream(this.fetchOptions(accept, timeoutMs, cancel));
   }
 
-  /** The whole answer in one Buffer (fetch-whole.ts): for readers that want all of it at once. */
+  /** The whole answer in one Buffer (fetch-whole.ts), for readers that want all of it at once; the same deadline and bounds. */
   readWhole(accept?: string, timeoutMs = this.options.timeoutMs, cancel?: Cancellation): Promise<WholeResponse> {
+    return fetchWhole(this.fetchOptions(accept, timeoutMs, cancel));
+  }
+
+  /** One request's options (and the count of requests sent). */
+  private fetchOptions(accept: string | undefined, timeoutMs: number, cancel: Cancellation | undefined): FetchOptions {
     this.options.onFetch?.();
-    return fetchWhole({
+    return {
       cancel,
       target: this.target,
       dispatcher: this.dispatcher,
@@ -76,7 +72,7 @@ export class Upstream {
       maxBodyBytes: this.options.maxBodyBytes,
       accept,
       acceptGzip: this.options.gzip,
-    });
+    };
   }
 
   /**
