@@ -12,8 +12,8 @@
  */
 import { gunzip, inflate } from 'node:zlib';
 import type { Dispatcher } from 'undici';
-import { UpstreamEncoding, UpstreamStatus, UpstreamTooLarge, type UpstreamError } from '../errors.js';
-import { classifyFailure, type FetchOptions } from './fetch.js';
+import { UpstreamEncoding, UpstreamError, UpstreamStatus, UpstreamTooLarge } from '../errors.js';
+import { classifyFailure, contentCodingOf, ERROR_BODY_BYTES, requestHeaders, type FetchOptions } from './fetch.js';
 
 export interface WholeResponse {
   statusCode: number;
@@ -24,18 +24,7 @@ export interface WholeResponse {
   timeMs: number;
 }
 
-/** How much of an error answer is read (so the connection can be reused) before it is cut off. */
-const ERROR_BODY_BYTES = 64 * 1024;
-
 type Decoder = typeof gunzip;
-
-/** The decoder for a Content-Encoding, null for none, undefined for one not supported. */
-function decoderOf(encoding: string): Decoder | null | undefined {
-  if (encoding === '' || encoding === 'identity') return null;
-  if (encoding === 'gzip' || encoding === 'x-gzip') return gunzip;
-  if (encoding === 'deflate') return inflate;
-  return undefined;
-}
 
 /** The three headers read, from undici's raw [name, value, ...] list (the first of each). */
 function headersOf(raw: Buffer[]): { type?: string; length?: string; encoding?: string } {
@@ -56,12 +45,7 @@ function headersOf(raw: Buffer[]): { type?: string; length?: string; encoding?: 
 export function fetchWhole(opts: FetchOptions): Promise<WholeResponse> {
   return new Promise<WholeResponse>((resolve, reject) => {
     const { target, maxBodyBytes: max, timeoutMs } = opts;
-    const headers: Record<string, string> = {
-      accept: opts.accept ?? 'text/plain;version=0.0.4;q=1,*/*;q=0.1',
-      'accept-encoding': opts.acceptGzip ? 'gzip' : 'identity',
-      'user-agent': opts.userAgent ?? 'vllm-metrics-proxy',
-    };
-    if (target.authorization) headers.authorization = target.authorization;
+    const headers = requestHeaders(opts);
 
     let settled = false;
     let timedOut = false;
@@ -119,12 +103,12 @@ export function fetchWhole(opts: FetchOptions): Promise<WholeResponse> {
         }
         const h = headersOf(raw);
         contentType = h.type;
-        const d = decoderOf((h.encoding ?? 'identity').trim().toLowerCase());
-        if (d === undefined) {
-          fail(UpstreamEncoding(`unsupported content-encoding "${h.encoding}"`));
+        const coding = contentCodingOf(h.encoding);
+        if (coding instanceof UpstreamError) {
+          fail(coding);
           return false;
         }
-        decoder = d;
+        decoder = coding === 'gzip' ? gunzip : coding === 'deflate' ? inflate : null;
         const length = Number(h.length);
         if (Number.isFinite(length) && length > max) {
           fail(UpstreamTooLarge(max));

@@ -10,7 +10,7 @@ import {
   UpstreamTooLarge,
   UpstreamUnreachable,
   UpstreamReset,
-  type UpstreamError,
+  UpstreamError,
 } from '../errors.js';
 import { formatDuration } from '../units.js';
 import type { UpstreamTarget } from './target.js';
@@ -87,6 +87,29 @@ export function classifyFailure(err: unknown, timedOut: boolean, timeoutMs: numb
   return midBody ? UpstreamReset(detail) : UpstreamUnreachable(detail);
 }
 
+/** How much of an error answer is read, so that its connection can be reused, before it is cut off. */
+export const ERROR_BODY_BYTES = 64 * 1024;
+
+/** A scrape's request headers: the client's Accept passed on, gzip only when asked for, the upstream's credentials. */
+export function requestHeaders(opts: FetchOptions): Record<string, string> {
+  const headers: Record<string, string> = {
+    accept: opts.accept ?? 'text/plain;version=0.0.4;q=1,*/*;q=0.1',
+    'accept-encoding': opts.acceptGzip ? 'gzip' : 'identity',
+    'user-agent': opts.userAgent ?? 'vllm-metrics-proxy',
+  };
+  if (opts.target.authorization) headers.authorization = opts.target.authorization;
+  return headers;
+}
+
+/** The coding a Content-Encoding header names (none is identity), or the UpstreamEncoding error for one that cannot be decoded. */
+export function contentCodingOf(header: string | undefined): 'identity' | 'gzip' | 'deflate' | UpstreamError {
+  const coding = (header ?? 'identity').trim().toLowerCase();
+  if (coding === 'identity' || coding === '') return 'identity';
+  if (coding === 'gzip' || coding === 'x-gzip') return 'gzip';
+  if (coding === 'deflate') return 'deflate';
+  return UpstreamEncoding(`unsupported content-encoding "${coding}"`);
+}
+
 /**
  * Start a scrape: resolves once the upstream's headers are in and acceptable,
  * rejects with an UpstreamError otherwise. Never buffers the body.
@@ -102,13 +125,7 @@ export async function fetchUpstream(opts: FetchOptions): Promise<UpstreamRespons
   }, opts.timeoutMs);
   timer.unref();
 
-  const headers: Record<string, string> = {
-    accept: opts.accept ?? 'text/plain;version=0.0.4;q=1,*/*;q=0.1',
-    'accept-encoding': opts.acceptGzip ? 'gzip' : 'identity',
-    'user-agent': opts.userAgent ?? 'vllm-metrics-proxy',
-  };
-  if (opts.target.authorization) headers.authorization = opts.target.authorization;
-
+  const headers = requestHeaders(opts);
   let res: Dispatcher.ResponseData<unknown>;
   try {
     res = await request(opts.target.url, {
@@ -127,22 +144,21 @@ export async function fetchUpstream(opts: FetchOptions): Promise<UpstreamRespons
     clearTimeout(timer);
     // Read a little of an error body so the connection can be reused; a big
     // one is cut off (dump destroys it past the limit).
-    res.body.dump({ limit: 64 * 1024 }).catch(() => {});
+    res.body.dump({ limit: ERROR_BODY_BYTES }).catch(() => {});
     throw err;
   };
   if (res.statusCode < 200 || res.statusCode >= 300) fail(UpstreamStatus(res.statusCode));
   const length = Number(res.headers['content-length']);
   if (Number.isFinite(length) && length > opts.maxBodyBytes) fail(UpstreamTooLarge(opts.maxBodyBytes));
 
-  const encoding = String(res.headers['content-encoding'] ?? 'identity')
-    .trim()
-    .toLowerCase();
+  const header = res.headers['content-encoding'];
+  const coding = contentCodingOf(header === undefined ? undefined : String(header));
   let body: Readable = res.body;
   // pipeline, not pipe: a broken socket must fail the decoded stream, and
   // destroying the decoded stream must release the socket.
-  if (encoding === 'gzip' || encoding === 'x-gzip') body = pipeline(res.body, createGunzip(), noop);
-  else if (encoding === 'deflate') body = pipeline(res.body, createInflate(), noop);
-  else if (encoding !== 'identity' && encoding !== '') fail(UpstreamEncoding(`unsupported content-encoding "${encoding}"`));
+  if (coding === 'gzip') body = pipeline(res.body, createGunzip(), noop);
+  else if (coding === 'deflate') body = pipeline(res.body, createInflate(), noop);
+  else if (coding instanceof UpstreamError) fail(coding);
 
   const done = () => clearTimeout(timer);
   body.once('end', done);
