@@ -155,43 +155,33 @@ export class ResponseObserver {
 
   /** The event in buf[from, to) (its lines, the blank one not included): read it; false to leave it out. */
   #endEvent(buf: Buffer, from: number, to: number): boolean {
-    let data: string | undefined;
-    /** The payload's range while the event has one `data:` line (the usual case), else -1. */
+    /** The payload while the event has one `data:` line (the usual case): a range, not decoded yet. */
     let payloadFrom = -1;
     let payloadTo = -1;
+    /** From a second `data:` line on, the payloads joined with newlines (the SSE rule). */
+    let data: string | undefined;
     let lines = 0;
     for (let line = from; line < to;) {
       let nl = buf.indexOf(LF, line);
       if (nl === -1 || nl > to) nl = to;
       const end = nl > line && buf[nl - 1] === CR ? nl - 1 : nl;
       if (end - line >= DATA.length && sameBytes(buf, line, DATA, 0, DATA.length)) {
-        payloadFrom = line + DATA.length + (buf[line + DATA.length] === 0x20 ? 1 : 0);
-        payloadTo = end;
-        lines++;
+        const start = line + DATA.length + (buf[line + DATA.length] === 0x20 ? 1 : 0);
+        if (++lines === 1) {
+          payloadFrom = start;
+          payloadTo = end;
+        } else data = `${data ?? buf.toString('utf8', payloadFrom, payloadTo)}\n${buf.toString('utf8', start, end)}`;
       }
       line = nl + 1;
     }
     if (lines === 0) return true;
-    if (lines === 1 && this.#template) {
-      const match = this.#matches(buf, payloadFrom, payloadTo);
+    if (lines === 1) {
+      const match = this.#template ? this.#matches(buf, payloadFrom, payloadTo) : -1;
       if (match !== -1) {
         if (match === 1) this.#content(performance.now());
         return true;
       }
-    }
-    if (lines === 1) data = buf.toString('utf8', payloadFrom, payloadTo);
-    else {
-      // A payload over several data: lines: joined with newlines (the SSE rule).
-      for (let line = from; line < to;) {
-        let nl = buf.indexOf(LF, line);
-        if (nl === -1 || nl > to) nl = to;
-        const end = nl > line && buf[nl - 1] === CR ? nl - 1 : nl;
-        if (end - line >= DATA.length && sameBytes(buf, line, DATA, 0, DATA.length)) {
-          const payload = buf.toString('utf8', line + DATA.length + (buf[line + DATA.length] === 0x20 ? 1 : 0), end);
-          data = data === undefined ? payload : `${data}\n${payload}`;
-        }
-        line = nl + 1;
-      }
+      data = buf.toString('utf8', payloadFrom, payloadTo);
     }
     if (data === undefined || data === '[DONE]') return true;
     let event: Record<string, unknown>;
