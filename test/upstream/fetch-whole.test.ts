@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { once } from 'node:events';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import t, { type Test } from 'tap';
 import { UpstreamError } from '../../src/errors.js';
@@ -18,6 +18,7 @@ import { Cancellation } from '../../src/upstream/fetch.js';
 import { fetchText } from '../../src/upstream/scrape.js';
 import { Upstream, type UpstreamOptions } from '../../src/upstream/upstream.js';
 import { rawServer } from '../helpers/net.js';
+import { freePort } from '../helpers/prometheus.js';
 import { selfSigned } from '../helpers/tls.js';
 
 const GOOD = '# TYPE vllm:x gauge\nvllm:x{engine="0"} 1.0\n';
@@ -141,12 +142,7 @@ t.test('no headers, or a body that stops: a timeout at the deadline; a reset mid
   t.match(await failure(s.upstream), { kind: 'reset' }, 'a body cut short');
   await readsGood(t, s);
 
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  await once(probe, 'close');
+  const port = await freePort();
   const down = new Upstream({ url: `http://127.0.0.1:${port}/metrics`, timeoutMs: 1_000, maxBodyBytes: 1024 });
   t.teardown(() => down.close());
   t.match(await failure(down), { kind: 'unreachable', message: /ECONNREFUSED/ });
