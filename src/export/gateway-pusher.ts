@@ -72,10 +72,16 @@ export class GatewayPusher {
     const { metrics, health, issues } = this.o;
     const outcome = await scrapeTarget(t, this.o.scrapeTimeoutMs);
     const merge = new TextMerge({ reserved: GROUPING_LABELS });
-    mergeOutcomes(merge, [outcome], this.o.families, this.o.names);
+    let merged: string;
+    try {
+      mergeOutcomes(merge, [outcome], this.o.families, this.o.names);
+      merged = merge.render();
+    } finally {
+      merge.release();
+    }
     health.observe(outcome);
     for (const issue of merge.issues) issues.report(issue);
-    const body = renderText(targetMeta([statusOf(outcome)], undefined)) + merge.render();
+    const body = renderText(targetMeta([statusOf(outcome)], undefined)) + merged;
     const key = targetGroup(this.o.job, t.name);
     try {
       await this.deliver(key, body);

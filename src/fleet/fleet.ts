@@ -78,16 +78,20 @@ export class Fleet {
     const timeMs = Date.now();
     const label = this.options.label;
     const merge = new TextMerge({ label, collect: this.aggregator ? aggregatedFamilies() : undefined });
-    // Before the merge, which lets go of each target's text.
-    this.options.onRound?.(outcomes, timeMs);
-    mergeOutcomes(merge, outcomes, this.options.families, this.options.names);
-    for (const o of outcomes) this.options.health.observe(o);
-    for (const issue of merge.issues) this.options.issues.report(issue);
-    const upCount = outcomes.filter((o) => !o.error).length;
-    const aggregates = this.aggregator ? this.aggregator.aggregate(merge.collected(), timeMs, upCount, outcomes.length) : [];
-    this.options.metrics.targets.set({ state: 'up' }, upCount);
-    this.options.metrics.targets.set({ state: 'down' }, outcomes.length - upCount);
-    const body = merge.renderBytes(renderText(targetMeta(outcomes.map(statusOf), label)), renderText(aggregates) + (this.options.trailer?.() ?? ''));
-    return { snapshot: new ExpositionSnapshot(body, TEXT_CONTENT_TYPE, timeMs), outcomes };
+    try {
+      // Before the merge, which lets go of each target's text.
+      this.options.onRound?.(outcomes, timeMs);
+      mergeOutcomes(merge, outcomes, this.options.families, this.options.names);
+      for (const o of outcomes) this.options.health.observe(o);
+      for (const issue of merge.issues) this.options.issues.report(issue);
+      const upCount = outcomes.filter((o) => !o.error).length;
+      const aggregates = this.aggregator ? this.aggregator.aggregate(merge.collected(), timeMs, upCount, outcomes.length) : [];
+      this.options.metrics.targets.set({ state: 'up' }, upCount);
+      this.options.metrics.targets.set({ state: 'down' }, outcomes.length - upCount);
+      const body = merge.renderBytes(renderText(targetMeta(outcomes.map(statusOf), label)), renderText(aggregates) + (this.options.trailer?.() ?? ''));
+      return { snapshot: new ExpositionSnapshot(body, TEXT_CONTENT_TYPE, timeMs), outcomes };
+    } finally {
+      merge.release();
+    }
   }
 }

@@ -10,7 +10,8 @@
  * joining a string per sample line and collecting that garbage
  * (bench/README.md, "Fleet merge"). Here a sample line is never a string: it is
  * kept as three slices (its sanitized name, the target's label opener, and the
- * rest of the line as the target sent it) and copied once into the answer.
+ * rest of the line as the target sent it) of a WebAssembly memory that holds
+ * every body (piece-arena.ts), and copied once into the answer, natively.
  *
  * Every sample line is still checked against the grammar of the classic
  * format, as leniently as Prometheus reads it, so one target's garbage makes
@@ -21,6 +22,7 @@ import { newLabels, type Labels, type MetricFamily, type Sample } from '../expos
 import { ExpositionParseError, isLabelChar, isNameChar, parseNumber } from '../exposition/parser.js';
 import { escapeLabelValue, legacyLabelName } from '../exposition/render.js';
 import { sanitizeName } from '../exposition/sanitizer.js';
+import { takeArena, type PieceArena } from './piece-arena.js';
 
 /** Something the merge had to decide, reported so it can be logged once and counted. */
 export type MergeIssue =
@@ -77,9 +79,10 @@ interface Local {
   /** Where its HELP text is in the body (as written, escaped). */
   help?: [number, number];
   /**
-   * Its sample lines, as [from, to) runs of the merge's `ops`: there, each
-   * piece is a triple (source, start, end), a byte range of one of `sources`,
-   * copied in order into the answer. A family's lines are usually one run.
+   * Its sample lines, as runs (from, to, bytes) of the merge's `ops`: pieces
+   * [from, to) there, each a pair (address, length), a byte range of the
+   * merge's arena, copied in order into the answer; `bytes` is their length.
+   * A family's lines are usually one run.
    */
   runs: number[];
   lines: number;
@@ -92,7 +95,8 @@ interface Name {
   spelled: string;
   /** Interned: names and stems compare by identity first. */
   name: string;
-  source: number;
+  /** Where its sanitized bytes are in the arena, and how many. */
+  at: number;
   length: number;
   /** The spelling's bytes, to recognise it in a body without making a string. */
   bytes: Buffer;
@@ -120,33 +124,36 @@ const isLabelStart = (c: number) => (CHAR[c] & 6) === 6;
 const isWs = (c: number) => c === 0x20 || c === 0x09;
 /** Bound on remembered name spellings (hostile input cannot grow it further). */
 const MAX_NAMES = 100_000;
-/** Pieces longer than this are copied by Buffer.copy; shorter ones word by word (measured cheaper). */
-const LARGE_COPY = 256;
 const NEWLINE = Buffer.from('\n');
-const EMPTY = Buffer.alloc(0);
+const NOTHING = Buffer.alloc(0);
 
 /** A quoted string's text as written (between the quotes) to the text it means. */
 const unescape = (raw: string) => raw.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
 
 /**
- * What every target's scan shares: the Buffers pieces point into (the
- * targets' bodies, sanitized names, label openers, rebuilt lines; source 0 is
- * a newline) and the interned names.
+ * What every target's scan shares: the arena pieces point into (the targets'
+ * bodies, sanitized names, label openers, rebuilt lines), the pieces, and the
+ * interned names.
  */
 class Shared {
-  readonly sources: Buffer[] = [NEWLINE];
   /** Sample names by spelling: a fleet repeats the same few hundred names on every target. */
   private readonly names = new Map<string, Name>();
   private readonly strings = new Map<string, string>();
   private readonly movedBytes: readonly Buffer[];
+  private arena: PieceArena | undefined = takeArena();
+  /** Where a newline is in the arena. */
+  readonly newline: number;
 
   constructor(readonly moved: readonly string[]) {
     this.movedBytes = moved.map((m) => Buffer.from(m));
+    this.newline = this.place(NEWLINE);
   }
 
-  /** The pieces of every line kept, as triples (source, start, end); `used` of them are written. */
+  /** The pieces of every line kept, as pairs (address, length); `used` words of them are written. */
   ops = new Int32Array(1 << 14);
   used = 0;
+  /** The bytes of every piece written: a line adds its own to its run. */
+  size = 0;
 
   /** `ops`, with room for `k` more. Off the JavaScript heap, so the pieces of a large merge are no garbage to collect. */
   reserve(k: number): Int32Array {
@@ -158,9 +165,19 @@ class Shared {
     return this.ops;
   }
 
-  /** A Buffer for pieces to point into; its index. */
-  source(bytes: Buffer): number {
-    return this.sources.push(bytes) - 1;
+  /** Bytes for pieces to point into, copied into the arena; their address. */
+  place(bytes: Buffer): number {
+    return this.live().place(bytes);
+  }
+
+  live(): PieceArena {
+    if (this.arena === undefined) throw new Error('this TextMerge was released: make a new one');
+    return this.arena;
+  }
+
+  release(): void {
+    this.arena?.release();
+    this.arena = undefined;
   }
 
   /** The name spelled so, sanitized, interned. */
@@ -173,7 +190,7 @@ class Shared {
       const stem = suffix === 0 ? name : this.intern(name.slice(0, name.lastIndexOf('_')));
       const bytes = Buffer.from(spelled);
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      n = { spelled, name, source: this.source(sanitized), length: sanitized.length, bytes, view, stem, suffix, next: undefined };
+      n = { spelled, name, at: this.place(sanitized), length: sanitized.length, bytes, view, stem, suffix, next: undefined };
       if (this.names.size < MAX_NAMES) this.names.set(spelled, n);
     }
     return n;
@@ -213,19 +230,19 @@ export class TextMerge {
   /**
    * Add one target's exposition (bytes as it arrived, or text). Throws
    * ExpositionParseError on a line that is not classic text; nothing of that
-   * target is kept then. The merge keeps `exposition` until it is dropped.
+   * target is kept then. The merge keeps a copy of `exposition`, not it.
    */
   add(target: string, exposition: string | Buffer): void {
     const body = typeof exposition === 'string' ? Buffer.from(exposition) : exposition;
-    const source = this.shared.source(body);
-    const used = this.shared.used;
+    const at = this.shared.place(body);
+    const { used, size } = this.shared;
     let local: Scan;
     try {
-      local = new Scan(target, body, source, this.o, this.shared).run();
+      local = new Scan(target, body, at, this.o, this.shared).run();
     } catch (err) {
-      // Nothing points into the body or the pieces written since.
-      this.shared.sources[source] = EMPTY;
+      // Nothing points at the pieces written since (the body's copy stays in the arena, unused, until the merge is released).
       this.shared.used = used;
+      this.shared.size = size;
       throw err;
     }
     for (const issue of local.issues) this.issues.push(issue);
@@ -264,42 +281,37 @@ export class TextMerge {
    * the per-target gauges) written around it in the same allocation.
    */
   renderBytes(head = '', tail = ''): Buffer {
-    const ops = this.shared.ops;
-    const headers: Buffer[] = [];
-    let total = Buffer.byteLength(head) + Buffer.byteLength(tail);
+    const sh = this.shared;
+    const arena = sh.live();
+    // Each family's HELP and TYPE become one piece, written after the lines' (and forgotten after).
+    let words = sh.used;
+    let count = 0;
+    for (const f of this.families.values()) {
+      count++;
+      for (const runs of f.parts) count += runs.length / 3;
+    }
+    const runs = new Int32Array(count * 3);
+    let r = 0;
     for (const f of this.families.values()) {
       const h = Buffer.from(`${f.help !== undefined ? `# HELP ${f.name} ${f.help}\n` : ''}# TYPE ${f.name} ${f.type}\n`);
-      headers.push(h);
-      total += h.length;
-      for (const runs of f.parts) for (let r = 0; r < runs.length; r += 2) for (let k = runs[r]; k < runs[r + 1]; k += 3) total += ops[k + 2] - ops[k + 1];
+      const ops = sh.reserve(words - sh.used + 2);
+      ops[words] = arena.place(h);
+      ops[words + 1] = h.length;
+      runs[r++] = words;
+      runs[r++] = words += 2;
+      runs[r++] = h.length;
+      for (const parts of f.parts) for (let k = 0; k < parts.length; k++) runs[r++] = parts[k];
     }
-    const out = Buffer.allocUnsafe(total);
-    const to = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const sources = this.shared.sources;
-    const views = sources.map((src) => new DataView(src.buffer, src.byteOffset, src.byteLength));
-    let o = out.write(head, 0);
-    let n = 0;
-    for (const f of this.families.values()) {
-      o += headers[n++].copy(out, o);
-      for (const runs of f.parts) {
-        for (let r = 0; r < runs.length; r += 2) {
-          for (let k = runs[r]; k < runs[r + 1]; k += 3) {
-            let s = ops[k + 1];
-            const e = ops[k + 2];
-            if (e - s > LARGE_COPY) {
-              o += sources[ops[k]].copy(out, o, s, e);
-              continue;
-            }
-            // Four bytes a move: a call into Buffer.copy costs more than this for a line's pieces.
-            const from = views[ops[k]];
-            for (; s + 4 <= e; s += 4, o += 4) to.setUint32(o, from.getUint32(s));
-            for (; s < e; s++, o++) to.setUint8(o, from.getUint8(s));
-          }
-        }
-      }
-    }
-    out.write(tail, o);
-    return out;
+    return arena.gather(sh.ops, words, runs, count, head ? Buffer.from(head) : NOTHING, tail ? Buffer.from(tail) : NOTHING);
+  }
+
+  /**
+   * Gives the merge's working memory to the next merge (a proxy merges every
+   * scrape: a new arena would fault in its pages again). The merge cannot be
+   * used after this; one that is never released is simply collected.
+   */
+  release(): void {
+    this.shared.release();
   }
 }
 
@@ -312,7 +324,7 @@ class Scan {
   private current: Local | undefined;
   private lineNo = 0;
   private readonly labelText: string;
-  /** Sources of `{<label>="<target>",` and `{<label>="<target>"}`. */
+  /** Where `{<label>="<target>",` and `{<label>="<target>"}` are in the arena. */
   private readonly open: number = -1;
   private readonly openLength: number = 0;
   private readonly closed: number = -1;
@@ -343,6 +355,7 @@ class Scan {
   constructor(
     private readonly target: string,
     private readonly b: Buffer,
+    /** Where the body's copy is in the arena. */
     private readonly body: number,
     private readonly o: TextMergeOptions,
     private readonly merge: Shared,
@@ -352,9 +365,9 @@ class Scan {
     if (this.labelText) {
       const open = Buffer.from(`{${this.labelText},`);
       const closed = Buffer.from(`{${this.labelText}}`);
-      this.open = merge.source(open);
+      this.open = merge.place(open);
       this.openLength = open.length;
-      this.closed = merge.source(closed);
+      this.closed = merge.place(closed);
       this.closedLength = closed.length;
     }
   }
@@ -530,42 +543,47 @@ class Scan {
     if (f.samples) f.samples.push({ name: name.name, labels: this.labelsOf(f.name), value: value ?? Number(b.toString('latin1', j, k)) });
 
     const sh = this.merge;
-    const ops = sh.reserve(12);
+    const ops = sh.reserve(8);
     let n = sh.used;
+    const sizeBefore = sh.size;
     const runs = f.runs;
     // The line extends the family's last run when nothing was written after it.
-    const extend = runs.length > 0 && runs[runs.length - 1] === n;
+    const extend = runs.length > 0 && runs[runs.length - 2] === n;
     if (this.rebuild) {
       // A label must move or be respelled, or the name was quoted: the line is written anew.
       const own = this.rebuilt(f.name);
       const set = this.labelText ? `{${this.labelText}${own ? `,${own}` : ''}}` : own ? `{${own}}` : '';
       const line = Buffer.from(`${name.name}${set}${b.toString('utf8', after, end)}\n`);
-      ops[n++] = sh.source(line);
-      ops[n++] = 0;
+      ops[n++] = sh.place(line);
       ops[n++] = line.length;
+      sh.size += line.length;
     } else {
       // The name sanitized, then the rest of the line as written, the target label opening the set.
-      ops[n++] = name.source;
-      ops[n++] = 0;
+      ops[n++] = name.at;
       ops[n++] = name.length;
       const hasKeys = this.keyCount > 0;
       const upTo = end < b.length && b[end] === 0x0a ? end + 1 : end;
+      let size = name.length;
       if (this.labelText) {
         ops[n++] = hasKeys ? this.open : this.closed;
-        ops[n++] = 0;
         ops[n++] = hasKeys ? this.openLength : this.closedLength;
+        size += hasKeys ? this.openLength : this.closedLength;
       }
-      ops[n++] = this.body;
-      ops[n++] = hasKeys ? (this.labelText ? brace + 1 : brace) : after;
-      ops[n++] = upTo;
+      const from = hasKeys ? (this.labelText ? brace + 1 : brace) : after;
+      ops[n++] = this.body + from;
+      ops[n++] = upTo - from;
+      size += upTo - from;
       if (upTo === end) {
-        ops[n++] = 0;
-        ops[n++] = 0;
+        ops[n++] = sh.newline;
         ops[n++] = 1;
+        size++;
       }
+      sh.size += size;
     }
-    if (extend) runs[runs.length - 1] = n;
-    else runs.push(sh.used, n);
+    if (extend) {
+      runs[runs.length - 2] = n;
+      runs[runs.length - 1] += sh.size - sizeBefore;
+    } else runs.push(sh.used, n, sh.size - sizeBefore);
     sh.used = n;
     return next;
   }

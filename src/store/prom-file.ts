@@ -19,8 +19,14 @@ export class PromFileStore implements Store {
 
   async write(round: Round): Promise<void> {
     const merge = new TextMerge({ label: 'instance' });
-    for (const t of round.targets) if (t.families) merge.add(t.target, renderText(t.families));
-    this.replace(merge.render());
+    let text: string;
+    try {
+      for (const t of round.targets) if (t.families) merge.add(t.target, renderText(t.families));
+      text = merge.render();
+    } finally {
+      merge.release();
+    }
+    this.replace(text);
   }
 
   private replace(text: string): void {

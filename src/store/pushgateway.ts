@@ -32,8 +32,12 @@ export class PushgatewayStore implements Store {
         let samples = 0;
         if (t.families) {
           const merge = new TextMerge({ reserved: GROUPING_LABELS });
-          merge.add(t.target, renderText(t.families));
-          data = merge.render();
+          try {
+            merge.add(t.target, renderText(t.families));
+            data = merge.render();
+          } finally {
+            merge.release();
+          }
           samples = merge.samples.get(t.target) ?? 0;
         }
         const status = { name: t.target, errorKind: t.families ? undefined : (t.errorKind ?? 'error'), seconds: t.seconds ?? 0, samples };

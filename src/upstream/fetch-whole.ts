@@ -57,7 +57,13 @@ export function fetchWhole(opts: FetchOptions): Promise<WholeResponse> {
     let contentType: string | undefined;
     let decoder: Decoder | null = null;
     let timeMs = 0;
-    /** With a Content-Length (the usual case), one Buffer filled as chunks arrive; else the chunks. */
+    /**
+     * With a Content-Length (the usual case) the body is the one chunk it came in when it came
+     * in one: a view of that socket read, which undici hands over and never reuses. Else one
+     * Buffer of that length filled as chunks arrive; without a length, the chunks.
+     */
+    let expected = -1;
+    let single: Buffer | undefined;
     let whole: Buffer | undefined;
     let chunks: Buffer[] = [];
     let bytes = 0;
@@ -114,7 +120,7 @@ export function fetchWhole(opts: FetchOptions): Promise<WholeResponse> {
           fail(UpstreamTooLarge(max));
           return false;
         }
-        if (Number.isSafeInteger(length) && length >= 0) whole = Buffer.allocUnsafe(length);
+        if (Number.isSafeInteger(length) && length >= 0) expected = length;
         return true;
       },
       onData(chunk) {
@@ -128,12 +134,22 @@ export function fetchWhole(opts: FetchOptions): Promise<WholeResponse> {
           fail(UpstreamTooLarge(max));
           return false;
         }
-        if (whole && bytes + chunk.length <= whole.length) chunk.copy(whole, bytes);
+        if (bytes === 0 && chunk.length === expected) single = chunk;
         else {
-          // More than it said (undici refuses a mismatch anyway): the rest as it comes.
-          if (whole) chunks = [whole.subarray(0, bytes)];
-          whole = undefined;
-          chunks.push(chunk);
+          if (single) {
+            // More than it said (undici refuses a mismatch anyway): the rest as it comes.
+            chunks = [single];
+            single = undefined;
+            expected = -1;
+          }
+          if (expected >= 0 && whole === undefined && bytes + chunk.length <= expected) whole = Buffer.allocUnsafe(expected);
+          if (whole && bytes + chunk.length <= whole.length) chunk.copy(whole, bytes);
+          else {
+            if (whole) chunks = [whole.subarray(0, bytes)];
+            whole = undefined;
+            expected = -1;
+            chunks.push(chunk);
+          }
         }
         bytes += chunk.length;
         return true;
@@ -141,7 +157,7 @@ export function fetchWhole(opts: FetchOptions): Promise<WholeResponse> {
       onComplete() {
         if (settled) return;
         if (failure || statusCode < 200) return finish(failure ?? UpstreamStatus(statusCode));
-        const raw = whole ? (bytes === whole.length ? whole : whole.subarray(0, bytes)) : Buffer.concat(chunks, bytes);
+        const raw = single ?? (whole ? (bytes === whole.length ? whole : whole.subarray(0, bytes)) : Buffer.concat(chunks, bytes));
         if (!decoder) return finish(undefined, { statusCode, contentType, body: raw, timeMs });
         decoder(raw, { maxOutputLength: max }, (err, body) => {
           if (!err) return finish(undefined, { statusCode, contentType, body, timeMs });
