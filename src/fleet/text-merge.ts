@@ -17,7 +17,7 @@
  * format, as leniently as Prometheus reads it, so one target's garbage makes
  * that target fail instead of breaking the merged exposition for all.
  */
-import { sameBytes } from '../exposition/bytes.js';
+import { sameBytes, sameWords } from '../exposition/bytes.js';
 import { newLabels, type Labels, type MetricFamily, type Sample } from '../exposition/model.js';
 import { ExpositionParseError, isLabelChar, isNameChar, parseNumber } from '../exposition/parser.js';
 import { escapeLabelValue, legacyLabelName } from '../exposition/render.js';
@@ -131,6 +131,44 @@ const NOTHING = Buffer.alloc(0);
 const unescape = (raw: string) => raw.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
 
 /**
+ * The labelled sample lines of one target's body, by their place among its
+ * sample lines: where each began, how long it was through its label set's
+ * closing brace, and what that prefix was found to be. Targets of one fleet
+ * write the same series in the same order, values aside, so the next target's
+ * line at the same place usually begins with the very same bytes: then it is
+ * that line again (the same name, the same checked label set, at the same
+ * offsets), recognised with one comparison instead of a parse of its labels.
+ * Lines whose labels had to be rebuilt, or whose family's samples are
+ * collected, are not recorded (length 0).
+ */
+class Likeness {
+  dv: DataView = new DataView(new ArrayBuffer(0));
+  count = 0;
+  starts = new Int32Array(512);
+  /** Through the closing brace; 0: not recorded. */
+  lengths = new Int32Array(512);
+  /** The brace's offset from the line's start. */
+  braces = new Int32Array(512);
+  /** 1 when the label set has labels (not `{}`). */
+  keys = new Uint8Array(512);
+  names: Array<Name | undefined> = [];
+
+  /** Room for line `k`. */
+  room(k: number): void {
+    if (k < this.starts.length) return;
+    const grow = <T extends Int32Array | Uint8Array>(a: T): T => {
+      const more = new (a.constructor as new (n: number) => T)(a.length * 2);
+      more.set(a);
+      return more;
+    };
+    this.starts = grow(this.starts);
+    this.lengths = grow(this.lengths);
+    this.braces = grow(this.braces);
+    this.keys = grow(this.keys);
+  }
+}
+
+/**
  * What every target's scan shares: the arena pieces point into (the targets'
  * bodies, sanitized names, label openers, rebuilt lines), the pieces, and the
  * interned names.
@@ -154,6 +192,9 @@ class Shared {
   used = 0;
   /** The bytes of every piece written: a line adds its own to its run. */
   size = 0;
+  /** The last target's sample lines (see Likeness), and the spare the next scan records into. */
+  like: Likeness | undefined;
+  spare = new Likeness();
 
   /** `ops`, with room for `k` more. Off the JavaScript heap, so the pieces of a large merge are no garbage to collect. */
   reserve(k: number): Int32Array {
@@ -239,6 +280,11 @@ export class TextMerge {
     let local: Scan;
     try {
       local = new Scan(target, body, at, this.o, this.shared).run();
+      // Its lines are what the next target's are recognised by.
+      const sh = this.shared;
+      const done = sh.spare;
+      sh.spare = sh.like ?? new Likeness();
+      sh.like = done;
     } catch (err) {
       // Nothing points at the pieces written since (the body's copy stays in the arena, unused, until the merge is released).
       this.shared.used = used;
@@ -351,6 +397,12 @@ class Scan {
   private prevAt = -1;
   private prevLastKey = 0;
   private prevCount = 0;
+  /** Sample lines read so far; the previous target's lines, and this one's record of its own (see Likeness). */
+  private sampleNo = 0;
+  private readonly like: Likeness | undefined;
+  private readonly own: Likeness;
+  /** Set while a line recognised by likeness is read again in full (its family collects samples). */
+  private noLikeness = false;
 
   constructor(
     private readonly target: string,
@@ -361,6 +413,10 @@ class Scan {
     private readonly merge: Shared,
   ) {
     this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    this.like = merge.like;
+    this.own = merge.spare;
+    this.own.dv = this.dv;
+    this.own.count = 0;
     this.labelText = o.label ? `${o.label}="${escapeLabelValue(target)}"` : '';
     if (this.labelText) {
       const open = Buffer.from(`{${this.labelText},`);
@@ -491,7 +547,22 @@ class Scan {
     let brace = -1;
     this.keyCount = 0;
     this.rebuild = false;
-    if (b[i] === 0x7b) {
+    const line = this.sampleNo++;
+    const like = this.like;
+    let liked = false;
+    let length = 0;
+    if (like !== undefined && line < like.count && (length = like.lengths[line]!) > 0 && !this.noLikeness) {
+      // The same bytes as the previous target's line here, through its label set: that line again.
+      liked = start + length < b.length && sameWords(this.dv, start, like.dv, like.starts[line]!, length);
+    }
+    if (liked) {
+      name = like!.names[line]!;
+      brace = start + like!.braces[line]!;
+      this.keyCount = like!.keys[line]!;
+      i = start + length;
+      this.last = name;
+      this.prevAt = -1; // its labels were not read into the scratch arrays
+    } else if (b[i] === 0x7b) {
       brace = i;
       i = this.labels(i, true) + 1;
       name = this.merge.nameOf(this.quotedName);
@@ -537,7 +608,25 @@ class Scan {
 
     const cur = this.current;
     const f = cur && belongs(cur, name) ? cur : this.family(name.spelled, name.name);
+    if (liked && f.samples) {
+      // Its labels are wanted as parsed samples: read it in full.
+      this.sampleNo--;
+      this.noLikeness = true;
+      try {
+        return this.sample(start);
+      } finally {
+        this.noLikeness = false;
+      }
+    }
     this.current = f;
+    const own = this.own;
+    own.room(line);
+    own.count = line + 1;
+    own.starts[line] = start;
+    own.lengths[line] = brace >= 0 && !this.rebuild && !f.samples ? after - start : 0;
+    own.braces[line] = brace - start;
+    own.keys[line] = this.keyCount > 0 ? 1 : 0;
+    own.names[line] = name;
     if (f.dropped) return next;
     f.lines++;
     if (f.samples) f.samples.push({ name: name.name, labels: this.labelsOf(f.name), value: value ?? Number(b.toString('latin1', j, k)) });
@@ -773,14 +862,6 @@ class Scan {
       } else i++;
     }
   }
-}
-
-/** a[as, as + length) equals b[bs, bs + length), four bytes at a time (names and label runs are too short for a native call). */
-function sameWords(a: DataView, as: number, b: DataView, bs: number, length: number): boolean {
-  let j = 0;
-  for (; j + 4 <= length; j += 4) if (a.getUint32(as + j) !== b.getUint32(bs + j)) return false;
-  for (; j < length; j++) if (a.getUint8(as + j) !== b.getUint8(bs + j)) return false;
-  return true;
 }
 
 const TYPE_WORDS = Object.keys(TYPES).map((t) => [t, Buffer.from(t)] as const);

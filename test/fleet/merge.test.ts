@@ -242,3 +242,34 @@ t.test('collect: the aggregated families as samples, labelled', async (t) => {
     },
   ]);
 });
+
+t.test('replicas line for line (recognised by likeness to the target before): the same series as reading each in full', async (t) => {
+  const sim = new Simulator({ engines: 2, models: 1, seed: 4 }, 1_700_000_000);
+  sim.advance(10);
+  const a = `${sim.exposition('text').toString()}# TYPE empty_set gauge\nempty_set{} 1\nempty_set{} 2\n`;
+  sim.advance(10);
+  // b: the same series, other values; c: one line gone from the middle, so every line after it sits one place earlier.
+  const b = `${sim.exposition('text').toString()}# TYPE empty_set gauge\nempty_set{} 3\nempty_set{} 4\n`;
+  const lines = a.split('\n');
+  const gone = lines.findIndex((l) => l.startsWith('vllm:e2e_request_latency_seconds_bucket'));
+  const c = [...lines.slice(0, gone), ...lines.slice(gone + 1)].join('\n');
+  const targets = { a, b, c, d: b };
+  const want = new Map(
+    Object.entries(targets).flatMap(([name, text]) =>
+      parseSamples(renderText(prom(text.replaceAll('vllm:', 'vllm_')))).map(
+        (s) => [seriesKey({ ...s, labels: { ...s.labels, instance: name } }), s.value] as const,
+      ),
+    ),
+  );
+  const collect = new Set(['vllm_e2e_request_latency_seconds']);
+  const m = merge(targets, { label: 'instance', collect });
+  const out = m.render();
+  t.same(new Map(parseSamples(out).map((s) => [seriesKey(s), s.value])), want, 'every series of every target, with its value');
+  t.match(out, /\nempty_set\{instance="b"\} 3\n/, 'an empty label set is the target label alone');
+  const collected = m.collected()[0]!.samples;
+  t.same(
+    collected.map((s) => seriesKey(s)).sort(),
+    [...want.keys()].filter((k) => /^vllm_e2e_request_latency_seconds_(bucket|sum|count)\{/.test(k)).sort(),
+    'a collected family is read in full on every target',
+  );
+});

@@ -85,6 +85,51 @@ t.test('valid expositions of several targets: the model’s merge, byte for byte
   }
 });
 
+/**
+ * One target's families changed the way another replica's differ: a sample dropped, a value,
+ * a label value or a timestamp changed, a label added. Most lines stay the same through their
+ * label set, which the merge recognises by likeness to the previous target's line at the same
+ * place; the changed ones and every line after a dropped one must be read in full.
+ */
+function variant(base: GenFamily[], codes: number[]): GenFamily[] {
+  let n = 0;
+  const next = () => (codes.length ? codes[n++ % codes.length]! : 0);
+  return base.map((f) => ({
+    ...f,
+    samples: f.samples.flatMap((s) => {
+      switch (next()) {
+        case 5:
+          return [];
+        case 6:
+          return [{ ...s, value: '42' }];
+        case 7:
+          return s.labels.length ? [{ ...s, labels: [[s.labels[0]![0], 'changed'] as [string, string], ...s.labels.slice(1)] }] : [s];
+        case 8:
+          return [{ ...s, timestamp: undefined }];
+        case 9:
+          return s.labels.some(([k]) => k === 'added') ? [s] : [{ ...s, labels: [...s.labels, ['added', '1'] as [string, string]] }];
+        default:
+          return [s];
+      }
+    }),
+  }));
+}
+
+t.test('replicas of one another: the model’s merge, byte for byte, however their lines differ', async (t) => {
+  let recognised = 0;
+  fc.assert(
+    fc.property(families, fc.array(fc.array(fc.nat(9), { maxLength: 12 }), { minLength: 1, maxLength: 5 }), fc.boolean(), (base, changes, crlf) => {
+      const named: Array<[string, GenFamily[]]> = [['gpu-0', base], ...changes.map((c, i) => [`gpu-${i + 1}`, variant(base, c)] as [string, GenFamily[]])];
+      const m = new TextMerge({ label: 'instance' });
+      for (const [name, fams] of named) m.add(name, Buffer.from(renderExposition(fams, { crlf })));
+      if (changes.some((c) => c.every((x) => x < 5))) recognised++;
+      return m.render() === modelMerge(named);
+    }),
+    fuzz(t, 300),
+  );
+  t.ok(recognised > 0, 'some targets were exact replicas of the one before, values and all');
+});
+
 /** Arbitrary bytes, text made of the format's own characters, and valid expositions damaged. */
 const hostile = hostileExposition(400);
 
