@@ -619,14 +619,14 @@ class Scan {
       }
     }
     this.current = f;
-    const own = this.own;
-    own.room(line);
-    own.count = line + 1;
-    own.starts[line] = start;
-    own.lengths[line] = brace >= 0 && !this.rebuild && !f.samples ? after - start : 0;
-    own.braces[line] = brace - start;
-    own.keys[line] = this.keyCount > 0 ? 1 : 0;
-    own.names[line] = name;
+    const record = this.own;
+    record.room(line);
+    record.count = line + 1;
+    record.starts[line] = start;
+    record.lengths[line] = brace >= 0 && !this.rebuild && !f.samples ? after - start : 0;
+    record.braces[line] = brace - start;
+    record.keys[line] = this.keyCount > 0 ? 1 : 0;
+    record.names[line] = name;
     if (f.dropped) return next;
     f.lines++;
     if (f.samples) f.samples.push({ name: name.name, labels: this.labelsOf(f.name), value: value ?? Number(b.toString('latin1', j, k)) });
