@@ -96,22 +96,18 @@ export class PieceArena {
     const mark = this.top;
     try {
       const piecesAt = this.alloc(used * 4, 4);
-      const pairsAt = this.alloc(count * 8, 4);
+      const runsAt = this.alloc(count * 12, 4);
       const window = Math.max(WINDOW, largest);
       const windowAt = this.alloc(window, 1);
       new Int32Array(this.memory.buffer, piecesAt, used).set(pieces.subarray(0, used));
-      const pairs = new Int32Array(this.memory.buffer, pairsAt, count * 2);
-      for (let r = 0; r < count; r++) {
-        pairs[2 * r] = runs[3 * r]!;
-        pairs[2 * r + 1] = runs[3 * r + 1]!;
-      }
+      new Int32Array(this.memory.buffer, runsAt, count * 3).set(runs.subarray(0, count * 3));
       let o = head.length;
       for (let r = 0; r < count;) {
         // The next runs that fit the window, at least one.
         let bytes = runs[3 * r + 2]!;
         let next = r + 1;
         while (next < count && bytes + runs[3 * next + 2]! <= window) bytes += runs[3 * next++ + 2]!;
-        const end = this.gatherPieces(pairsAt + 8 * r, next - r, piecesAt, windowAt);
+        const end = this.gatherPieces(runsAt + 12 * r, next - r, piecesAt, windowAt);
         if (end - windowAt !== bytes) throw new Error(`gathered ${end - windowAt} bytes where the runs hold ${bytes}`);
         out.set(new Uint8Array(this.memory.buffer, windowAt, bytes), o);
         o += bytes;

@@ -138,8 +138,8 @@ const unescape = (raw: string) => raw.replace(/\\(.)/g, (_, c: string) => (c ===
  * line at the same place usually begins with the very same bytes: then it is
  * that line again (the same name, the same checked label set, at the same
  * offsets), recognised with one comparison instead of a parse of its labels.
- * Lines whose labels had to be rebuilt, or whose family's samples are
- * collected, are not recorded (length 0).
+ * Lines whose labels had to be rebuilt are not recorded (length 0); lines
+ * whose family's samples are collected are never taken by likeness.
  */
 class Likeness {
   dv: DataView = new DataView(new ArrayBuffer(0));
@@ -190,8 +190,6 @@ class Shared {
   /** The pieces of every line kept, as pairs (address, length); `used` words of them are written. */
   ops = new Int32Array(1 << 14);
   used = 0;
-  /** The bytes of every piece written: a line adds its own to its run. */
-  size = 0;
   /** The last target's sample lines (see Likeness), and the spare the next scan records into. */
   like: Likeness | undefined;
   spare = new Likeness();
@@ -276,7 +274,7 @@ export class TextMerge {
   add(target: string, exposition: string | Buffer): void {
     const body = typeof exposition === 'string' ? Buffer.from(exposition) : exposition;
     const at = this.shared.place(body);
-    const { used, size } = this.shared;
+    const used = this.shared.used;
     let local: Scan;
     try {
       local = new Scan(target, body, at, this.o, this.shared).run();
@@ -288,7 +286,6 @@ export class TextMerge {
     } catch (err) {
       // Nothing points at the pieces written since (the body's copy stays in the arena, unused, until the merge is released).
       this.shared.used = used;
-      this.shared.size = size;
       throw err;
     }
     for (const issue of local.issues) this.issues.push(issue);
@@ -401,8 +398,6 @@ class Scan {
   private sampleNo = 0;
   private readonly like: Likeness | undefined;
   private readonly own: Likeness;
-  /** Set while a line recognised by likeness is read again in full (its family collects samples). */
-  private noLikeness = false;
 
   constructor(
     private readonly target: string,
@@ -547,18 +542,19 @@ class Scan {
     let brace = -1;
     this.keyCount = 0;
     this.rebuild = false;
-    const line = this.sampleNo++;
+    /** This line's place among the body's sample lines. */
+    const ordinal = this.sampleNo++;
     const like = this.like;
     let liked = false;
     let length = 0;
-    if (like !== undefined && line < like.count && (length = like.lengths[line]!) > 0 && !this.noLikeness) {
+    if (like !== undefined && ordinal < like.count && (length = like.lengths[ordinal]!) > 0 && !this.collects(like.names[ordinal]!)) {
       // The same bytes as the previous target's line here, through its label set: that line again.
-      liked = start + length < b.length && sameWords(this.dv, start, like.dv, like.starts[line]!, length);
+      liked = start + length < b.length && sameWords(this.dv, start, like.dv, like.starts[ordinal]!, length);
     }
     if (liked) {
-      name = like!.names[line]!;
-      brace = start + like!.braces[line]!;
-      this.keyCount = like!.keys[line]!;
+      name = like!.names[ordinal]!;
+      brace = start + like!.braces[ordinal]!;
+      this.keyCount = like!.keys[ordinal]!;
       i = start + length;
       this.last = name;
       this.prevAt = -1; // its labels were not read into the scratch arrays
@@ -608,25 +604,15 @@ class Scan {
 
     const cur = this.current;
     const f = cur && belongs(cur, name) ? cur : this.family(name.spelled, name.name);
-    if (liked && f.samples) {
-      // Its labels are wanted as parsed samples: read it in full.
-      this.sampleNo--;
-      this.noLikeness = true;
-      try {
-        return this.sample(start);
-      } finally {
-        this.noLikeness = false;
-      }
-    }
     this.current = f;
     const record = this.own;
-    record.room(line);
-    record.count = line + 1;
-    record.starts[line] = start;
-    record.lengths[line] = brace >= 0 && !this.rebuild && !f.samples ? after - start : 0;
-    record.braces[line] = brace - start;
-    record.keys[line] = this.keyCount > 0 ? 1 : 0;
-    record.names[line] = name;
+    record.room(ordinal);
+    record.count = ordinal + 1;
+    record.starts[ordinal] = start;
+    record.lengths[ordinal] = brace >= 0 && !this.rebuild ? after - start : 0;
+    record.braces[ordinal] = brace - start;
+    record.keys[ordinal] = this.keyCount > 0 ? 1 : 0;
+    record.names[ordinal] = name;
     if (f.dropped) return next;
     f.lines++;
     if (f.samples) f.samples.push({ name: name.name, labels: this.labelsOf(f.name), value: value ?? Number(b.toString('latin1', j, k)) });
@@ -634,7 +620,8 @@ class Scan {
     const sh = this.merge;
     const ops = sh.reserve(8);
     let n = sh.used;
-    const sizeBefore = sh.size;
+    /** The line's bytes in the answer. */
+    let size: number;
     const runs = f.runs;
     // The line extends the family's last run when nothing was written after it.
     const extend = runs.length > 0 && runs[runs.length - 2] === n;
@@ -644,15 +631,14 @@ class Scan {
       const set = this.labelText ? `{${this.labelText}${own ? `,${own}` : ''}}` : own ? `{${own}}` : '';
       const line = Buffer.from(`${name.name}${set}${b.toString('utf8', after, end)}\n`);
       ops[n++] = sh.place(line);
-      ops[n++] = line.length;
-      sh.size += line.length;
+      ops[n++] = size = line.length;
     } else {
       // The name sanitized, then the rest of the line as written, the target label opening the set.
       ops[n++] = name.at;
       ops[n++] = name.length;
       const hasKeys = this.keyCount > 0;
       const upTo = end < b.length && b[end] === 0x0a ? end + 1 : end;
-      let size = name.length;
+      size = name.length;
       if (this.labelText) {
         ops[n++] = hasKeys ? this.open : this.closed;
         ops[n++] = hasKeys ? this.openLength : this.closedLength;
@@ -667,12 +653,11 @@ class Scan {
         ops[n++] = 1;
         size++;
       }
-      sh.size += size;
     }
     if (extend) {
       runs[runs.length - 2] = n;
-      runs[runs.length - 1] += sh.size - sizeBefore;
-    } else runs.push(sh.used, n, sh.size - sizeBefore);
+      runs[runs.length - 1] += size;
+    } else runs.push(sh.used, n, size);
     sh.used = n;
     return next;
   }
@@ -689,6 +674,15 @@ class Scan {
     const next = last.next;
     if (next !== undefined && this.matches(next, i)) return (this.last = next);
     return undefined;
+  }
+
+  /**
+   * Whether a line of this name may belong to a family whose samples are collected (the
+   * family is the name or its stem): its labels must then be parsed, not taken by likeness.
+   */
+  private collects(n: Name): boolean {
+    const c = this.o.collect;
+    return c !== undefined && (c.has(n.name) || c.has(n.stem));
   }
 
   private matches(n: Name, i: number): boolean {

@@ -135,21 +135,15 @@ export function fetchWhole(opts: FetchOptions): Promise<WholeResponse> {
           return false;
         }
         if (bytes === 0 && chunk.length === expected) single = chunk;
-        else {
-          if (single) {
-            // More than it said (undici refuses a mismatch anyway): the rest as it comes.
-            chunks = [single];
-            single = undefined;
-            expected = -1;
-          }
-          if (expected >= 0 && whole === undefined && bytes + chunk.length <= expected) whole = Buffer.allocUnsafe(expected);
-          if (whole && bytes + chunk.length <= whole.length) chunk.copy(whole, bytes);
-          else {
-            if (whole) chunks = [whole.subarray(0, bytes)];
-            whole = undefined;
-            expected = -1;
-            chunks.push(chunk);
-          }
+        else if (single === undefined && expected >= 0 && bytes + chunk.length <= expected) {
+          whole ??= Buffer.allocUnsafe(expected);
+          chunk.copy(whole, bytes);
+        } else {
+          // More than it said (undici refuses a mismatch anyway), or no length: the rest as it comes.
+          if (single !== undefined || whole !== undefined) chunks = [(single ?? whole!).subarray(0, bytes)];
+          single = whole = undefined;
+          expected = -1;
+          chunks.push(chunk);
         }
         bytes += chunk.length;
         return true;
