@@ -7,6 +7,7 @@ import type { Gauge } from 'prom-client';
 import { ExpositionSnapshot, TEXT_CONTENT_TYPE } from '../exposition/snapshot.js';
 import type { TargetSet } from '../targets/target-set.js';
 import { aggregatedFamilies, FleetAggregator } from './aggregates.js';
+import { AnswerPool } from './answer-pool.js';
 import type { MergeIssueLog } from './issue-log.js';
 import { mergeOutcomes, scrapeTarget, statusOf, targetMeta, type TargetHealth, type TargetOutcome } from './targets-scrape.js';
 import { TextMerge } from './text-merge.js';
@@ -40,16 +41,33 @@ export interface FleetOptions {
 export interface FleetScrape {
   snapshot: ExpositionSnapshot;
   outcomes: TargetOutcome[];
+  /**
+   * This caller no longer reads `snapshot.body` (its answer is written, or it
+   * never wanted it): once every caller of the round has said so, the buffer is
+   * reused for a later round's answer. A caller that keeps the snapshot never
+   * calls it; calling it more than once is harmless.
+   */
+  done(): void;
+}
+
+/** A round of target scrapes, shared by every caller that came while it ran. */
+interface Round {
+  result: Promise<Omit<FleetScrape, 'done'>>;
+  /** Callers that have not said done, plus one held by the fleet while callers may still join. */
+  holds: number;
+  answer?: Buffer;
 }
 
 /**
  * Scrapes every target at once and merges the answers into one exposition.
  * A target that fails or times out is left out; its `up` gauge says so and its
- * error kind says why. Concurrent callers share one round.
+ * error kind says why. Concurrent callers share one round; its answer's
+ * buffer is reused once each of them has said it is done with it.
  */
 export class Fleet {
-  private round: Promise<FleetScrape> | undefined;
+  private round: Round | undefined;
   private readonly aggregator: FleetAggregator | undefined;
+  private readonly answers = new AnswerPool();
   /** A young-generation collection every 8 MB fetched (http/gc-pacer.ts): a round of a thousand targets reads ~50 MB. */
   private readonly pacer = new GcPacer(8 * 1024 * 1024);
 
@@ -57,15 +75,38 @@ export class Fleet {
     this.aggregator = options.aggregateWindowMs ? new FleetAggregator(options.aggregateWindowMs) : undefined;
   }
 
-  /** One merged scrape, each target given at most `timeoutMs`. */
-  scrape(timeoutMs: number): Promise<FleetScrape> {
-    this.round ??= this.run(timeoutMs).finally(() => {
-      this.round = undefined;
+  /** One merged scrape, each target given at most `timeoutMs`: the round under way, or a new one. */
+  async scrape(timeoutMs: number): Promise<FleetScrape> {
+    let round = this.round;
+    if (!round) {
+      const r: Round = { holds: 1, result: undefined! };
+      r.result = this.run(timeoutMs, r).finally(() => {
+        // Nobody can join it from here: the fleet's own hold goes.
+        this.round = undefined;
+        this.let(r);
+      });
+      round = this.round = r;
+    }
+    round.holds++;
+    const joined = round;
+    const result = await round.result.catch((err: unknown) => {
+      this.let(joined);
+      throw err;
     });
-    return this.round;
+    let held = true;
+    const done = () => {
+      if (held) this.let(joined);
+      held = false;
+    };
+    return { ...result, done };
   }
 
-  private async run(timeoutMs: number): Promise<FleetScrape> {
+  /** One hold on `round` given up; the last gives its answer back to the pool. */
+  private let(round: Round): void {
+    if (--round.holds === 0 && round.answer) this.answers.give(round.answer);
+  }
+
+  private async run(timeoutMs: number, round: Round): Promise<Omit<FleetScrape, 'done'>> {
     const targets = this.options.targets.list();
     const outcomes = await Promise.all(
       targets.map(async (t) => {
@@ -88,7 +129,10 @@ export class Fleet {
       const aggregates = this.aggregator ? this.aggregator.aggregate(merge.collected(), timeMs, upCount, outcomes.length) : [];
       this.options.metrics.targets.set({ state: 'up' }, upCount);
       this.options.metrics.targets.set({ state: 'down' }, outcomes.length - upCount);
-      const body = merge.renderBytes(renderText(targetMeta(outcomes.map(statusOf), label)), renderText(aggregates) + (this.options.trailer?.() ?? ''));
+      const body = merge.renderBytes(renderText(targetMeta(outcomes.map(statusOf), label)), renderText(aggregates) + (this.options.trailer?.() ?? ''), (n) =>
+        this.answers.take(n),
+      );
+      round.answer = body;
       return { snapshot: new ExpositionSnapshot(body, TEXT_CONTENT_TYPE, timeMs), outcomes };
     } finally {
       merge.release();

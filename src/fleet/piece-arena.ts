@@ -12,6 +12,10 @@
  *
  * An arena is reused from merge to merge (`takeArena`, `PieceArena.release`):
  * a new WebAssembly memory would fault in every page of a large merge again.
+ * So are the merge's arrays of pieces and runs, for the same reason: grown by
+ * doubling afresh each merge, they were ~8 MB of allocations a merged scrape
+ * of 256 targets, and with the answer's own allocation they set off a
+ * mark-compact every other scrape (bench/README.md, "2026-12-04, later").
  * Addresses are below 2 GiB (the memory's maximum), so they fit the merge's
  * Int32Array of pieces.
  */
@@ -53,6 +57,12 @@ export class PieceArena {
   private bytes: Uint8Array;
   /** Bytes in use; everything placed lies below. */
   private top = 0;
+  /**
+   * The merge's pieces, pairs of words (address, length), written by the merge
+   * (TextMerge's `Shared.reserve` grows it); kept, at its largest, for the next.
+   */
+  pieces = new Int32Array(1 << 14);
+  private runWords = new Int32Array(1 << 10);
 
   constructor() {
     module ??= new wasm.Module(Buffer.from(GATHER_WASM_BASE64, 'base64'));
@@ -67,6 +77,12 @@ export class PieceArena {
     return this.top;
   }
 
+  /** Room for `n` run words (three a run), the last merge's if it is large enough; its contents are the caller's to write. */
+  runs(n: number): Int32Array {
+    if (this.runWords.length < n) this.runWords = new Int32Array(Math.max(n, this.runWords.length * 2));
+    return this.runWords;
+  }
+
   /** Copies `b` in; its address. */
   place(b: Uint8Array): number {
     const at = this.alloc(b.length, 1);
@@ -75,15 +91,23 @@ export class PieceArena {
   }
 
   /**
-   * The answer: `head`, the pieces of `count` runs, `tail`, in one Buffer of
-   * the JavaScript heap's own (the arena is reused). A run is three words of
+   * The answer: `head`, the pieces of `count` runs, `tail`, in one Buffer
+   * outside the arena (which is reused), from `alloc`. A run is three words of
    * `runs`: [from, to) word indexes into `pieces` (whose first `used` words
    * are written) and its length in bytes. The pieces are gathered into a
    * window of the arena about a MiB at a time (a run is never split) and
    * copied out from there, so a large merge holds its answer once, not twice.
    * The working space taken for it is given back.
    */
-  gather(pieces: Int32Array, used: number, runs: Int32Array, count: number, head: Buffer, tail: Buffer): Buffer {
+  gather(
+    pieces: Int32Array,
+    used: number,
+    runs: Int32Array,
+    count: number,
+    head: Buffer,
+    tail: Buffer,
+    alloc: (bytes: number) => Buffer = Buffer.allocUnsafe,
+  ): Buffer {
     let total = head.length + tail.length;
     let largest = 0;
     for (let r = 0; r < count; r++) {
@@ -91,7 +115,8 @@ export class PieceArena {
       total += bytes;
       if (bytes > largest) largest = bytes;
     }
-    const out = Buffer.allocUnsafe(total);
+    const out = alloc(total);
+    if (out.length !== total) throw new Error(`an answer of ${total} bytes was given ${out.length}`);
     head.copy(out, 0);
     const mark = this.top;
     try {

@@ -184,11 +184,12 @@ class Shared {
 
   constructor(readonly moved: readonly string[]) {
     this.movedBytes = moved.map((m) => Buffer.from(m));
+    this.ops = this.live().pieces;
     this.newline = this.place(NEWLINE);
   }
 
-  /** The pieces of every line kept, as pairs (address, length); `used` words of them are written. */
-  ops = new Int32Array(1 << 14);
+  /** The pieces of every line kept, as pairs (address, length); `used` words of them are written. The arena's, kept with it. */
+  ops: Int32Array;
   used = 0;
   /** The last target's sample lines (see Likeness), and the spare the next scan records into. */
   like: Likeness | undefined;
@@ -199,7 +200,7 @@ class Shared {
     if (this.used + k > this.ops.length) {
       const more = new Int32Array(Math.max(this.ops.length * 2, this.used + k));
       more.set(this.ops.subarray(0, this.used));
-      this.ops = more;
+      this.ops = this.live().pieces = more;
     }
     return this.ops;
   }
@@ -321,9 +322,11 @@ export class TextMerge {
 
   /**
    * The merged exposition as one Buffer, with `head` and `tail` (text, such as
-   * the per-target gauges) written around it in the same allocation.
+   * the per-target gauges) written around it in the same allocation, which
+   * `alloc` makes (a buffer of exactly the bytes asked for: the fleet's are
+   * reused, fleet/answer-pool.ts).
    */
-  renderBytes(head = '', tail = ''): Buffer {
+  renderBytes(head = '', tail = '', alloc?: (bytes: number) => Buffer): Buffer {
     const sh = this.shared;
     const arena = sh.live();
     // Each family's HELP and TYPE become one piece, written after the lines' (and forgotten after).
@@ -333,7 +336,7 @@ export class TextMerge {
       count++;
       for (const runs of f.parts) count += runs.length / 3;
     }
-    const runs = new Int32Array(count * 3);
+    const runs = arena.runs(count * 3);
     let r = 0;
     for (const f of this.families.values()) {
       const h = Buffer.from(`${f.help !== undefined ? `# HELP ${f.name} ${f.help}\n` : ''}# TYPE ${f.name} ${f.type}\n`);
@@ -345,7 +348,7 @@ export class TextMerge {
       runs[r++] = h.length;
       for (const parts of f.parts) for (let k = 0; k < parts.length; k++) runs[r++] = parts[k];
     }
-    return arena.gather(sh.ops, words, runs, count, head ? Buffer.from(head) : NOTHING, tail ? Buffer.from(tail) : NOTHING);
+    return arena.gather(sh.ops, words, runs, count, head ? Buffer.from(head) : NOTHING, tail ? Buffer.from(tail) : NOTHING, alloc);
   }
 
   /**

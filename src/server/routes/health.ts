@@ -38,7 +38,8 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
       const now = Date.now();
       const fresh = targets.filter((t) => t.upstream.lastSuccessAt > 0 && now - t.upstream.lastSuccessAt <= opts.readyMaxAgeMs).length;
       if (fresh > 0) return text(reply, 200, `ready: ${fresh} of ${targets.length} targets answered recently`);
-      const { outcomes } = await source.fleet.scrape(opts.timeoutMs);
+      const { outcomes, done } = await source.fleet.scrape(opts.timeoutMs);
+      done(); // the answer is not read here
       const up = outcomes.filter((o) => !o.error).length;
       if (up > 0) return text(reply, 200, `ready: ${up} of ${outcomes.length} targets answered`);
       return text(reply, 503, `not ready: no target answered (${outcomes[0]?.error?.message ?? 'no targets'})`);

@@ -1,7 +1,8 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { finished } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ExpositionSnapshot } from '../../exposition/snapshot.js';
-import type { Fleet } from '../../fleet/fleet.js';
+import type { Fleet, FleetScrape } from '../../fleet/fleet.js';
 import type { FastPath } from '../../http/fastify.js';
 import { acceptsGzip, scrapeTimeout } from '../negotiate.js';
 import type { Poller } from '../poller.js';
@@ -49,14 +50,21 @@ export function fleetHandler(metrics: SelfMetrics, fleet: Fleet, timeoutMs: numb
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const started = process.hrtime.bigint();
     metrics.inFlight.inc();
-    let snapshot: ExpositionSnapshot;
+    let scrape: FleetScrape;
     try {
-      ({ snapshot } = await fleet.scrape(scrapeTimeout(timeoutMs, request.headers['x-prometheus-scrape-timeout-seconds'])));
+      scrape = await fleet.scrape(scrapeTimeout(timeoutMs, request.headers['x-prometheus-scrape-timeout-seconds']));
     } finally {
       metrics.inFlight.dec();
     }
     count(metrics, 'ok', started);
-    return sendSnapshot(request, reply, snapshot);
+    // The answer's buffer is reused by a later round: given back once the response is over
+    // (written to the socket, or the client gone) and the gzip, if any, has read it.
+    const over = new Promise<void>((resolve) => finished(reply.raw, () => resolve()));
+    try {
+      return await sendSnapshot(request, reply, scrape.snapshot);
+    } finally {
+      void over.then(scrape.done);
+    }
   };
 }
 
