@@ -69,7 +69,7 @@ export function apiPassthrough(
       ? new ServerView(
           new Snapshots(async () => {
             const t = await fetchText(upstream);
-            return totalsByModel(t.text);
+            return totalsByModel(t.body);
           }),
         )
       : undefined;

@@ -35,6 +35,31 @@ t.test('the line scan finds what the parser finds: both formats, colon and sanit
   t.equal(totalsByModel(sim.exposition('text').toString()).size, 2, 'one entry per model');
 });
 
+t.test('the line scan on awkward lines: only the ten names, whole; labels, escapes, tabs, CRLF, no final newline', async (t) => {
+  const text = [
+    '# HELP vllm:e2e_request_latency_seconds_sum a comment naming a wanted series 99',
+    'vllm:e2e_request_latency_seconds_bucket{le="+Inf",model_name="m"} 1000',
+    'vllm:e2e_request_latency_seconds_sum_extra{model_name="m"} 1000',
+    'xvllm:e2e_request_latency_seconds_sum{model_name="m"} 1000',
+    'vllm:e2e_request_latency_seconds_sum{engine="0",model_name="m"} 1.5',
+    'vllm:e2e_request_latency_seconds_sum{model_name="m",engine="1"}\t2.5\r',
+    'vllm:e2e_request_latency_seconds_count{model_name="m",odd="} _sum{ 7"} 3 1760000000000',
+    'vllm:time_to_first_token_seconds_count{model_name="quote \\" and \\\\ and \\n"} 4',
+    'vllm_request_queue_time_seconds_sum 0.25',
+    'vllm:request_decode_time_seconds_count{model_name="m"} NaN',
+    'vllm:request_prefill_time_seconds_count{model_name="m"} 5',
+  ].join('\n');
+  const totals = totalsByModel(text);
+  const of = (model: string) => totals.get(model);
+  t.same(of('m')!.e2e, { sum: 4, count: 3 }, 'two engines added up; buckets, longer names, other prefixes and comments left alone');
+  t.same(of('m')!.prefill, { sum: 0, count: 5 }, 'the last line, without a newline');
+  t.same(of('m')!.decode, { sum: 0, count: 0 }, 'a value that is not a number adds nothing');
+  t.same(of('quote " and \\ and \n')!.ttft, { sum: 0, count: 4 }, 'an escaped model name, unescaped');
+  t.same(of('')!.queue, { sum: 0.25, count: 0 }, 'no labels: the model is ""');
+  t.same(totalsByModel(Buffer.from(text)), totals, 'the same from the bytes');
+  t.same(totalsByModel(new Uint8Array(Buffer.from(`padding\n${text}`)).subarray(8)), totals, 'and from a view into a larger buffer');
+});
+
 t.test('snapshots: concurrent callers share one fetch; a fetch started before a caller is not used for it', async (t) => {
   let release!: () => void;
   let fetches = 0;
