@@ -25,10 +25,12 @@ export class RequestLog {
   }
 
   append(record: RequestRecord): void {
-    const line = Buffer.from(`${JSON.stringify(record)}\n`);
-    if (this.#size > 0 && this.#size + line.length > this.#o.maxBytes) this.#rotate();
+    // Written as the string (encoded natively): a Buffer of it first was a copy and an allocation a request.
+    const line = `${JSON.stringify(record)}\n`;
+    const bytes = Buffer.byteLength(line);
+    if (this.#size > 0 && this.#size + bytes > this.#o.maxBytes) this.#rotate();
     writeSync(this.#fd, line);
-    this.#size += line.length;
+    this.#size += bytes;
   }
 
   #rotate(): void {

@@ -40,6 +40,20 @@ t.test('rotation by size keeps whole lines, FILE.1 ... FILE.keep, newest in FILE
   t.same(ids('requests.jsonl'), ['r-9', 'r-10'], 'a restart appends to the file it finds');
 });
 
+t.test('rotation counts bytes, not characters: records of a model named in three-byte characters', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmp-reqlog-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'requests.jsonl');
+  const wide = (i: number) => ({ ...record(i), model: '€'.repeat(400) });
+  const lineBytes = Buffer.byteLength(`${JSON.stringify(wide(0))}\n`);
+  const log = new RequestLog({ path, maxBytes: lineBytes * 2, keep: 1 });
+  for (let i = 0; i < 3; i++) log.append(wide(i));
+  log.close();
+  const lines = (file: string) => readFileSync(join(dir, file), 'utf8').trim().split('\n').length;
+  t.equal(lines('requests.jsonl.1'), 2, 'two records fill the file');
+  t.equal(lines('requests.jsonl'), 1, 'the third starts the next');
+});
+
 t.test('the CLI refuses --request-log without the API passthrough, naming the flag', async (t) => {
   const p = spawnCli(['serve', '--request-log', '/tmp/x.jsonl', '--port', '0']);
   t.equal(await p.exited, 2);
