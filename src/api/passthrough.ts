@@ -7,8 +7,9 @@
  * its usage without holding it up. Every generation request (chat, completions)
  * ends in one RequestRecord. server/routes/api.ts registers it on the proxy's port.
  */
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Agent } from 'undici';
 // reply.from's types (the plugin itself is registered by server/routes/api.ts).
 import type {} from '@fastify/reply-from';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -17,6 +18,7 @@ import { buildRecord, type RequestRecord } from '../requests/record.js';
 import { ResponseObserver } from '../requests/response-observer.js';
 import type { ServerView } from '../requests/server-view.js';
 import { GcPacer } from '../http/gc-pacer.js';
+import { relay } from './relay.js';
 
 export interface ApiConfig {
   /** vLLM's origin, e.g. http://vllm:8000. */
@@ -94,10 +96,16 @@ export interface Passthrough {
   /** The content-type parser for every type: small JSON read whole, anything else streamed on. */
   parseBody: (req: FastifyRequest, payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => void;
   handle: (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
+  /** Close the generation endpoints' connections to vLLM. */
+  close: () => Promise<void>;
 }
 
 export function createPassthrough(config: ApiConfig, ctx: ApiContext): Passthrough {
-  const origin = new URL(config.upstream).origin;
+  const url = new URL(config.upstream);
+  const origin = url.origin;
+  const host = url.host;
+  const undiciOptions = { headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs, connections: 1024, pipelining: 1 };
+  const agent = new Agent(undiciOptions);
   const inspectLimit = config.inspectLimitBytes ?? 1024 * 1024;
   const pacer = new GcPacer(GC_EVERY_BYTES);
   const parseBody = (req: FastifyRequest, payload: IncomingMessage, done: (err: Error | null, body?: unknown) => void) => {
@@ -141,6 +149,7 @@ export function createPassthrough(config: ApiConfig, ctx: ApiContext): Passthrou
     const startTime = new Date();
     const server = ctx.serverView?.begin();
     let headersAt: number | undefined;
+    let upstreamRequestId: string | undefined;
     let observer: ResponseObserver | undefined;
     let errorKind: string | undefined;
     let status = 0;
@@ -159,7 +168,7 @@ export function createPassthrough(config: ApiConfig, ctx: ApiContext): Passthrou
         model,
         stream,
         status: status || reply.statusCode,
-        requestId: String(reply.getHeader('x-request-id') ?? request.headers['x-request-id'] ?? '') || undefined,
+        requestId: String(upstreamRequestId ?? request.headers['x-request-id'] ?? '') || undefined,
         headersAt,
         observation: observer?.observation,
         clientAbort,
@@ -184,47 +193,42 @@ export function createPassthrough(config: ApiConfig, ctx: ApiContext): Passthrou
       status = failure.status;
     };
 
-    return reply.from(undefined, {
-      ...(body !== undefined ? { body, contentType: request.headers['content-type'] } : {}),
-      onResponse: (_req, rep, raw) => {
-        // What reply-from hands over from undici (its types name the server response instead).
-        const res = raw as unknown as { statusCode: number; headers: Record<string, string | string[] | undefined>; stream: Readable };
-        headersAt = performance.now();
-        status = res.statusCode;
-        const sse = /^text\/event-stream/i.test(String(res.headers['content-type'] ?? ''));
-        const seen = new ResponseObserver({ sse, stripUsageChunk: strip, onBytes: (n) => pacer.add(n) });
-        observer = seen;
-        if (strip) rep.removeHeader('content-length');
-        // Written from `data` handlers onto the raw response, with backpressure, as /metrics does:
-        // the Transform-in-a-pipe plumbing cost the small answers most of the time (bench/README.md).
-        rep.hijack();
-        const out = reply.raw;
-        const upstream = res.stream;
-        out.writeHead(rep.statusCode, rep.getHeaders() as OutgoingHttpHeaders);
-        upstream.on('data', (chunk: Buffer) => {
-          const pass = seen.see(chunk);
-          if (pass) out.write(pass);
-          // 'drain' may have been emitted inside write() already (see shared-relay.ts): ask the sink.
-          if (out.writableNeedDrain) upstream.pause();
-        });
-        out.on('drain', () => upstream.resume());
-        upstream.once('end', () => {
-          const tail = seen.end();
-          if (tail) out.end(tail);
-          else out.end();
-        });
-        upstream.once('error', () => {
-          if (errorKind === undefined && !out.destroyed) errorKind = 'reset';
-          out.destroy();
-        });
-        // A client that goes away: vLLM's response is aborted, which cancels the request there.
-        out.once('close', () => {
-          if (!out.writableFinished) upstream.destroy();
-        });
+    // The generation endpoints take our own relay (api/relay.ts), not reply-from: it cost a third of the CPU a request.
+    const raw = request.raw;
+    relay(
+      agent,
+      { origin, host, method: request.method, path: request.url, headers: raw.headers, body: body ?? (request.body as Readable | undefined) },
+      reply.raw,
+      {
+        response: (code, headers) => {
+          headersAt = performance.now();
+          status = code;
+          upstreamRequestId = typeof headers['x-request-id'] === 'string' ? headers['x-request-id'] : undefined;
+          const sse = /^text\/event-stream/i.test(String(headers['content-type'] ?? ''));
+          observer = new ResponseObserver({ sse, stripUsageChunk: strip, onBytes: (n) => pacer.add(n) });
+          if (strip) delete headers['content-length'];
+          // The upstream answered before the request body was all read: that connection cannot carry another request.
+          if (!raw.complete) headers.connection = 'close';
+          reply.hijack();
+        },
+        data: (chunk) => observer!.see(chunk),
+        end: () => observer!.end(),
+        failed: (error, answered) => {
+          // A client that went away (the relay then aborts vLLM's request) is a client abort, not vLLM's fault.
+          if (reply.raw.destroyed) return;
+          if (!answered) return upstreamError(reply, error as UpstreamFailure);
+          if (errorKind === undefined) errorKind = 'reset';
+        },
       },
-      onError: (rep, { error }) => upstreamError(rep as unknown as FastifyReply, error as UpstreamFailure),
-    });
+    );
+    return reply;
   };
 
-  return { origin, undici: { headersTimeout: config.timeoutMs, bodyTimeout: config.timeoutMs, connections: 1024, pipelining: 1 }, parseBody, handle };
+  return {
+    origin,
+    undici: undiciOptions,
+    parseBody,
+    handle,
+    close: () => agent.close(),
+  };
 }

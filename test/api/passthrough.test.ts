@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { request } from 'undici';
@@ -194,6 +195,67 @@ t.test('a client that aborts mid-stream: the record says so, and the simulator s
   const [r] = await eventually('the record', async () => (s.records().length === 1 ? s.records() : undefined));
   t.equal(r!.client_abort, true);
   t.equal(r!.error_kind, null);
+});
+
+t.test('a client that gives up before vLLM answers: vLLM sees the request dropped, the record says client abort, nothing blames vLLM', async (t) => {
+  let arrived!: () => void;
+  const got = new Promise<void>((r) => (arrived = r));
+  const silent = await rawServer((req) => {
+    req.resume();
+    arrived();
+  });
+  t.teardown(() => silent.close());
+  const s = await setup(t, { upstream: silent.url });
+  const controller = new AbortController();
+  const pending = request(`${s.proxy.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+    signal: controller.signal,
+  }).catch((err: Error) => err);
+  await got;
+  controller.abort();
+  t.match(await pending, { name: 'AbortError' });
+  await eventually('vLLM sees the request dropped', async () => (silent.aborted === 1 ? true : undefined));
+  const [r] = await eventually('the record', async () => (s.records().length === 1 ? s.records() : undefined));
+  t.match(r, { client_abort: true, error_kind: null });
+  t.notOk(
+    s.proxy.logs.lines().some((l) => l.event === 'api_upstream_error'),
+    'no upstream error logged',
+  );
+});
+
+t.test("hop-by-hop headers stay on their hop: the client's Connection and what it names, vLLM's Connection and Keep-Alive; Host names vLLM", async (t) => {
+  const seen: Array<Record<string, unknown>> = [];
+  const upstream = await rawServer((req, res) => {
+    seen.push({ ...req.headers });
+    req.resume();
+    req.on('end', () =>
+      res
+        .writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive', 'keep-alive': 'timeout=1', 'x-vllm': 'kept' })
+        .end('{"id":"cmpl-1","object":"chat.completion","choices":[]}'),
+    );
+  });
+  t.teardown(() => upstream.close());
+  const s = await setup(t, { upstream: upstream.url });
+  // Written by hand: HTTP clients will not send a Connection header that names another.
+  const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
+  const { hostname, port } = new URL(s.proxy.url);
+  const socket = connect(Number(port), hostname);
+  socket.write(
+    `POST /v1/chat/completions HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Connection: close, x-hop\r\nX-Hop: mine\r\nX-End-To-End: yours\r\n\r\n${body}`,
+  );
+  const answer = (await socket.toArray()).map((c) => c.toString()).join('');
+  const head = answer.slice(0, answer.indexOf('\r\n\r\n')).toLowerCase();
+  t.match(head, /^http\/1\.1 200/);
+  t.match(head, /\r\nx-vllm: kept\r\n/, "vLLM's own headers reach the client");
+  t.notMatch(head, /keep-alive: timeout=1/, "vLLM's Keep-Alive is about its connection, not the client's");
+  const got = seen[0]!;
+  t.equal(got.host, new URL(upstream.url).host, 'Host names vLLM');
+  t.equal(got['x-end-to-end'], 'yours');
+  t.equal(got['x-hop'], undefined, 'a header the client named in Connection is not forwarded');
+  t.equal(got['content-length'], String(Buffer.byteLength(body)));
 });
 
 t.test('vLLM down: 502 with a vLLM-shaped JSON error, and a record; a vLLM that does not answer: 504', async (t) => {

@@ -23,6 +23,7 @@ export const apiRoutes: FastifyPluginAsync<ApiRoutesOptions> = async (scope, { c
     request.raw.socket.setTimeout(apiIdleMs);
     done();
   });
+  scope.addHook('onClose', async () => passthrough.close());
   await scope.register(replyFrom, { base: passthrough.origin, disableRequestLogging: true, undici: passthrough.undici });
   scope.removeAllContentTypeParsers();
   scope.addContentTypeParser('*', passthrough.parseBody);
