@@ -64,12 +64,19 @@ export function apiPassthrough(
         { maxWaitMs: ship.maxWaitMs },
       )
     : undefined;
+  // The view reads /metrics about once a request. A fresh buffer for every body was the external
+  // memory that set V8 off on a full collection every second or so at one client (bench/README.md,
+  // "API passthrough"): the bodies are read into one buffer, sized to the largest seen. Snapshots
+  // has at most one fetch in flight, and a body is scanned before that fetch is over.
+  let into = Buffer.allocUnsafeSlow(0);
   const serverView =
     config.serverView !== false && upstream
       ? new ServerView(
           new Snapshots(async () => {
-            const t = await fetchText(upstream);
-            return totalsByModel(t.body);
+            const t = await fetchText(upstream, undefined, into);
+            const { body } = t;
+            if (body.buffer !== into.buffer && body.length > into.length) into = Buffer.allocUnsafeSlow(body.length + (body.length >> 2));
+            return totalsByModel(body);
           }),
         )
       : undefined;

@@ -41,8 +41,17 @@ function headersOf(raw: Buffer[]): { type?: string; length?: string; encoding?: 
   return out;
 }
 
+export interface WholeOptions extends FetchOptions {
+  /**
+   * A buffer of the caller's the body is read into when it fits (the body is then a view of
+   * it): a caller that reads one answer at a time and is done with it before the next (the
+   * API's server view) need not allocate a buffer a fetch.
+   */
+  into?: Buffer;
+}
+
 /** Fetch the whole answer; rejects with an UpstreamError. `opts.cancel` aborts it at any point. */
-export function fetchWhole(opts: FetchOptions): Promise<WholeResponse> {
+export function fetchWhole(opts: WholeOptions): Promise<WholeResponse> {
   return new Promise<WholeResponse>((resolve, reject) => {
     const { target, maxBodyBytes: max, timeoutMs } = opts;
     const headers = requestHeaders(opts);
@@ -136,7 +145,7 @@ export function fetchWhole(opts: FetchOptions): Promise<WholeResponse> {
         }
         if (bytes === 0 && chunk.length === expected) single = chunk;
         else if (single === undefined && expected >= 0 && bytes + chunk.length <= expected) {
-          whole ??= Buffer.allocUnsafe(expected);
+          whole ??= opts.into && opts.into.length >= expected ? opts.into.subarray(0, expected) : Buffer.allocUnsafe(expected);
           chunk.copy(whole, bytes);
         } else {
           // More than it said (undici refuses a mismatch anyway), or no length: the rest as it comes.

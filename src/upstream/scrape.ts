@@ -42,12 +42,13 @@ export interface Scrape {
  * fleet merge, the pushes, the API's server view). Bounded by --max-body-bytes
  * while it is read; a body that is not UTF-8 or cannot start an exposition is an
  * UpstreamGarbage. Failures are recorded on the upstream like the proxy's own scrapes.
+ * `into`: a buffer of the caller's the body may be read into (WholeOptions).
  */
-export async function fetchText(upstream: Upstream, timeoutMs?: number): Promise<ExpositionText> {
+export async function fetchText(upstream: Upstream, timeoutMs?: number, into?: Buffer): Promise<ExpositionText> {
   const wantsFamilies = upstream.wantsFamilies();
   let res: WholeResponse;
   try {
-    res = await upstream.readWhole(CLASSIC_ACCEPT, timeoutMs);
+    res = await upstream.readWhole(CLASSIC_ACCEPT, timeoutMs, undefined, into);
   } catch (err) {
     upstream.recordFailure(err as UpstreamError);
     throw err;

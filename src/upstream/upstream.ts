@@ -7,7 +7,7 @@ import type { UpstreamError } from '../errors.js';
 import { SanitizeStream } from '../exposition/sanitize-stream.js';
 import { createDispatcher } from './dispatcher.js';
 import { fetchUpstream, type Cancellation, type FetchOptions, type UpstreamResponse } from './fetch.js';
-import { fetchWhole, type WholeResponse } from './fetch-whole.js';
+import { fetchWhole, type WholeOptions, type WholeResponse } from './fetch-whole.js';
 import { parseUpstream, type UpstreamTarget } from './target.js';
 
 export interface UpstreamOptions {
@@ -56,9 +56,11 @@ export class Upstream {
     return fetchUpstream(this.fetchOptions(accept, timeoutMs, cancel));
   }
 
-  /** The whole answer in one Buffer (fetch-whole.ts), for readers that want all of it at once; the same deadline and bounds. */
-  readWhole(accept?: string, timeoutMs = this.options.timeoutMs, cancel?: Cancellation): Promise<WholeResponse> {
-    return fetchWhole(this.fetchOptions(accept, timeoutMs, cancel));
+  /** The whole answer in one Buffer (fetch-whole.ts), for readers that want all of it at once; the same deadline and bounds. `into`: see WholeOptions. */
+  readWhole(accept?: string, timeoutMs = this.options.timeoutMs, cancel?: Cancellation, into?: Buffer): Promise<WholeResponse> {
+    const opts: WholeOptions = this.fetchOptions(accept, timeoutMs, cancel);
+    if (into) opts.into = into;
+    return fetchWhole(opts);
   }
 
   /** One request's options (and the count of requests sent). */

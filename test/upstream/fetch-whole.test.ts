@@ -80,6 +80,26 @@ t.test('a body with a Content-Length and a chunked one: the bytes as sent, the f
   t.same([...s.failures, ...l.failures], []);
 });
 
+t.test("a caller's buffer: a body that fits is read into it, one that does not into its own", async (t) => {
+  const large = Array.from({ length: 16_000 }, (_, i) => `vllm:y{i="${i}"} ${i}\n`).join(''); // several socket reads
+  let body = large;
+  const s = await setup(t, (_req, res) => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }).end(body), {
+    maxBodyBytes: 1024 * 1024,
+  });
+  const into = Buffer.alloc(Buffer.byteLength(large) + 100);
+  const read = await fetchText(s.upstream, undefined, into);
+  t.equal(read.body.buffer, into.buffer, 'read into the buffer given');
+  t.equal(read.text, large, 'whole');
+  body = large.replaceAll('vllm:y', 'vllm:z');
+  const again = await fetchText(s.upstream, undefined, into);
+  t.equal(again.text, body, 'the next answer, read over the last');
+  body = large + large;
+  const larger = await fetchText(s.upstream, undefined, into);
+  t.not(larger.body.buffer, into.buffer, 'too large for it: a buffer of its own');
+  t.equal(larger.text, body);
+  t.same(s.failures, []);
+});
+
 t.test('gzip and deflate are decoded; a body that decodes past the bound is too large; a bad one is an encoding error', async (t) => {
   const s = await setup(t, (_req, res) => res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' }).end(gzipSync(GOOD)), { gzip: true });
   t.equal((await fetchText(s.upstream)).text, GOOD, 'gzip');
